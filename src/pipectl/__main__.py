@@ -1,0 +1,5 @@
+"""Run pipectl as ``python -m pipectl``."""
+
+from pipectl.cli import main
+
+main()

@@ -1,0 +1,351 @@
+"""What a user can do: add, edit, move, close, touch, undo.
+
+Each action takes what the user typed, lets the domain decide (fields, pipeline), and has the store
+write the result with its events in one transaction. The CLI and the interactive board both call
+these, so a rule lives in one place.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pipectl import dates, leads, pipeline
+from pipectl.config import Config
+from pipectl.errors import Ambiguous, NotFound, PipectlError, Refused
+from pipectl.model import CLOSED, CONTACT_KINDS, Event, Lead, Status, Touchpoint
+from pipectl.store import Filter, Store
+
+TOUCH_KINDS = (*CONTACT_KINDS, "note")
+
+
+@dataclass
+class Context:
+    """Everything a command runs with: config, where the database is, the clock, its own name."""
+
+    config: Config
+    db_path: Path
+    now: datetime
+    command: str = ""
+    _store: Store | None = field(default=None, repr=False)
+
+    @property
+    def now_iso(self) -> str:
+        return dates.to_iso(self.now)
+
+    def store(self, create: bool = False) -> Store:
+        if self._store is None:
+            self._store = Store.open(self.db_path, create=create)
+        return self._store
+
+    def writing(self) -> AbstractContextManager[Store]:
+        """The write transaction of this command (creates the database on first write)."""
+        return self.store(create=True).transaction(self.command, self.config.owner, self.now_iso)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+# --- finding leads -----------------------------------------------------------------------------
+
+
+def resolve(store: Store, ref: str) -> Lead:
+    """A lead from its id, its email, or a substring of its name or company (SPEC §3)."""
+    text = ref.strip().lstrip("#")
+    if not text:
+        raise NotFound("no lead given: use its id, email, or part of its name or company")
+    if text.isdigit():
+        lead = store.get_lead(int(text))
+        if lead is None:
+            raise NotFound(f"no lead with id {text}")
+        return lead
+    if "@" in text:
+        lead = store.lead_by_email(text)
+        if lead is not None:
+            return lead
+    found = store.leads_matching(text)
+    open_ = [lead for lead in found if lead.is_open]
+    candidates = open_ or found
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise NotFound(f"no lead matches {ref!r}")
+    shown = "; ".join(f"{lead.label} [{lead.status}]" for lead in candidates[:8])
+    more = f" and {len(candidates) - 8} more" if len(candidates) > 8 else ""
+    raise Ambiguous(f"{ref!r} matches {len(candidates)} leads: {shown}{more}; use the id")
+
+
+# --- fields --------------------------------------------------------------------------------------
+
+
+def _fields(ctx: Context, given: dict[str, str | None]) -> dict[str, Any]:
+    """Parse the text fields a user gave (``None`` = not given) into lead attributes."""
+    result: dict[str, Any] = {}
+    for name, text in given.items():
+        if text is None:
+            continue
+        if name == "name":
+            result[name] = leads.clean_text(text, "name", required=True)
+        elif name == "email":
+            result[name] = leads.normalize_email(text)
+        elif name == "value":
+            result[name] = leads.parse_money(text) if text.strip() else None
+        elif name == "next_action_due":
+            result[name] = dates.to_iso(dates.parse_when(text, ctx.now, "due")) if text.strip() else None
+        elif name == "expected_close":
+            result[name] = dates.parse_day(text, ctx.now).isoformat() if text.strip() else None
+        else:
+            result[name] = leads.clean_text(text, name)
+    if result.get("next_action_due") and "next_action" not in result:
+        result["next_action"] = "follow up"
+    return result
+
+
+def _check_email_free(store: Store, email: str | None, lead_id: int | None = None) -> None:
+    if email:
+        other = store.lead_by_email(email)
+        if other is not None and other.id != lead_id:
+            raise PipectlError(f"{other.label} already has the email {email}")
+
+
+def add(
+    ctx: Context,
+    name: str,
+    *,
+    company: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    source: str | None = None,
+    value: str | None = None,
+    stage: str | None = None,
+    owner: str | None = None,
+    tags: list[str] | None = None,
+    next_action: str | None = None,
+    due: str | None = None,
+    expected_close: str | None = None,
+    note: str | None = None,
+    at: str | None = None,
+) -> Lead:
+    parsed = _fields(
+        ctx,
+        {
+            "name": name,
+            "company": company,
+            "email": email,
+            "phone": phone,
+            "source": source,
+            "value": value,
+            "owner": owner,
+            "next_action": next_action,
+            "next_action_due": due,
+            "expected_close": expected_close,
+        },
+    )
+    stage_name = pipeline.resolve_stage(ctx.config, stage) if stage else ctx.config.stage_names[0]
+    created = _past(ctx, at) if at else ctx.now_iso
+    lead = Lead(
+        id=0,
+        stage=stage_name,
+        status=Status.OPEN,
+        created_at=created,
+        updated_at=ctx.now_iso,
+        stage_entered_at=created,
+        tags=leads.clean_tags(tags or []),
+        **parsed,
+    )
+    lead.owner = lead.owner or ctx.config.owner
+    note_text = leads.clean_text(note, "note")
+    with ctx.writing() as store:
+        _check_email_free(store, lead.email)
+        store.create_lead(lead)
+        if note_text:
+            _log(store, lead, Touchpoint(0, lead.id, "note", created, note=note_text), ctx.now_iso)
+    return lead
+
+
+def edit(
+    ctx: Context,
+    ref: str,
+    *,
+    tags: list[str] | None = None,
+    untag: list[str] | None = None,
+    note: str | None = None,
+    **given: str | None,
+) -> Lead:
+    """Change fields; ``given`` holds the add options by attribute name, an empty string clears one."""
+    parsed = _fields(ctx, given)
+    note_text = leads.clean_text(note, "note")
+    with ctx.writing() as store:
+        lead = resolve(store, ref)
+        _check_email_free(store, parsed.get("email"), lead.id)
+        if tags or untag:
+            removed = set(untag or [])
+            parsed["tags"] = [t for t in leads.clean_tags(lead.tags + (tags or [])) if t not in removed]
+        changes = {name: value for name, value in parsed.items() if getattr(lead, name) != value}
+        if not changes and not note_text:
+            raise PipectlError(f"nothing to change for {lead.label}: give a field option (see --help)")
+        if changes:
+            changes["updated_at"] = ctx.now_iso
+            store.change_lead(lead, changes, "edit")
+        if note_text:
+            _log(store, lead, Touchpoint(0, lead.id, "note", ctx.now_iso, note=note_text), ctx.now_iso)
+    return lead
+
+
+# --- moving and closing ------------------------------------------------------------------------
+
+
+def advance(ctx: Context, ref: str, to: str | None = None, force: bool = False) -> Lead:
+    with ctx.writing() as store:
+        lead = resolve(store, ref)
+        pipeline.ensure_open(lead)
+        target = pipeline.resolve_stage(ctx.config, to) if to else pipeline.next_stage(ctx.config, lead)
+        forced = pipeline.check_move(ctx.config, lead, target, force)
+        info: dict[str, Any] = {"from": lead.stage, "to": target}
+        if forced:
+            info["forced"] = True
+        changes = {"stage": target, "stage_entered_at": ctx.now_iso, "updated_at": ctx.now_iso}
+        store.change_lead(lead, changes, "stage", **info)
+    return lead
+
+
+def close(ctx: Context, ref: str, status: Status, reason: str | None = None, value: str | None = None) -> Lead:
+    """Close a lead as won or lost (from any open stage: closing is never gated)."""
+    with ctx.writing() as store:
+        lead = resolve(store, ref)
+        if not lead.is_open:
+            raise Refused(f"{lead.label} is already {lead.status}")
+        changes: dict[str, Any] = {"status": status.value, "updated_at": ctx.now_iso}
+        if status == Status.LOST:
+            changes["lost_reason"] = leads.clean_text(reason, "lost reason", required=True)
+        if value is not None:
+            changes["value"] = leads.parse_money(value)
+        store.change_lead(lead, changes, status.value, stage=lead.stage, reason=changes.get("lost_reason"))
+    return lead
+
+
+def reopen(ctx: Context, ref: str) -> Lead:
+    with ctx.writing() as store:
+        lead = resolve(store, ref)
+        if lead.is_open:
+            raise Refused(f"{lead.label} is already open")
+        changes = {
+            "status": Status.OPEN.value,
+            "lost_reason": None,
+            "stage_entered_at": ctx.now_iso,
+            "updated_at": ctx.now_iso,
+        }
+        store.change_lead(lead, changes, "reopen", was=lead.status, stage=lead.stage)
+    return lead
+
+
+# --- touchpoints -------------------------------------------------------------------------------
+
+
+def _past(ctx: Context, text: str) -> str:
+    moment = dates.parse_when(text, ctx.now)
+    if moment > ctx.now:
+        raise PipectlError(f"--at {text!r} is in the future ({dates.show(dates.to_iso(moment))})")
+    return dates.to_iso(moment)
+
+
+def _log(store: Store, lead: Lead, touchpoint: Touchpoint, now: str, extra: dict[str, Any] | None = None) -> None:
+    """Insert a touchpoint and keep the lead's denormalised counters in step, as one event."""
+    changes: dict[str, Any] = {
+        "touch_count": lead.touch_count + 1,
+        "last_touch_at": max(lead.last_touch_at or "", touchpoint.at),
+        "updated_at": now,
+    }
+    changes.update(extra or {})
+    store.change_lead(lead, changes, "touch", touchpoint=touchpoint)
+
+
+def touch(
+    ctx: Context,
+    ref: str,
+    kind: str,
+    *,
+    outcome: str | None = None,
+    inbound: bool | None = None,
+    note: str | None = None,
+    at: str | None = None,
+    next_action: str | None = None,
+    due: str | None = None,
+) -> tuple[Lead, Touchpoint]:
+    kind = kind.strip().lower()
+    if kind not in TOUCH_KINDS:
+        raise PipectlError(f"unknown touchpoint kind {kind!r}; kinds: {', '.join(TOUCH_KINDS)}")
+    if kind == "note" and inbound is not None:
+        raise PipectlError("a note has no direction: leave out --in/--out")
+    direction = None if kind == "note" else ("in" if inbound else "out")
+    when = _past(ctx, at) if at else ctx.now_iso
+    outcome_text = leads.clean_text(outcome, "outcome")
+    plan = _fields(ctx, {"next_action": next_action, "next_action_due": due})
+    if kind != "note" and not plan:
+        # Reaching out does the pending next step; a note leaves it as it is.
+        plan = {"next_action": None, "next_action_due": None}
+    touchpoint = Touchpoint(
+        0,
+        0,
+        kind,
+        when,
+        direction,
+        outcome_text.lower() if outcome_text else None,
+        leads.clean_text(note, "note"),
+    )
+    with ctx.writing() as store:
+        lead = resolve(store, ref)
+        touchpoint.lead_id = lead.id
+        _log(store, lead, touchpoint, ctx.now_iso, plan)
+    return lead, touchpoint
+
+
+# --- undo --------------------------------------------------------------------------------------
+
+
+def undo(ctx: Context) -> list[Event]:
+    """Revert the last command that changed data; returns its events (empty: nothing to undo)."""
+    ctx.store()  # a missing database has nothing to undo: say so, create nothing
+    with ctx.writing() as store:
+        events = store.last_batch()
+        if events:
+            store.revert(events)
+    return events
+
+
+def show(ctx: Context, ref: str) -> tuple[Lead, list[dict[str, Any]]]:
+    """A lead and its timeline."""
+    store = ctx.store()
+    lead = resolve(store, ref)
+    return lead, pipeline.timeline(lead, store.touchpoints_of(lead.id), store.history_of(lead.id))
+
+
+def list_leads(
+    ctx: Context,
+    *,
+    stage: str | None = None,
+    status: str = "open",
+    tag: str | None = None,
+    owner: str | None = None,
+    qualified: bool | None = None,
+    sort: str = "id",
+    desc: bool = False,
+    limit: int | None = None,
+) -> list[Lead]:
+    statuses: tuple[str, ...] | None = {
+        "all": None,
+        "closed": tuple(s.value for s in CLOSED),
+    }.get(status, (status,))
+    where = Filter(
+        statuses=statuses,
+        stage=pipeline.resolve_stage(ctx.config, stage) if stage else None,
+        tag=tag,
+        owner=owner,
+        qualified=qualified,
+    )
+    return ctx.store().list_leads(where, sort, desc, limit, ctx.config.stage_names)

@@ -1,0 +1,417 @@
+"""The command line: global options, commands, and errors turned into ``Error:`` lines and exit codes.
+
+Thin on purpose: each command parses its options, calls one function of ``actions``, and hands the
+result to ``render``. Heavy modules (Rich, sqlite-utils, dateutil) are imported inside the commands
+that need them, so ``add`` and ``touch`` start as fast as a bare Typer app.
+"""
+
+from __future__ import annotations
+
+import copy
+import shlex
+import sys
+from collections.abc import Sequence
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+from typer import _click  # typer is pinned to 0.28.x (see pyproject.toml), which vendors click here
+from typer.core import TyperGroup
+
+from pipectl import __version__, actions, render
+from pipectl.errors import PipectlError
+from pipectl.model import Status
+
+
+class _Group(TyperGroup):
+    """Runs the app and turns every failure into one ``Error:`` line and an exit code (SPEC §10)."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, *a: Any, **kw: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        _state.clear()
+        _state["argv"] = argv
+        kw["standalone_mode"] = False
+        try:
+            result = super().main(argv, "pipectl", *a, **kw)
+            code = result if isinstance(result, int) else 0
+        except PipectlError as exc:
+            render.err(f"Error: {exc.message}")
+            code = exc.exit_code
+        except _click.exceptions.NoArgsIsHelpError as exc:
+            render.out(exc.format_message())
+            code = 0
+        except _click.exceptions.UsageError as exc:
+            hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+            render.err(f"Error: {exc.format_message()}{hint}")
+            code = 2
+        except _click.exceptions.ClickException as exc:
+            render.err(f"Error: {exc.format_message()}")
+            code = exc.exit_code
+        except (KeyboardInterrupt, typer.Abort):
+            render.err("Error: interrupted; nothing was changed by the unfinished command")
+            code = 130
+        except BrokenPipeError:
+            code = 0
+        except Exception as exc:
+            if "--debug" in argv:
+                raise
+            render.err(f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
+            code = 1
+        finally:
+            ctx = _state.get("ctx")
+            if isinstance(ctx, actions.Context):
+                ctx.close()
+        sys.exit(code)
+
+
+app = typer.Typer(
+    cls=_Group,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="A sales pipeline manager for the terminal. See `pipectl COMMAND --help`.",
+)
+_state: dict[str, Any] = {}
+
+
+def _version(value: bool) -> None:
+    if value:
+        render.out(f"pipectl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    db: Path = typer.Option(None, "--db", help="Database file (default: $PIPECTL_DB or XDG data folder)."),
+    config: Path = typer.Option(None, "--config", help="Config file (default: $PIPECTL_CONFIG or XDG)."),
+    as_of: str = typer.Option(None, "--as-of", help="Act as if now were this time (also $PIPECTL_NOW)."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks of unexpected errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    _state.update(db=db, config=config, as_of=as_of)
+
+
+def context(config_may_be_missing: bool = False) -> actions.Context:
+    """The running command's context: config, database path and clock, made once.
+
+    A config file named with --config must exist, except for ``init``, which writes it.
+    """
+    from pipectl import config as config_module
+    from pipectl import dates
+    from pipectl.store import default_db_path
+
+    if "ctx" not in _state:
+        config_path = _state.get("config")
+        _state["ctx"] = actions.Context(
+            config=config_module.load(config_path, explicit=config_path is not None and not config_may_be_missing),
+            db_path=_state.get("db") or default_db_path(),
+            now=dates.clock(_state.get("as_of")),
+            command="pipectl " + shlex.join(_state.get("argv", [])),
+        )
+    ctx: actions.Context = _state["ctx"]
+    return ctx
+
+
+def _done(lead: Any, as_json: bool, message: str) -> None:
+    if as_json:
+        render.print_json(render.lead_json(lead))
+    else:
+        render.out(message)
+
+
+JSON = typer.Option(False, "--json", help="Print JSON.")
+
+
+# --- setup -------------------------------------------------------------------------------------
+
+
+@app.command("init")
+def init(force: bool = typer.Option(False, "--force", help="Overwrite the config and checklist.")) -> None:
+    """Create the config, the qualification checklist and the database (never overwrites without --force)."""
+    from pipectl import setup
+
+    for line in setup.init(context(config_may_be_missing=True), _state.get("config"), force):
+        render.out(line)
+
+
+# --- leads -------------------------------------------------------------------------------------
+
+
+@app.command("add")
+def add(
+    name: str = typer.Argument(..., help="Contact name."),
+    company: str = typer.Option(None, "--company", "-c"),
+    email: str = typer.Option(None, "--email", "-e"),
+    phone: str = typer.Option(None, "--phone"),
+    source: str = typer.Option(None, "--source", help="Where the lead came from (referral, website...)."),
+    value: str = typer.Option(None, "--value", "-v", help="Deal value, e.g. 1200000 or 1,200.50."),
+    stage: str = typer.Option(None, "--stage", "-s", help="Start stage (default: the first)."),
+    owner: str = typer.Option(None, "--owner", help="Owner (default: the config's owner)."),
+    tag: list[str] = typer.Option(None, "--tag", "-t", help="A tag (repeatable)."),
+    next_action: str = typer.Option(None, "--next", help="The next step, e.g. 'intro call'."),
+    due: str = typer.Option(None, "--due", help="When the next step is due: tomorrow, fri, +3d, 2026-12-01..."),
+    expected_close: str = typer.Option(None, "--expected-close", help="When the deal should close."),
+    note: str = typer.Option(None, "--note", help="A first note."),
+    at: str = typer.Option(None, "--at", help="When the lead came in (default: now)."),
+    as_json: bool = JSON,
+) -> None:
+    """Add a lead and print its id."""
+    lead = actions.add(
+        context(),
+        name,
+        company=company,
+        email=email,
+        phone=phone,
+        source=source,
+        value=value,
+        stage=stage,
+        owner=owner,
+        tags=tag,
+        next_action=next_action,
+        due=due,
+        expected_close=expected_close,
+        note=note,
+        at=at,
+    )
+    if as_json:
+        render.print_json(render.lead_json(lead))
+        return
+    render.out(str(lead.id))
+    render.err(f"added {lead.label} in {lead.stage}")
+
+
+class StatusFilter(StrEnum):
+    open = "open"
+    won = "won"
+    lost = "lost"
+    disqualified = "disqualified"
+    closed = "closed"
+    all = "all"
+
+
+class SortKey(StrEnum):
+    id = "id"
+    name = "name"
+    company = "company"
+    value = "value"
+    stage = "stage"
+    created = "created"
+    updated = "updated"
+    due = "due"
+    touched = "touched"
+
+
+@app.command("list")
+def list_(
+    stage: str = typer.Option(None, "--stage", "-s"),
+    status: StatusFilter = typer.Option(StatusFilter.open, "--status", help="Which leads (default: open)."),
+    tag: str = typer.Option(None, "--tag", "-t"),
+    owner: str = typer.Option(None, "--owner"),
+    qualified: bool = typer.Option(None, "--qualified/--unqualified", help="Only (un)qualified leads."),
+    sort: SortKey = typer.Option(SortKey.id, "--sort", help="Sort by this field."),
+    desc: bool = typer.Option(False, "--desc", help="Sort in descending order."),
+    limit: int = typer.Option(None, "--limit", "-n", min=1, help="Show at most this many."),
+    as_json: bool = JSON,
+    as_csv: bool = typer.Option(False, "--csv", help="Print CSV."),
+) -> None:
+    """List leads (default: open ones) as a table, JSON or CSV."""
+    ctx = context()
+    leads = actions.list_leads(
+        ctx,
+        stage=stage,
+        status=status.value,
+        tag=tag,
+        owner=owner,
+        qualified=qualified,
+        sort=sort.value,
+        desc=desc,
+        limit=limit,
+    )
+    if as_json:
+        render.print_json([render.lead_json(lead) for lead in leads])
+    elif as_csv:
+        render.write_csv(leads, sys.stdout)
+    else:
+        render.print_leads(leads, ctx.config, ctx.now_iso)
+
+
+app.command("ls", hidden=True, help="Alias of list.")(list_)
+
+
+@app.command("show")
+def show(
+    lead: str = typer.Argument(..., help="Id, email, or part of the name or company."), as_json: bool = JSON
+) -> None:
+    """Everything about one lead: fields and the timeline of touchpoints and stage changes."""
+    ctx = context()
+    found, timeline = actions.show(ctx, lead)
+    if as_json:
+        render.print_json({**render.lead_json(found), "timeline": timeline, "qualification": None})
+    else:
+        render.print_lead(found, timeline, ctx.config)
+
+
+@app.command("edit")
+def edit(
+    lead: str = typer.Argument(..., help="Id, email, or part of the name or company."),
+    name: str = typer.Option(None, "--name"),
+    company: str = typer.Option(None, "--company", "-c"),
+    email: str = typer.Option(None, "--email", "-e"),
+    phone: str = typer.Option(None, "--phone"),
+    source: str = typer.Option(None, "--source"),
+    value: str = typer.Option(None, "--value", "-v"),
+    owner: str = typer.Option(None, "--owner"),
+    tag: list[str] = typer.Option(None, "--tag", "-t", help="Add a tag (repeatable)."),
+    untag: list[str] = typer.Option(None, "--untag", help="Remove a tag (repeatable)."),
+    next_action: str = typer.Option(None, "--next"),
+    due: str = typer.Option(None, "--due"),
+    expected_close: str = typer.Option(None, "--expected-close"),
+    note: str = typer.Option(None, "--note", help="Add a note."),
+    stage: str = typer.Option(None, "--stage", help="Not here: use `pipectl advance LEAD --to STAGE`."),
+    as_json: bool = JSON,
+) -> None:
+    """Change a lead's fields (an empty value, like --phone "", clears the field)."""
+    if stage is not None:
+        raise PipectlError("edit does not move leads: use `pipectl advance LEAD --to STAGE` (the gates apply)")
+    found = actions.edit(
+        context(),
+        lead,
+        tags=tag,
+        untag=untag,
+        note=note,
+        name=name,
+        company=company,
+        email=email,
+        phone=phone,
+        source=source,
+        value=value,
+        owner=owner,
+        next_action=next_action,
+        next_action_due=due,
+        expected_close=expected_close,
+    )
+    _done(found, as_json, f"updated {found.label}")
+
+
+@app.command("advance")
+def advance(
+    lead: str = typer.Argument(..., help="Id, email, or part of the name or company."),
+    to: str = typer.Option(None, "--to", help="Move to this stage (forwards or backwards)."),
+    force: bool = typer.Option(False, "--force", help="Override the qualification gate (recorded)."),
+    as_json: bool = JSON,
+) -> None:
+    """Move a lead to the next stage (or to --to STAGE)."""
+    found = actions.advance(context(), lead, to, force)
+    _done(found, as_json, f"{found.label} is now in {found.stage}")
+
+
+@app.command("won")
+def won(
+    lead: str = typer.Argument(..., help="Id, email, or part of the name or company."),
+    value: str = typer.Option(None, "--value", "-v", help="The final deal value."),
+    as_json: bool = JSON,
+) -> None:
+    """Close a lead as won."""
+    found = actions.close(context(), lead, Status.WON, value=value)
+    _done(found, as_json, f"{found.label} won")
+
+
+@app.command("lost")
+def lost(
+    lead: str = typer.Argument(..., help="Id, email, or part of the name or company."),
+    reason: str = typer.Option(..., "--reason", "-r", help="Why it was lost."),
+    as_json: bool = JSON,
+) -> None:
+    """Close a lead as lost, with the reason."""
+    found = actions.close(context(), lead, Status.LOST, reason=reason)
+    _done(found, as_json, f"{found.label} lost: {found.lost_reason}")
+
+
+@app.command("reopen")
+def reopen(
+    lead: str = typer.Argument(..., help="Id, email, or part of the name or company."), as_json: bool = JSON
+) -> None:
+    """Reopen a closed lead in the stage it was closed in."""
+    found = actions.reopen(context(), lead)
+    _done(found, as_json, f"{found.label} is open again in {found.stage}")
+
+
+# --- touchpoints -------------------------------------------------------------------------------
+
+
+@app.command("touch")
+def touch(
+    lead: str = typer.Argument(..., help="Id, email, or part of the name or company."),
+    kind: str = typer.Argument(..., help="call, email, meeting, message or note."),
+    outcome: str = typer.Option(None, "--outcome", "-o", help="e.g. no-answer, voicemail, replied, reached."),
+    inbound: bool = typer.Option(None, "--in/--out", help="Who reached out (default: --out; a note has none)."),
+    note: str = typer.Option(None, "--note", "-m"),
+    at: str = typer.Option(None, "--at", help="When it happened (default: now)."),
+    next_action: str = typer.Option(None, "--next", help="The next step."),
+    due: str = typer.Option(None, "--due", help="When the next step is due."),
+    as_json: bool = JSON,
+) -> None:
+    """Log a touchpoint: a call, email, meeting, message or note."""
+    found, tp = actions.touch(
+        context(), lead, kind, outcome=outcome, inbound=inbound, note=note, at=at, next_action=next_action, due=due
+    )
+    _done(found, as_json, f"logged {tp.kind} for {found.label}")
+
+
+@app.command("note")
+def note(
+    lead: str = typer.Argument(..., help="Id, email, or part of the name or company."),
+    text: str = typer.Argument(..., help="The note."),
+    as_json: bool = JSON,
+) -> None:
+    """Add a note to a lead (a note touchpoint)."""
+    found, _ = actions.touch(context(), lead, "note", note=text)
+    _done(found, as_json, f"noted on {found.label}")
+
+
+# --- history -----------------------------------------------------------------------------------
+
+
+@app.command("undo")
+def undo() -> None:
+    """Revert the last command that changed data."""
+    events = actions.undo(context())
+    if not events:
+        render.out("nothing to undo")
+        return
+    render.out(f"undid: {events[0].command} ({len(events)} change{'s' if len(events) != 1 else ''})")
+
+
+@app.command("demo")
+def demo(keep: Path = typer.Option(None, "--keep", help="Keep the demo database at this path.")) -> None:
+    """Show pipectl working on a throwaway database of sample leads with months of history."""
+    from pipectl import dates, setup
+
+    setup.demo(dates.clock(_state.get("as_of")), keep)
+
+
+_VALUED_GLOBALS = ("--db", "--config", "--as-of")
+
+
+def _command_of(argv: list[str]) -> str | None:
+    """The subcommand named on the command line (after the global options), if any."""
+    tokens = iter(argv)
+    for token in tokens:
+        if token in _VALUED_GLOBALS:
+            next(tokens, None)
+        elif not token.startswith("-"):
+            return token
+    return None
+
+
+def main() -> None:
+    """The console script. Builds only the command being run: Typer turns every registered function
+    into a click command up front, which for all of them costs more than running `add` itself."""
+    name = _command_of(sys.argv[1:])
+    wanted = [info for info in app.registered_commands if info.name == name]
+    lean = copy.copy(app)
+    if wanted:
+        lean.registered_commands = wanted
+    typer.main.get_command(lean).main()

@@ -1,0 +1,282 @@
+"""Configuration: the TOML file, its validation and built-in defaults, and ``init``'s template.
+
+A missing file means the built-in defaults; a key missing from the file takes its default. Every
+problem (syntax, an unknown key, a wrong type, a stage that does not exist) is a ConfigError naming
+the file and the key. Where each default comes from is in the README and the template
+(``data/config.toml``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipectl.errors import ConfigError
+
+RESERVED_STAGE_NAMES = {"won", "lost", "disqualified", "open", "closed", "all"}
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    probability: float
+    max_days: int
+    max_open: int
+
+
+@dataclass(frozen=True)
+class Config:
+    owner: str
+    currency: str
+    stages: tuple[Stage, ...]
+    review: dict[str, Any]
+    cadence: dict[str, Any]
+    targets: dict[str, Any]
+    checklist: Path
+    gate_stage: str | None
+    path: Path | None
+
+    @property
+    def stage_names(self) -> list[str]:
+        return [stage.name for stage in self.stages]
+
+    def stage(self, name: str) -> Stage:
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        raise KeyError(name)
+
+
+DEFAULT_STAGES: tuple[Stage, ...] = (
+    Stage("prospecting", 0.10, 14, 100),
+    Stage("qualifying", 0.25, 14, 50),
+    Stage("connecting", 0.50, 21, 30),
+    Stage("closing", 0.80, 30, 20),
+)
+
+
+def config_home() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "pipectl"
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get("PIPECTL_CONFIG") or config_home() / "config.toml")
+
+
+def default_owner() -> str:
+    return os.environ.get("USER") or os.environ.get("USERNAME") or "me"
+
+
+# --- validation --------------------------------------------------------------------------------
+
+Check = Callable[[Any], str | None]  # returns what is wrong, or None
+
+
+def _number(low: float | None = None, high: float | None = None) -> Check:
+    def check(value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return "must be a number"
+        if (low is not None and value < low) or (high is not None and value > high):
+            return f"must be between {low} and {high}" if high is not None else f"must be at least {low}"
+        return None
+
+    return check
+
+
+def _whole(low: int = 0) -> Check:
+    def check(value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return "must be a whole number"
+        return f"must be at least {low}" if value < low else None
+
+    return check
+
+
+def _text(value: Any) -> str | None:
+    return None if isinstance(value, str) and value.strip() else "must be a non-empty string"
+
+
+def _flag(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "must be true or false"
+
+
+def _one_of(*choices: str) -> Check:
+    def check(value: Any) -> str | None:
+        return None if value in choices else "must be one of " + ", ".join(repr(c) for c in choices)
+
+    return check
+
+
+def _auto_or(check: Check) -> Check:
+    def combined(value: Any) -> str | None:
+        return None if value == "auto" else (check(value) and f'{check(value)} or "auto"')
+
+    return combined
+
+
+def _intervals(value: Any) -> str | None:
+    if isinstance(value, list):
+        if value and all(_whole(1)(item) is None for item in value):
+            return None
+        return "must be a list of whole numbers of days, each at least 1"
+    return _whole(1)(value)
+
+
+# section -> key -> (default, check). The template in data/config.toml documents each one.
+SECTIONS: dict[str, dict[str, tuple[Any, Check]]] = {
+    "review": {
+        "idle_days": (7, _whole(1)),
+        "overload_share": (0.5, _number(0, 1)),
+        "max_unqualified_touches": (4, _whole(1)),
+        "min_open": (20, _whole(0)),
+        "min_front_share": (0.25, _number(0, 1)),
+    },
+    "cadence": {
+        "respond_within_hours": (1, _number(0)),
+        "max_attempts": (5, _whole(1)),
+        "attempt_interval_days": ([3, 4, 5, 6], _intervals),
+        "auto_schedule": (True, _flag),
+        "last_chance_wait_days": (7, _whole(1)),
+        "sales_cycle_days": ("auto", _auto_or(_whole(1))),
+        "sales_cycle_fallback_days": (90, _whole(1)),
+        "cycle_tolerance": (2.0, _number(1)),
+    },
+    "targets": {
+        "quota": (0, _number(0)),
+        "period": ("month", _one_of("month", "quarter", "year")),
+        "coverage": ("auto", _auto_or(_number(0))),
+    },
+}
+STAGE_KEYS: dict[str, tuple[Any, Check]] = {
+    "name": (None, _text),
+    "probability": (None, _number(0, 1)),
+    "max_days": (None, _whole(1)),
+    "max_open": (None, _whole(1)),
+}
+TOP_KEYS = {"owner", "currency", "stages", "qualification", *SECTIONS}
+QUALIFICATION_KEYS = {"checklist", "gate_stage"}
+
+
+class _Problems:
+    def __init__(self, path: Path | None) -> None:
+        self.where = f"config {path}" if path else "config"
+
+    def fail(self, key: str, what: str) -> ConfigError:
+        return ConfigError(f"{self.where}: {key} {what}")
+
+
+def _check_keys(found: dict[str, Any], allowed: set[str] | dict[str, Any], prefix: str, p: _Problems) -> None:
+    for key in found:
+        if key not in allowed:
+            raise p.fail(f"{prefix}{key}", "is not a known key (a typo?); known: " + ", ".join(sorted(allowed)))
+
+
+def _section(data: dict[str, Any], name: str, p: _Problems) -> dict[str, Any]:
+    raw = data.get(name, {})
+    if not isinstance(raw, dict):
+        raise p.fail(f"[{name}]", "must be a table")
+    spec = SECTIONS[name]
+    _check_keys(raw, spec, f"{name}.", p)
+    result = {}
+    for key, (default, check) in spec.items():
+        value = raw.get(key, default)
+        problem = check(value)
+        if problem:
+            raise p.fail(f"{name}.{key}", f"{problem} (got {value!r})")
+        result[key] = value
+    return result
+
+
+def _stages(data: dict[str, Any], p: _Problems) -> tuple[Stage, ...]:
+    raw = data.get("stages")
+    if raw is None:
+        return DEFAULT_STAGES
+    if not isinstance(raw, list) or not raw:
+        raise p.fail("stages", "must be a non-empty list of [[stages]] tables")
+    stages: list[Stage] = []
+    for index, item in enumerate(raw, 1):
+        if not isinstance(item, dict):
+            raise p.fail(f"stages[{index}]", "must be a table")
+        _check_keys(item, STAGE_KEYS, f"stages[{index}].", p)
+        for key, (_, check) in STAGE_KEYS.items():
+            if key not in item:
+                raise p.fail(f"stages[{index}].{key}", "is missing")
+            problem = check(item[key])
+            if problem:
+                raise p.fail(f"stages[{index}].{key}", f"{problem} (got {item[key]!r})")
+        name = item["name"].strip()
+        if name.lower() in RESERVED_STAGE_NAMES:
+            raise p.fail(f"stages[{index}].name", f"{name!r} is reserved for a status; choose another name")
+        if name in (stage.name for stage in stages):
+            raise p.fail(f"stages[{index}].name", f"{name!r} appears twice")
+        stages.append(Stage(name, float(item["probability"]), item["max_days"], item["max_open"]))
+    return tuple(stages)
+
+
+def parse(data: dict[str, Any], path: Path | None) -> Config:
+    """Validate a parsed TOML document into a Config (defaults for what it leaves out)."""
+    p = _Problems(path)
+    _check_keys(data, TOP_KEYS, "", p)
+    for key in ("owner", "currency"):
+        if key in data and _text(data[key]):
+            raise p.fail(key, f"must be a non-empty string (got {data[key]!r})")
+    stages = _stages(data, p)
+    names = [stage.name for stage in stages]
+    qualification = data.get("qualification", {})
+    if not isinstance(qualification, dict):
+        raise p.fail("[qualification]", "must be a table")
+    _check_keys(qualification, QUALIFICATION_KEYS, "qualification.", p)
+    checklist = qualification.get("checklist", "checklist.toml")
+    if _text(checklist):
+        raise p.fail("qualification.checklist", f"must be a file path (got {checklist!r})")
+    gate_stage = qualification.get("gate_stage", "qualifying" if "qualifying" in names else "")
+    if not isinstance(gate_stage, str) or (gate_stage and gate_stage not in names):
+        raise p.fail("qualification.gate_stage", f"names no stage (got {gate_stage!r}); stages: {', '.join(names)}")
+    folder = path.parent if path else config_home()
+    return Config(
+        owner=data.get("owner") or default_owner(),
+        currency=data.get("currency", "USD"),
+        stages=stages,
+        review=_section(data, "review", p),
+        cadence=_section(data, "cadence", p),
+        targets=_section(data, "targets", p),
+        checklist=(folder / checklist).expanduser(),
+        gate_stage=gate_stage or None,
+        path=path,
+    )
+
+
+def load(path: Path | None = None, explicit: bool = False) -> Config:
+    """Read the config file; missing means defaults, unless the user named it (``--config``)."""
+    path = path or default_config_path()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        if explicit:
+            raise ConfigError(f"config {path}: no such file") from None
+        return parse({}, None)
+    except OSError as exc:
+        raise ConfigError(f"config {path}: cannot read it ({exc.strerror})") from None
+    import tomllib
+
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"config {path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config {path}: TOML syntax error: {exc}") from None
+    return parse(data, path)
+
+
+def template(owner: str) -> str:
+    """The commented config that ``init`` writes (the defaults, spelled out)."""
+    from importlib import resources
+
+    text = resources.files("pipectl").joinpath("data/config.toml").read_text(encoding="utf-8")
+    import tomli_w
+
+    return text.replace('owner = "me"', "owner = " + tomli_w.dumps({"o": owner})[4:].strip(), 1)

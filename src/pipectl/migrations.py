@@ -1,0 +1,99 @@
+"""Ordered schema migrations, keyed by ``PRAGMA user_version``.
+
+Each migration is a function that takes the open connection (inside the store's write transaction)
+and brings the schema from version ``n - 1`` to ``n``. Never edit a released migration: add one.
+The schema they produce is the public one documented in the README (tables ``leads``,
+``touchpoints``, ``events``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def _run(conn: sqlite3.Connection, script: str) -> None:
+    # Statement by statement: executescript() would COMMIT the caller's transaction first.
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+@migration
+def m001_initial(conn: sqlite3.Connection) -> None:
+    _run(
+        conn,
+        """
+        CREATE TABLE leads (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL,
+            company TEXT,
+            email TEXT UNIQUE,
+            phone TEXT,
+            source TEXT,
+            value INTEGER,
+            stage TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'open',
+            owner TEXT,
+            tags TEXT NOT NULL DEFAULT '[]',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            stage_entered_at TEXT NOT NULL,
+            last_touch_at TEXT,
+            touch_count INTEGER NOT NULL DEFAULT 0,
+            next_action TEXT,
+            next_action_due TEXT,
+            expected_close TEXT,
+            snoozed_until TEXT,
+            qualified INTEGER,
+            qualification_score REAL,
+            lost_reason TEXT,
+            extra TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX leads_status_stage ON leads (status, stage);
+        CREATE INDEX leads_owner ON leads (owner, status);
+        CREATE INDEX leads_next_action_due ON leads (next_action_due);
+        CREATE TABLE touchpoints (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            lead_id INTEGER NOT NULL REFERENCES leads (id),
+            kind TEXT NOT NULL,
+            direction TEXT,
+            outcome TEXT,
+            note TEXT,
+            at TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX touchpoints_lead_at ON touchpoints (lead_id, at);
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            batch INTEGER NOT NULL,
+            at TEXT NOT NULL,
+            command TEXT NOT NULL,
+            actor TEXT,
+            lead_id INTEGER,
+            type TEXT NOT NULL,
+            data TEXT NOT NULL,
+            undone_by INTEGER
+        );
+        CREATE INDEX events_batch ON events (batch);
+        CREATE INDEX events_lead ON events (lead_id, id);
+        """,
+    )
+
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection, current: int) -> None:
+    """Apply the migrations after ``current``, recording the version; the caller holds the transaction."""
+    for version, step in enumerate(MIGRATIONS[current:], start=current + 1):
+        step(conn)
+        conn.execute(f"PRAGMA user_version = {version}")

@@ -1,0 +1,89 @@
+"""The domain's data: leads, touchpoints and their history, as plain dataclasses.
+
+These are what the store returns and what the pure domain modules (pipeline, review, metrics...)
+take. Money is a ``Decimal`` (exact); times are UTC ISO-8601 strings as stored, parsed where needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    WON = "won"
+    LOST = "lost"
+    DISQUALIFIED = "disqualified"
+
+
+CLOSED = (Status.WON, Status.LOST, Status.DISQUALIFIED)
+
+# Touchpoint kinds that are attempts to reach the lead: outbound unless logged with --in.
+CONTACT_KINDS = ("call", "email", "meeting", "message")
+# Outcomes of an outbound touchpoint that mean the lead answered.
+REPLY_OUTCOMES = ("replied", "reached")
+
+
+@dataclass
+class Lead:
+    id: int
+    name: str
+    stage: str
+    status: str
+    created_at: str
+    updated_at: str
+    stage_entered_at: str
+    company: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    source: str | None = None
+    value: Decimal | None = None
+    owner: str | None = None
+    tags: list[str] = field(default_factory=list)
+    last_touch_at: str | None = None
+    touch_count: int = 0
+    next_action: str | None = None
+    next_action_due: str | None = None
+    expected_close: str | None = None
+    snoozed_until: str | None = None
+    qualified: bool | None = None
+    qualification_score: float | None = None
+    lost_reason: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == Status.OPEN
+
+    @property
+    def label(self) -> str:
+        """How the lead is named in messages: "#3 Jane Doe (Acme)"."""
+        company = f" ({self.company})" if self.company else ""
+        return f"#{self.id} {self.name}{company}"
+
+
+@dataclass
+class Touchpoint:
+    id: int
+    lead_id: int
+    kind: str
+    at: str
+    direction: str | None = None
+    outcome: str | None = None
+    note: str | None = None
+
+
+@dataclass
+class Event:
+    """One recorded change. ``data`` holds what undo needs: ``old``/``new`` column values, rows."""
+
+    id: int
+    batch: int
+    at: str
+    command: str
+    type: str
+    lead_id: int | None
+    data: dict[str, Any]

@@ -1,0 +1,291 @@
+"""Everything that draws: Rich tables at a terminal, plain aligned text in a pipe, JSON and CSV.
+
+User text is never interpreted: Rich gets ``Text`` objects (no markup), and control characters
+(ANSI escapes included) are shown escaped, so a lead named ``[bold]`` or ``\\x1b[2J`` prints as typed.
+Rich is imported only when something is drawn at a terminal: a pipe gets plain columns at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import IO, Any
+
+from pipectl import dates
+from pipectl.config import Config
+from pipectl.model import Lead
+
+JSON_KEYS = (
+    "id",
+    "name",
+    "company",
+    "email",
+    "phone",
+    "source",
+    "value",
+    "stage",
+    "status",
+    "owner",
+    "tags",
+    "created_at",
+    "updated_at",
+    "stage_entered_at",
+    "last_touch_at",
+    "touch_count",
+    "next_action",
+    "next_action_due",
+    "expected_close",
+    "snoozed_until",
+    "qualified",
+    "qualification_score",
+    "lost_reason",
+    "extra",
+)
+# Cells a spreadsheet would run as a formula start with one of these (OWASP CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def safe(text: object) -> str:
+    """Text as typed, with control characters escaped so none reaches the terminal raw."""
+    value = "" if text is None else str(text)
+    if value.isprintable():
+        return value
+    return "".join(ch if ch.isprintable() or ch == "\n" else f"\\x{ord(ch):02x}" for ch in value)
+
+
+def money(value: Decimal | None) -> str:
+    if value is None:
+        return ""
+    text = f"{value:,.2f}"
+    return text[:-3] if text.endswith(".00") else text
+
+
+def _number(value: Decimal) -> int | float:
+    # Values hold 15 significant digits at most, so the float's shortest repr is the exact amount.
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def lead_json(lead: Lead) -> dict[str, Any]:
+    data = {key: getattr(lead, key) for key in JSON_KEYS}
+    if lead.value is not None:
+        data["value"] = _number(lead.value)
+    return data
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, indent=2, default=_number)
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(dumps(obj) + "\n")
+
+
+def out(line: str = "") -> None:
+    sys.stdout.write(safe(line) + "\n")
+
+
+def err(line: str) -> None:
+    sys.stderr.write(safe(line) + "\n")
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False, emoji=False, markup=False)
+
+
+# --- tables ------------------------------------------------------------------------------------
+
+
+def _days(since: str | None, now_iso: str) -> str:
+    if not since:
+        return ""
+    return str(int((dates.from_iso(now_iso) - dates.from_iso(since)).total_seconds() // 86400))
+
+
+def lead_rows(leads: Sequence[Lead], now_iso: str) -> tuple[list[str], list[list[str]]]:
+    headers = ["id", "name", "company", "stage", "status", "value", "days", "next action", "due", "touches"]
+    rows = [
+        [
+            str(lead.id),
+            lead.name,
+            lead.company or "",
+            lead.stage,
+            lead.status,
+            money(lead.value),
+            _days(lead.stage_entered_at, now_iso),
+            lead.next_action or "",
+            dates.show(lead.next_action_due),
+            str(lead.touch_count),
+        ]
+        for lead in leads
+    ]
+    return headers, rows
+
+
+def width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: East Asian wide characters take two."""
+    if text.isascii():
+        return len(text)
+    from unicodedata import east_asian_width
+
+    return sum(2 if east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, columns: int, right: bool) -> str:
+    fill = " " * (columns - width(text))
+    return fill + text if right else text + fill
+
+
+def table(
+    headers: list[str],
+    rows: list[list[str]],
+    title: str | None = None,
+    right: Iterable[str] = ("id", "value", "days", "touches"),
+) -> None:
+    """A table: Rich at a terminal, plain space-aligned columns otherwise (grep- and awk-friendly)."""
+    aligned_right = set(right)
+    if not is_terminal():
+        if title:
+            out(title)
+        cells = [headers, *([safe(c).replace("\n", " ") for c in row] for row in rows)]
+        widths = [max(width(row[i]) for row in cells) for i in range(len(headers))]
+        for row in cells:
+            parts = [_pad(c, w, h in aligned_right) for c, w, h in zip(row, widths, headers, strict=True)]
+            sys.stdout.write("  ".join(parts).rstrip() + "\n")
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table(title=title, title_justify="left", header_style="bold", show_edge=False)
+    for header in headers:
+        grid.add_column(
+            header,
+            justify="right" if header in aligned_right else "left",
+            overflow="fold",
+            no_wrap=header in ("id", "value", "days", "due"),
+        )
+    for row in rows:
+        grid.add_row(*(Text(safe(cell)) for cell in row))
+    _console().print(grid)
+
+
+def print_leads(leads: Sequence[Lead], config: Config, now_iso: str) -> None:
+    if not leads:
+        err("no leads match")
+        return
+    headers, rows = lead_rows(leads, now_iso)
+    total = sum((lead.value or Decimal(0) for lead in leads), Decimal(0))
+    table(headers, rows)
+    err(f"{len(leads)} lead{'s' if len(leads) != 1 else ''}, {money(total)} {config.currency}")
+
+
+def write_csv(leads: Iterable[Lead], stream: IO[str]) -> None:
+    import csv
+
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(JSON_KEYS)
+    for lead in leads:
+        data = lead_json(lead)
+        data["tags"] = ";".join(lead.tags)
+        data["extra"] = json.dumps(lead.extra, ensure_ascii=False) if lead.extra else ""
+        data["value"] = "" if lead.value is None else str(lead.value)
+        writer.writerow([neutralise(data[key]) for key in JSON_KEYS])
+
+
+def neutralise(value: Any) -> str:
+    """A CSV cell a spreadsheet will show, not run: formula-like text gets a leading quote."""
+    if value is None:
+        return ""
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+# --- one lead ------------------------------------------------------------------------------------
+
+
+def lead_fields(lead: Lead, config: Config) -> list[tuple[str, str]]:
+    value = f"{money(lead.value)} {config.currency}" if lead.value is not None else ""
+    qualified = {True: "yes", False: "no", None: "not yet"}[lead.qualified]
+    if lead.qualification_score is not None:
+        qualified += f" (score {lead.qualification_score:.0%})"
+    fields = [
+        ("name", lead.name),
+        ("company", lead.company),
+        ("email", lead.email),
+        ("phone", lead.phone),
+        ("source", lead.source),
+        ("value", value),
+        ("stage", lead.stage),
+        ("status", lead.status),
+        ("owner", lead.owner),
+        ("tags", ", ".join(lead.tags)),
+        ("qualified", qualified),
+        ("next action", lead.next_action),
+        ("due", dates.show(lead.next_action_due)),
+        ("expected close", lead.expected_close),
+        ("snoozed until", dates.show(lead.snoozed_until)),
+        ("lost reason", lead.lost_reason),
+        ("created", dates.show(lead.created_at)),
+        ("in stage since", dates.show(lead.stage_entered_at)),
+        ("last touch", dates.show(lead.last_touch_at)),
+        ("touches", str(lead.touch_count)),
+    ]
+    fields += [(f"extra: {key}", str(value)) for key, value in lead.extra.items()]
+    return [(name, str(text)) for name, text in fields if text]
+
+
+def describe(entry: dict[str, Any]) -> str:
+    """One timeline entry as a line of text."""
+    kind: str = entry["type"]
+    if kind == "touchpoint":
+        parts = [entry["kind"], entry["direction"] and f"({entry['direction']})", entry["outcome"], entry["note"]]
+        return " ".join(str(p) for p in parts if p)
+    if kind == "stage":
+        return f"moved {entry['from']} -> {entry['to']}" + (
+            " (forced past the qualification gate)" if entry["forced"] else ""
+        )
+    if kind in ("won", "lost"):
+        return f"{kind} in {entry['stage']}" + (f": {entry['reason']}" if entry.get("reason") else "")
+    if kind == "reopened":
+        return f"reopened (was {entry['was']})"
+    if kind == "edited":
+        return "edited " + ", ".join(entry["fields"])
+    return kind
+
+
+def print_lead(lead: Lead, timeline: list[dict[str, Any]], config: Config) -> None:
+    fields = lead_fields(lead, config)
+    rows = [[dates.show(entry["at"]), describe(entry)] for entry in timeline]
+    if not is_terminal():
+        out(lead.label)
+        width = max(len(name) for name, _ in fields)
+        for name, text in fields:
+            out(f"  {name.ljust(width)}  {text}")
+        out("timeline")
+        for when, what in rows:
+            out(f"  {when}  {what}")
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    console = _console()
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    for name, text in fields:
+        grid.add_row(name, Text(safe(text)))
+    console.print(Text(safe(lead.label), style="bold underline"))
+    console.print(grid)
+    history = Table(title="timeline", title_justify="left", show_edge=False, header_style="bold")
+    history.add_column("when", no_wrap=True)
+    history.add_column("what", overflow="fold")
+    for when, what in rows:
+        history.add_row(when, Text(safe(what)))
+    console.print(history)

@@ -1,0 +1,153 @@
+"""Getting started: ``init`` (config, checklist, database) and ``demo`` (a throwaway pipeline).
+
+The demo database is seeded from the sample leads shipped inside the package (``data/leads.csv``,
+also ``examples/leads.csv``), with months of back-dated history made by the same actions a user runs,
+so everything it shows went through the real code.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+
+from pipectl import actions, config, dates, render
+from pipectl.errors import PipectlError
+from pipectl.model import Status
+from pipectl.store import Store
+
+DEFAULT_CHECKLIST = "data/checklists/bant.toml"
+# The built-in defaults, in the currency the sample leads' amounts are in.
+DEMO_CONFIG = {"owner": "taro", "currency": "JPY"}
+
+
+def _write(path: Path, text: str, force: bool, what: str) -> str:
+    if path.exists() and not force:
+        return f"kept {what} {path} (it exists; --force overwrites it)"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise PipectlError(f"cannot write {what} {path}: {exc.strerror}") from None
+    return f"wrote {what} {path}"
+
+
+def init(ctx: actions.Context, config_path: Path | None, force: bool) -> Iterator[str]:
+    """Create what is missing (with ``force``: rewrite the config and checklist; never the database)."""
+    path = config_path or config.default_config_path()
+    existed = path.exists()
+    yield _write(path, config.template(ctx.config.owner), force, "config")
+    checklist = ctx.config.checklist if existed else path.parent / "checklist.toml"
+    text = resources.files("pipectl").joinpath(DEFAULT_CHECKLIST).read_text(encoding="utf-8")
+    yield _write(checklist, text, force, "checklist")
+    existed = ctx.db_path.exists()
+    ctx.store(create=True)
+    yield f"{'kept' if existed else 'created'} database {ctx.db_path}"
+
+
+# --- demo --------------------------------------------------------------------------------------
+
+
+def demo(now: datetime, keep: Path | None) -> None:
+    if keep is not None and keep.exists():
+        raise PipectlError(f"{keep} exists: --keep needs a new file, the demo never touches existing data")
+    folder = Path(tempfile.mkdtemp(prefix="pipectl-demo-"))
+    try:
+        ctx = actions.Context(
+            config=config.parse(DEMO_CONFIG, None), db_path=folder / "demo.db", now=now, command="pipectl demo"
+        )
+        seed(ctx)
+        ctx.now = now
+        render.out(f"A demo pipeline of sample leads as of {dates.show(dates.to_iso(now))}:")
+        render.print_leads(actions.list_leads(ctx, sort="stage"), ctx.config, ctx.now_iso)
+        ctx.close()
+        if keep is not None:
+            keep.parent.mkdir(parents=True, exist_ok=True)
+            Store.open(folder / "demo.db", create=False).backup(keep)
+            render.out(f"kept the demo database at {keep}: try `pipectl --db {keep} show acme`")
+        else:
+            render.out("This database was thrown away. `pipectl demo --keep demo.db` keeps one to explore.")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _rows() -> list[dict[str, str]]:
+    text = resources.files("pipectl").joinpath("data/leads.csv").read_text(encoding="utf-8")
+    return list(csv.DictReader(text.splitlines(keepends=True)))
+
+
+def seed(ctx: actions.Context) -> None:
+    """Fill ``ctx``'s database with the sample leads and a plausible history for each."""
+    rows = _rows()
+    now = ctx.now
+    newest = max(date.fromisoformat(row["created_at"]) for row in rows)
+    shift = dates.local_today(now) - timedelta(days=3) - newest
+    for index, row in enumerate(rows):
+        rng = random.Random(index)
+        start = dates.at_local(date.fromisoformat(row["created_at"]) + shift) + timedelta(hours=rng.randint(9, 17))
+        _seed_lead(ctx, row, start, shift, rng)
+
+
+def _at(ctx: actions.Context, moment: datetime) -> actions.Context:
+    ctx.now = moment
+    return ctx
+
+
+def _seed_lead(
+    ctx: actions.Context, row: dict[str, str], start: datetime, shift: timedelta, rng: random.Random
+) -> None:
+    final = ctx.now
+    closed = row["status"] != Status.OPEN
+    end = min(final, start + timedelta(days=rng.randint(25, 80))) if closed else final
+    expected = row["expected_close"] and (date.fromisoformat(row["expected_close"]) + shift).isoformat()
+    lead = actions.add(
+        _at(ctx, start),
+        row["name"],
+        company=row["company"],
+        email=row["email"],
+        phone=row["phone"],
+        source=row["source"],
+        value=row["value"],
+        owner=row["owner"],
+        tags=row["tags"].split(";"),
+        expected_close=expected or None,
+        note=row["note"] or None,
+    )
+    ref = str(lead.id)
+    stages = ctx.config.stage_names
+    steps = stages.index(row["stage"])
+    moment = start
+    for step in range(steps + 1):
+        span = (end - moment) / (steps - step + 1.5)
+        for attempt in range(rng.randint(1, 3)):
+            moment += span / 4 * rng.uniform(0.5, 1.0)
+            replied = attempt > 0 and rng.random() < 0.6
+            actions.touch(
+                _at(ctx, moment),
+                ref,
+                rng.choice(["call", "email", "email", "meeting"]),
+                outcome="replied" if replied else rng.choice(["no-answer", "sent", "voicemail"]),
+            )
+        if step < steps:
+            moment += span / 4
+            actions.advance(_at(ctx, moment), ref, stages[step + 1], force=True)
+    if closed:
+        moment = max(moment, end)
+        if row["status"] == Status.LOST:
+            actions.close(_at(ctx, moment), ref, Status.LOST, reason=row["lost_reason"] or "no response")
+        else:
+            actions.close(_at(ctx, moment), ref, Status(row["status"]))
+    elif rng.random() < 0.7:
+        due = f"{rng.randint(-4, 6):+d}d"
+        actions.edit(
+            _at(ctx, final - timedelta(days=1)),
+            ref,
+            next_action=rng.choice(["follow-up call", "send proposal", "book a demo", "check in on budget"]),
+            next_action_due=due,
+        )
+    ctx.now = final

@@ -1,0 +1,368 @@
+"""The store: the only code that speaks SQL.
+
+It opens the SQLite database (WAL, busy timeout, foreign keys), keeps its schema current, reads
+leads, touchpoints and history as domain objects, and writes. Every write happens inside
+:meth:`Store.transaction` (``BEGIN IMMEDIATE``) together with its event-log rows, so the history
+that ``undo`` and the reports read is never out of step with the data.
+
+Events: one row per change, grouped by ``batch`` (one command). ``data`` is JSON holding what undo
+needs: ``lead`` (a row inserted), ``old``/``new`` (lead columns changed), ``touchpoint`` (a row
+inserted), plus descriptive keys (``from``, ``to``, ``forced``, ``reason``...).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pipectl.errors import DatabaseError, PipectlError
+from pipectl.migrations import SCHEMA_VERSION, migrate
+from pipectl.model import Event, Lead, Touchpoint
+
+LEAD_COLUMNS = tuple(f.name for f in fields(Lead))
+TOUCHPOINT_COLUMNS = ("id", "lead_id", "kind", "direction", "outcome", "note", "at", "created_at")
+_SELECT_LEAD = "SELECT " + ", ".join(LEAD_COLUMNS) + " FROM leads"
+BUSY_TIMEOUT_MS = 30_000
+SORT_KEYS = {
+    "id": "id",
+    "name": "name COLLATE NOCASE",
+    "company": "company COLLATE NOCASE",
+    "value": "value",
+    "created": "created_at",
+    "updated": "updated_at",
+    "due": "next_action_due",
+    "touched": "last_touch_at",
+}
+
+
+def default_db_path() -> Path:
+    if os.environ.get("PIPECTL_DB"):
+        return Path(os.environ["PIPECTL_DB"])
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "pipectl" / "pipeline.db"
+
+
+# --- lead <-> row ------------------------------------------------------------------------------
+
+
+def to_column(name: str, value: Any) -> Any:
+    """A lead attribute in its stored form: money in hundredths, lists and objects as JSON."""
+    if value is None:
+        return None
+    if name == "value":
+        return int(Decimal(value).scaleb(2))
+    if name in ("tags", "extra"):
+        return json.dumps(value, ensure_ascii=False)
+    if name == "qualified":
+        return int(value)
+    return value
+
+
+def _from_column(name: str, value: Any) -> Any:
+    if name == "value":
+        return None if value is None else Decimal(value).scaleb(-2)
+    if name in ("tags", "extra"):
+        return json.loads(value)
+    if name == "qualified":
+        return None if value is None else bool(value)
+    return value
+
+
+def lead_from_row(row: Sequence[Any]) -> Lead:
+    return Lead(**{name: _from_column(name, value) for name, value in zip(LEAD_COLUMNS, row, strict=True)})
+
+
+def lead_to_row(lead: Lead) -> dict[str, Any]:
+    return {name: to_column(name, getattr(lead, name)) for name in LEAD_COLUMNS}
+
+
+@dataclass
+class Filter:
+    """What ``list`` asks for; ``None`` means any."""
+
+    statuses: tuple[str, ...] | None = ("open",)
+    stage: str | None = None
+    tag: str | None = None
+    owner: str | None = None
+    qualified: bool | None = None
+
+
+class Store:
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+        self._batch: int | None = None
+        self._command = ""
+        self._actor: str | None = None
+        self._now = ""
+
+    # --- opening --------------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path, create: bool) -> Store:
+        """Open the database; ``create`` makes the file (and its folder) when missing.
+
+        A read command passes ``create=False`` and gets a clear error instead of a new empty file.
+        """
+        if not path.exists():
+            if not create:
+                raise DatabaseError(f"no database at {path} yet: `pipectl init` or `pipectl add` creates it")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                # Readable by the user only: a pipeline is personal data.
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise DatabaseError(f"cannot create the database at {path}: {exc.strerror}") from None
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+            store = cls(conn, path)
+            store._prepare()
+        except sqlite3.DatabaseError as exc:
+            raise DatabaseError(f"cannot use {path} as a pipectl database: {exc}") from None
+        return store
+
+    def _prepare(self) -> None:
+        self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise DatabaseError(
+                f"{self.path} was written by a newer pipectl (schema {version}, this one knows {SCHEMA_VERSION}):"
+                " upgrade pipectl; the database was not touched"
+            )
+        if version < SCHEMA_VERSION:
+            self._migrate()
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+
+    def _migrate(self) -> None:
+        if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while we waited for the lock.
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            if version == 0 and self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                raise DatabaseError(f"{self.path} is an SQLite database but not a pipectl one; it was not touched")
+            migrate(self.conn, version)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    def backup(self, target: Path) -> None:
+        """A consistent copy of the database (SQLite's online backup), readable by the user only."""
+        try:
+            os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except OSError as exc:
+            raise PipectlError(f"cannot create {target}: {exc.strerror}") from None
+        copy = sqlite3.connect(target)
+        try:
+            self.conn.backup(copy)
+        finally:
+            copy.close()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # --- writing --------------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, command: str, actor: str | None, now: str) -> Iterator[Store]:
+        """One command's writes and their events, all or nothing."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._batch, self._command, self._actor, self._now = None, command, actor, now
+        try:
+            yield self
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._batch = None
+
+    def _record(self, lead_id: int | None, type_: str, data: dict[str, Any]) -> None:
+        if self._batch is None:
+            row = self.conn.execute("SELECT COALESCE(MAX(batch), 0) + 1 FROM events").fetchone()
+            self._batch = int(row[0])
+        self.conn.execute(
+            "INSERT INTO events (batch, at, command, actor, lead_id, type, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (self._batch, self._now, self._command, self._actor, lead_id, type_, json.dumps(data, ensure_ascii=False)),
+        )
+
+    def _insert(self, table: str, row: dict[str, Any]) -> int:
+        names = [name for name in row if not (name == "id" and row[name] is None)]
+        sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
+        try:
+            cursor = self.conn.execute(sql, [row[name] for name in names])
+        except sqlite3.IntegrityError as exc:
+            raise _integrity(exc) from None
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def _update(self, lead_id: int, columns: dict[str, Any]) -> None:
+        assignments = ", ".join(f"{name} = ?" for name in columns)
+        try:
+            self.conn.execute(f"UPDATE leads SET {assignments} WHERE id = ?", [*columns.values(), lead_id])
+        except sqlite3.IntegrityError as exc:
+            raise _integrity(exc) from None
+
+    def create_lead(self, lead: Lead) -> Lead:
+        """Insert a new lead (its ``id`` is assigned here) and record it."""
+        row = lead_to_row(lead)
+        row["id"] = None
+        lead.id = self._insert("leads", row)
+        row["id"] = lead.id
+        self._record(lead.id, "create", {"lead": row})
+        return lead
+
+    def change_lead(
+        self,
+        lead: Lead,
+        changes: dict[str, Any],
+        type_: str,
+        touchpoint: Touchpoint | None = None,
+        **info: Any,
+    ) -> Lead:
+        """Apply ``changes`` (lead attributes) and, when given, insert ``touchpoint``: one event."""
+        data: dict[str, Any] = dict(info)
+        old = {name: to_column(name, getattr(lead, name)) for name in changes}
+        new = {name: to_column(name, value) for name, value in changes.items()}
+        if changes:
+            self._update(lead.id, new)
+            data.update(old=old, new=new)
+            for name, value in changes.items():
+                setattr(lead, name, value)
+        if touchpoint is not None:
+            row = {name: getattr(touchpoint, name, None) for name in TOUCHPOINT_COLUMNS}
+            row["id"] = None
+            row["created_at"] = self._now
+            touchpoint.id = row["id"] = self._insert("touchpoints", row)
+            data["touchpoint"] = row
+        self._record(lead.id, type_, data)
+        return lead
+
+    # --- undo -------------------------------------------------------------------------------------
+
+    def last_batch(self) -> list[Event]:
+        """The events of the most recent command not yet undone (undo commands themselves excluded)."""
+        row = self.conn.execute(
+            "SELECT batch FROM events WHERE undone_by IS NULL AND type <> 'undo' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return []
+        return self._events("WHERE batch = ? ORDER BY id", (row[0],))
+
+    def revert(self, events: list[Event]) -> None:
+        """Undo ``events`` (newest first) and mark them undone by the current batch."""
+        for event in reversed(events):
+            data = event.data
+            if "touchpoint" in data:
+                self.conn.execute("DELETE FROM touchpoints WHERE id = ?", (data["touchpoint"]["id"],))
+            if "old" in data:
+                self._update(event.lead_id or 0, data["old"])
+            if "lead" in data:
+                self.conn.execute("DELETE FROM leads WHERE id = ?", (event.lead_id,))
+        first = events[0]
+        self._record(None, "undo", {"batch": first.batch, "command": first.command})
+        self.conn.execute("UPDATE events SET undone_by = ? WHERE batch = ?", (self._batch, first.batch))
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def get_lead(self, lead_id: int) -> Lead | None:
+        row = self.conn.execute(_SELECT_LEAD + " WHERE id = ?", (lead_id,)).fetchone()
+        return lead_from_row(row) if row else None
+
+    def lead_by_email(self, email: str) -> Lead | None:
+        row = self.conn.execute(_SELECT_LEAD + " WHERE email = ?", (email.strip().lower(),)).fetchone()
+        return lead_from_row(row) if row else None
+
+    def leads_matching(self, text: str, limit: int = 50) -> list[Lead]:
+        """Leads whose name or company contains ``text`` (case-insensitive), open ones first."""
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self.conn.execute(
+            _SELECT_LEAD + " WHERE name LIKE ? ESCAPE '\\' OR company LIKE ? ESCAPE '\\'"
+            " ORDER BY status <> 'open', id LIMIT ?",
+            (pattern, pattern, limit),
+        ).fetchall()
+        return [lead_from_row(row) for row in rows]
+
+    def list_leads(
+        self,
+        where: Filter,
+        sort: str = "id",
+        desc: bool = False,
+        limit: int | None = None,
+        stage_order: Sequence[str] = (),
+    ) -> list[Lead]:
+        """Leads matching ``where``, sorted by a key of SORT_KEYS (``stage`` in ``stage_order``)."""
+        clauses, params = _filter_sql(where)
+        sql = _SELECT_LEAD + (" WHERE " + " AND ".join(clauses) if clauses else "")
+        if sort == "stage":
+            term = (
+                "CASE stage "
+                + " ".join(
+                    f"WHEN '{name.replace(chr(39), chr(39) * 2)}' THEN {i}" for i, name in enumerate(stage_order)
+                )
+                + " END"
+            )
+        else:
+            term = SORT_KEYS[sort]
+        direction = " DESC" if desc else ""
+        # Empty values sort last whichever way; id breaks ties so the order is stable.
+        sql += f" ORDER BY {term} IS NULL, {term}{direction}, id{direction}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [lead_from_row(row) for row in self.conn.execute(sql, params)]
+
+    def touchpoints_of(self, lead_id: int) -> list[Touchpoint]:
+        rows = self.conn.execute(
+            "SELECT id, lead_id, kind, at, direction, outcome, note FROM touchpoints WHERE lead_id = ? ORDER BY at, id",
+            (lead_id,),
+        )
+        return [Touchpoint(*row) for row in rows]
+
+    def history_of(self, lead_id: int) -> list[Event]:
+        """The lead's recorded changes that still stand (undone ones left out), oldest first."""
+        return self._events("WHERE lead_id = ? AND undone_by IS NULL ORDER BY id", (lead_id,))
+
+    def _events(self, where: str, params: Sequence[Any]) -> list[Event]:
+        rows = self.conn.execute(
+            "SELECT id, batch, at, command, type, lead_id, data FROM events " + where, params
+        ).fetchall()
+        return [Event(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6])) for row in rows]
+
+
+def _filter_sql(where: Filter) -> tuple[list[str], list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if where.statuses is not None:
+        clauses.append(f"status IN ({', '.join('?' for _ in where.statuses)})")
+        params.extend(where.statuses)
+    if where.stage is not None:
+        clauses.append("stage = ?")
+        params.append(where.stage)
+    if where.owner is not None:
+        clauses.append("owner = ?")
+        params.append(where.owner)
+    if where.tag is not None:
+        clauses.append("EXISTS (SELECT 1 FROM json_each(leads.tags) WHERE json_each.value = ?)")
+        params.append(where.tag)
+    if where.qualified is not None:
+        clauses.append("qualified = 1" if where.qualified else "(qualified IS NULL OR qualified = 0)")
+    return clauses, params
+
+
+def _integrity(exc: sqlite3.IntegrityError) -> PipectlError:
+    if "leads.email" in str(exc):
+        return PipectlError("another lead already has that email")
+    return PipectlError(f"the database refused the change: {exc}")

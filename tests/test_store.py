@@ -1,0 +1,101 @@
+"""The database: public schema, pragmas, versioning, concurrent writers."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import sqlite_utils
+
+from conftest import add, db_path, ok
+from pipectl.migrations import SCHEMA_VERSION
+
+
+def test_public_schema(tmp_path: Path) -> None:
+    add("Jane")
+    db = sqlite_utils.Database(db_path(tmp_path))
+    assert {"leads", "touchpoints", "events"} <= set(db.table_names())
+    assert list(db["leads"].columns_dict) == [
+        "id",
+        "name",
+        "company",
+        "email",
+        "phone",
+        "source",
+        "value",
+        "stage",
+        "status",
+        "owner",
+        "tags",
+        "created_at",
+        "updated_at",
+        "stage_entered_at",
+        "last_touch_at",
+        "touch_count",
+        "next_action",
+        "next_action_due",
+        "expected_close",
+        "snoozed_until",
+        "qualified",
+        "qualification_score",
+        "lost_reason",
+        "extra",
+    ]
+    assert list(db["touchpoints"].columns_dict) == [
+        "id",
+        "lead_id",
+        "kind",
+        "direction",
+        "outcome",
+        "note",
+        "at",
+        "created_at",
+    ]
+    assert list(db["events"].columns_dict) == [
+        "id",
+        "batch",
+        "at",
+        "command",
+        "actor",
+        "lead_id",
+        "type",
+        "data",
+        "undone_by",
+    ]
+    indexes = {index.name for table in ("leads", "touchpoints", "events") for index in db[table].indexes}
+    assert {"leads_status_stage", "touchpoints_lead_at", "events_batch", "events_lead"} <= indexes
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_money_is_stored_in_hundredths(tmp_path: Path) -> None:
+    add("Jane", "--value", "1,200.50")
+    conn = sqlite3.connect(db_path(tmp_path))
+    assert conn.execute("SELECT value, typeof(value) FROM leads").fetchone() == (120050, "integer")
+
+
+def test_every_change_is_in_the_event_log(tmp_path: Path) -> None:
+    add("Jane", "--note", "hello")
+    ok("touch", "1", "call")
+    ok("advance", "1")
+    conn = sqlite3.connect(db_path(tmp_path))
+    rows = conn.execute("SELECT batch, type, command, actor FROM events ORDER BY id").fetchall()
+    assert rows == [
+        (1, "create", "pipectl add Jane --note hello", "taro"),
+        (1, "touch", "pipectl add Jane --note hello", "taro"),
+        (2, "touch", "pipectl touch 1 call", "taro"),
+        (3, "stage", "pipectl advance 1", "taro"),
+    ]
+
+
+def test_two_processes_writing_at_once_both_succeed(tmp_path: Path) -> None:
+    env = {**os.environ, "PIPECTL_DB": str(tmp_path / "shared.db")}
+    script = 'for i in $(seq 25); do {py} -m pipectl add "Lead $i-$1" >/dev/null || exit 1; done'
+    procs = [subprocess.Popen(["bash", "-c", script.format(py=sys.executable), "x", str(n)], env=env) for n in range(2)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    conn = sqlite3.connect(tmp_path / "shared.db")
+    assert conn.execute("SELECT count(*) FROM leads").fetchone()[0] == 50
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
