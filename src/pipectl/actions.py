@@ -11,13 +11,16 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipectl import dates, leads, pipeline
 from pipectl.config import Config
-from pipectl.errors import Ambiguous, NotFound, PipectlError, Refused
+from pipectl.errors import Ambiguous, ConfigError, NotFound, PipectlError, Refused
 from pipectl.model import CLOSED, CONTACT_KINDS, Event, Lead, Status, Touchpoint
 from pipectl.store import Filter, Store
+
+if TYPE_CHECKING:
+    from pipectl import qualify
 
 TOUCH_KINDS = (*CONTACT_KINDS, "note")
 
@@ -318,11 +321,12 @@ def undo(ctx: Context) -> list[Event]:
     return events
 
 
-def show(ctx: Context, ref: str) -> tuple[Lead, list[dict[str, Any]]]:
-    """A lead and its timeline."""
+def show(ctx: Context, ref: str) -> tuple[Lead, list[dict[str, Any]], dict[str, Any] | None]:
+    """A lead, its timeline, and its latest qualification (or None)."""
     store = ctx.store()
     lead = resolve(store, ref)
-    return lead, pipeline.timeline(lead, store.touchpoints_of(lead.id), store.history_of(lead.id))
+    history = store.history_of(lead.id)
+    return lead, pipeline.timeline(lead, store.touchpoints_of(lead.id), history), pipeline.qualification(history)
 
 
 def list_leads(
@@ -349,3 +353,79 @@ def list_leads(
         qualified=qualified,
     )
     return ctx.store().list_leads(where, sort, desc, limit, ctx.config.stage_names)
+
+
+# --- qualification -------------------------------------------------------------------------------
+
+
+def load_checklist(ctx: Context) -> tuple[qualify.Checklist, str]:
+    """The active checklist and where it comes from.
+
+    Without a config file, a missing checklist file means the built-in default (the one ``init``
+    writes); a config file's checklist must exist.
+    """
+    from pipectl import qualify
+
+    path = ctx.config.checklist
+    try:
+        return qualify.load(path, path.read_text(encoding="utf-8")), str(path)
+    except FileNotFoundError:
+        if ctx.config.path is not None:
+            raise ConfigError(f"checklist {path} (named in {ctx.config.path}) does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"checklist {path}: cannot read it ({exc})") from None
+    from importlib import resources
+
+    from pipectl.setup import DEFAULT_CHECKLIST
+
+    text = resources.files("pipectl").joinpath(DEFAULT_CHECKLIST).read_text(encoding="utf-8")
+    return qualify.load(DEFAULT_CHECKLIST, text), f"built-in BANT checklist (`pipectl init` writes it to {path})"
+
+
+def find(ctx: Context, ref: str) -> Lead:
+    return resolve(ctx.store(), ref)
+
+
+def ensure_can_qualify(lead: Lead) -> None:
+    if not lead.is_open:
+        raise Refused(f"{lead.label} is {lead.status}: reopen it before qualifying it again")
+
+
+def qualify_lead(
+    ctx: Context, ref: str, answers: dict[str, str], keep_open: bool = False
+) -> tuple[Lead, qualify.Outcome, str]:
+    """Score the answers, store the run, and set the lead's qualification (a failure disqualifies it
+    unless ``keep_open``). Returns the lead, the outcome and the verdict."""
+    from pipectl import qualify
+
+    checklist, source = load_checklist(ctx)
+    qualify.check_answers(checklist, answers)
+    full = {key: answers.get(key, qualify.UNKNOWN) for key in checklist.keys}
+    outcome = qualify.score(checklist, full)
+    verdict = outcome.verdict
+    changes: dict[str, Any] = {
+        "qualified": outcome.passed,
+        "qualification_score": outcome.score,
+        "updated_at": ctx.now_iso,
+    }
+    with ctx.writing() as store:
+        lead = resolve(store, ref)
+        ensure_can_qualify(lead)
+        if verdict == qualify.DISQUALIFIED:
+            if keep_open:
+                verdict = qualify.NOT_QUALIFIED
+            else:
+                changes.update(status=Status.DISQUALIFIED.value, lost_reason=qualify.failure_reason(checklist, outcome))
+        store.change_lead(
+            lead,
+            changes,
+            "qualify",
+            answers=full,
+            score=outcome.score,
+            threshold=checklist.threshold,
+            verdict=verdict,
+            knocked_out=list(outcome.knocked_out),
+            open_questions=list(outcome.open_questions),
+            checklist=source,
+        )
+    return lead, outcome, verdict

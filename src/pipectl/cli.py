@@ -246,11 +246,11 @@ def show(
 ) -> None:
     """Everything about one lead: fields and the timeline of touchpoints and stage changes."""
     ctx = context()
-    found, timeline = actions.show(ctx, lead)
+    found, timeline, qualification = actions.show(ctx, lead)
     if as_json:
-        render.print_json({**render.lead_json(found), "timeline": timeline, "qualification": None})
+        render.print_json({**render.lead_json(found), "timeline": timeline, "qualification": qualification})
     else:
-        render.print_lead(found, timeline, ctx.config)
+        render.print_lead(found, timeline, qualification, ctx.config)
 
 
 @app.command("edit")
@@ -338,6 +338,119 @@ def reopen(
     _done(found, as_json, f"{found.label} is open again in {found.stage}")
 
 
+# --- qualification -----------------------------------------------------------------------------
+
+
+def _interactive() -> bool:
+    """Whether a person is at the keyboard to answer questions."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _ask(criteria: list[Any]) -> dict[str, str]:
+    """Ask each question at the terminal: y / n / ? (unknown)."""
+    from pipectl import qualify
+
+    answers = {}
+    for criterion in criteria:
+        required = ", required" if criterion.required else ""
+        render.out(f"{criterion.key} (weight {criterion.weight:g}{required}): {criterion.question}")
+        if criterion.help:
+            render.out(f"  {criterion.help}")
+        while criterion.key not in answers:
+            raw = typer.prompt("  yes / no / ?", prompt_suffix=" ")
+            try:
+                answers[criterion.key] = qualify.parse_answer(criterion.key, raw)
+            except PipectlError as exc:
+                render.err(exc.message)
+    return answers
+
+
+@app.command("qualify")
+def qualify_(
+    lead: str = typer.Argument(..., help="Id, email, or part of the name or company."),
+    answer: list[str] = typer.Option(None, "--answer", "-a", help="KEY=yes/no/unknown (repeatable)."),
+    answers_file: Path = typer.Option(None, "--answers-file", help='TOML file of KEY = "yes" lines.'),
+    partial: bool = typer.Option(False, "--partial", help="Leave questions without an answer open."),
+    keep_open: bool = typer.Option(False, "--keep-open", help="A failed qualification does not disqualify."),
+    as_json: bool = JSON,
+) -> None:
+    """Qualify a lead against the checklist: asks at a terminal, or takes --answer KEY=VALUE."""
+    from pipectl import qualify
+
+    ctx = context()
+    checklist, _ = actions.load_checklist(ctx)
+    answers: dict[str, str] = {}
+    if answers_file is not None:
+        answers.update(qualify.answers_from_toml(_read_text(answers_file, "answers file"), str(answers_file)))
+    for item in answer or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise PipectlError(f"--answer {item!r} must look like KEY=yes (or no, unknown)")
+        answers[key.strip()] = qualify.parse_answer(key.strip(), value)
+    qualify.check_answers(checklist, answers)
+    found = actions.find(ctx, lead)
+    actions.ensure_can_qualify(found)
+    missing = [c for c in checklist.criteria if c.key not in answers]
+    if missing and not partial:
+        if not _interactive():
+            keys = ", ".join(c.key for c in missing)
+            raise PipectlError(
+                f"no answer for {keys}: give --answer KEY=yes/no/unknown, or --partial to leave them open"
+            )
+        render.out(f"Qualifying {found.label}: {len(missing)} question(s), pass at {checklist.threshold:.0%}")
+        answers.update(_ask(missing))
+    qualified, outcome, verdict = actions.qualify_lead(ctx, str(found.id), answers, keep_open)
+    if as_json:
+        render.print_json(render.lead_json(qualified))
+    else:
+        render.out(render.verdict_line(qualified, outcome, verdict, checklist.threshold))
+
+
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PipectlError(f"{what} {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PipectlError(f"{what} {path}: cannot read it ({exc})") from None
+
+
+checklist_app = typer.Typer(help="Show or validate a qualification checklist.")
+app.add_typer(checklist_app, name="checklist")
+
+
+@checklist_app.callback(invoke_without_command=True)
+def checklist_(ctx: typer.Context) -> None:
+    """Show (default) or check a qualification checklist."""
+    if ctx.invoked_subcommand is None:
+        checklist_show()
+
+
+@checklist_app.command("show")
+def checklist_show() -> None:
+    """The active checklist: questions, weights, knock-outs and the pass threshold."""
+    checklist, source = actions.load_checklist(context())
+    render.print_checklist(checklist, source)
+
+
+@checklist_app.command("check")
+def checklist_check(file: Path = typer.Argument(..., help="The checklist TOML file to validate.")) -> None:
+    """Validate a checklist file: every problem is listed with its key."""
+    from pipectl import qualify
+
+    checklist, problems = qualify.read(_read_text(file, "checklist"))
+    if checklist is None:
+        for problem in problems:
+            render.out(problem)
+        raise PipectlError(
+            f"checklist {file}: {len(problems)} problem{'s' if len(problems) > 1 else ''} (listed above)"
+        )
+    render.out(
+        f"ok: {file}: {len(checklist.criteria)} criteria, total weight {checklist.total_weight:g}, "
+        f"pass at {checklist.threshold:.0%}"
+    )
+
+
 # --- touchpoints -------------------------------------------------------------------------------
 
 
@@ -411,7 +524,8 @@ def main() -> None:
     into a click command up front, which for all of them costs more than running `add` itself."""
     name = _command_of(sys.argv[1:])
     wanted = [info for info in app.registered_commands if info.name == name]
+    groups = [info for info in app.registered_groups if info.name == name]
     lean = copy.copy(app)
-    if wanted:
-        lean.registered_commands = wanted
+    if wanted or groups:
+        lean.registered_commands, lean.registered_groups = wanted, groups
     typer.main.get_command(lean).main()

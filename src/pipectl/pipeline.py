@@ -94,7 +94,19 @@ def timeline(lead: Lead, touchpoints: list[Touchpoint], history: list[Event]) ->
             )
         elif event.type == "reopen":
             entries.append({"at": event.at, "type": "reopened", "was": data.get("was")})
+        elif event.type == "qualify":
+            entries.append({"at": event.at, "type": "qualified", "verdict": data["verdict"], "score": data["score"]})
         elif event.type == "edit":
             entries.append({"at": event.at, "type": "edited", "fields": sorted(set(data["new"]) - {"updated_at"})})
     # Stable: entries at the same moment keep the order above (creation first, then as recorded).
     return sorted(entries, key=lambda entry: entry["at"])
+
+
+def qualification(history: list[Event]) -> dict[str, Any] | None:
+    """The latest qualification run of a lead's history: answers, score, verdict, when; None if never."""
+    runs = [event for event in history if event.type == "qualify"]
+    if not runs:
+        return None
+    data = runs[-1].data
+    keys = ("answers", "score", "threshold", "verdict", "knocked_out", "open_questions", "checklist")
+    return {"at": runs[-1].at, **{key: data[key] for key in keys}}

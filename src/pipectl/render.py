@@ -255,13 +255,32 @@ def describe(entry: dict[str, Any]) -> str:
         return f"{kind} in {entry['stage']}" + (f": {entry['reason']}" if entry.get("reason") else "")
     if kind == "reopened":
         return f"reopened (was {entry['was']})"
+    if kind == "qualified":
+        return f"qualification: {entry['verdict']} (score {entry['score']:.0%})"
     if kind == "edited":
         return "edited " + ", ".join(entry["fields"])
     return kind
 
 
-def print_lead(lead: Lead, timeline: list[dict[str, Any]], config: Config) -> None:
-    fields = lead_fields(lead, config)
+def qualification_lines(qualification: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The latest qualification run as (question key, answer) rows, with its verdict first."""
+    if qualification is None:
+        return []
+    head = (
+        f"{qualification['verdict']}, score {qualification['score']:.0%} "
+        f"(pass at {qualification['threshold']:.0%}), {dates.show(qualification['at'])}"
+    )
+    rows = [("qualification", head)]
+    rows += [(f"  {key}", answer) for key, answer in qualification["answers"].items()]
+    if qualification["open_questions"]:
+        rows.append(("  open questions", ", ".join(qualification["open_questions"])))
+    return rows
+
+
+def print_lead(
+    lead: Lead, timeline: list[dict[str, Any]], qualification: dict[str, Any] | None, config: Config
+) -> None:
+    fields = lead_fields(lead, config) + qualification_lines(qualification)
     rows = [[dates.show(entry["at"]), describe(entry)] for entry in timeline]
     if not is_terminal():
         out(lead.label)
@@ -289,3 +308,25 @@ def print_lead(lead: Lead, timeline: list[dict[str, Any]], config: Config) -> No
     for when, what in rows:
         history.add_row(when, Text(safe(what)))
     console.print(history)
+
+
+def verdict_line(lead: Lead, outcome: Any, verdict: str, threshold: float) -> str:
+    """What a qualification run decided, with the numbers."""
+    text = f"{lead.label}: {verdict}, score {outcome.score:.0%} (pass at {threshold:.0%})"
+    if verdict == "open":
+        text = f"{lead.label}: not qualified yet, score {outcome.score:.0%} (pass at {threshold:.0%})"
+    if lead.status == "disqualified" and lead.lost_reason:
+        text += f"; {lead.lost_reason}"
+    if outcome.open_questions:
+        text += "; open questions: " + ", ".join(outcome.open_questions)
+    return text
+
+
+def print_checklist(checklist: Any, source: str) -> None:
+    """The checklist's questions, weights and knock-outs."""
+    rows = [
+        [c.key, f"{c.weight:g}", "yes" if c.required else "", c.question + (f" ({c.help})" if c.help else "")]
+        for c in checklist.criteria
+    ]
+    title = f"{source}: pass at {checklist.threshold:.0%} of weight {checklist.total_weight:g}"
+    table(["key", "weight", "knock-out", "question"], rows, title=title, right=("weight",))

@@ -24,6 +24,7 @@ from pipectl.store import Store
 DEFAULT_CHECKLIST = "data/checklists/bant.toml"
 # The built-in defaults, in the currency the sample leads' amounts are in.
 DEMO_CONFIG = {"owner": "taro", "currency": "JPY"}
+OUTCOMES = {"call": "no-answer", "email": "sent", "meeting": "held"}
 
 
 def _write(path: Path, text: str, force: bool, what: str) -> str:
@@ -89,7 +90,7 @@ def seed(ctx: actions.Context) -> None:
     shift = dates.local_today(now) - timedelta(days=3) - newest
     for index, row in enumerate(rows):
         rng = random.Random(index)
-        start = dates.at_local(date.fromisoformat(row["created_at"]) + shift) + timedelta(hours=rng.randint(9, 17))
+        start = dates.at_local(date.fromisoformat(row["created_at"]) + shift) + timedelta(hours=rng.randint(9, 16))
         _seed_lead(ctx, row, start, shift, rng)
 
 
@@ -126,23 +127,26 @@ def _seed_lead(
         span = (end - moment) / (steps - step + 1.5)
         for attempt in range(rng.randint(1, 3)):
             moment += span / 4 * rng.uniform(0.5, 1.0)
+            kind = rng.choice(["call", "email", "email", "meeting"])
             replied = attempt > 0 and rng.random() < 0.6
-            actions.touch(
-                _at(ctx, moment),
-                ref,
-                rng.choice(["call", "email", "email", "meeting"]),
-                outcome="replied" if replied else rng.choice(["no-answer", "sent", "voicemail"]),
-            )
+            actions.touch(_at(ctx, moment), ref, kind, outcome="replied" if replied else OUTCOMES[kind])
+        if stages[step] == ctx.config.gate_stage and (step < steps or row["status"] == Status.DISQUALIFIED):
+            moment += span / 8
+            answers = {
+                "budget": "yes",
+                "need": "yes",
+                "authority": rng.choice(["yes", "no"]),
+                "timeline": rng.choice(["yes", "unknown"]),
+            }
+            if row["status"] == Status.DISQUALIFIED:
+                answers["budget"] = "no"
+            actions.qualify_lead(_at(ctx, moment), ref, answers)
         if step < steps:
             moment += span / 4
-            actions.advance(_at(ctx, moment), ref, stages[step + 1], force=True)
-    if closed:
-        moment = max(moment, end)
-        if row["status"] == Status.LOST:
-            actions.close(_at(ctx, moment), ref, Status.LOST, reason=row["lost_reason"] or "no response")
-        else:
-            actions.close(_at(ctx, moment), ref, Status(row["status"]))
-    elif rng.random() < 0.7:
+            actions.advance(_at(ctx, moment), ref, stages[step + 1])
+    if row["status"] in (Status.WON, Status.LOST):
+        actions.close(_at(ctx, max(moment, end)), ref, Status(row["status"]), reason=row["lost_reason"])
+    elif row["status"] == Status.OPEN and rng.random() < 0.7:
         due = f"{rng.randint(-4, 6):+d}d"
         actions.edit(
             _at(ctx, final - timedelta(days=1)),
