@@ -43,6 +43,12 @@ def test_public_schema(tmp_path: Path) -> None:
         "qualification_score",
         "lost_reason",
         "extra",
+        "snooze_reason",
+        "closed_at",
+        "attempts",
+        "last_outbound_at",
+        "last_reply_at",
+        "last_chance_at",
     ]
     assert list(db["touchpoints"].columns_dict) == [
         "id",

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipectl import dates, leads, pipeline
+from pipectl import cadence, dates, leads, pipeline
 from pipectl.config import Config
 from pipectl.errors import Ambiguous, ConfigError, NotFound, PipectlError, Refused
 from pipectl.model import CLOSED, CONTACT_KINDS, Event, Lead, Status, Touchpoint
@@ -223,7 +223,7 @@ def close(ctx: Context, ref: str, status: Status, reason: str | None = None, val
         lead = resolve(store, ref)
         if not lead.is_open:
             raise Refused(f"{lead.label} is already {lead.status}")
-        changes: dict[str, Any] = {"status": status.value, "updated_at": ctx.now_iso}
+        changes: dict[str, Any] = {"status": status.value, "updated_at": ctx.now_iso, "closed_at": ctx.now_iso}
         if status == Status.LOST:
             changes["lost_reason"] = leads.clean_text(reason, "lost reason", required=True)
         if value is not None:
@@ -240,6 +240,7 @@ def reopen(ctx: Context, ref: str) -> Lead:
         changes = {
             "status": Status.OPEN.value,
             "lost_reason": None,
+            "closed_at": None,
             "stage_entered_at": ctx.now_iso,
             "updated_at": ctx.now_iso,
         }
@@ -289,23 +290,35 @@ def touch(
     when = _past(ctx, at) if at else ctx.now_iso
     outcome_text = leads.clean_text(outcome, "outcome")
     plan = _fields(ctx, {"next_action": next_action, "next_action_due": due})
-    if kind != "note" and not plan:
-        # Reaching out does the pending next step; a note leaves it as it is.
-        plan = {"next_action": None, "next_action_due": None}
     touchpoint = Touchpoint(
-        0,
-        0,
-        kind,
-        when,
-        direction,
-        outcome_text.lower() if outcome_text else None,
-        leads.clean_text(note, "note"),
+        0, 0, kind, when, direction, outcome_text.lower() if outcome_text else None, leads.clean_text(note, "note")
     )
     with ctx.writing() as store:
         lead = resolve(store, ref)
         touchpoint.lead_id = lead.id
-        _log(store, lead, touchpoint, ctx.now_iso, plan)
+        _log(store, lead, touchpoint, ctx.now_iso, _after_touch(ctx, store, lead, touchpoint, plan))
     return lead, touchpoint
+
+
+def _after_touch(
+    ctx: Context, store: Store, lead: Lead, touchpoint: Touchpoint, plan: dict[str, Any]
+) -> dict[str, Any]:
+    """The lead's cadence state and next step after ``touchpoint``.
+
+    An explicit next step always wins. Otherwise reaching out does the pending step (a note leaves
+    it), and an unanswered attempt on an open lead schedules the next one by itself (auto_schedule).
+    """
+    if touchpoint.direction is None:
+        return plan
+    after = cadence.state([*store.touchpoints_of(lead.id), touchpoint])
+    changes = after.as_changes()
+    if plan:
+        return {**changes, **plan}
+    step = None
+    if lead.is_open and touchpoint.direction == "out" and not cadence.is_reply(touchpoint):
+        step = cadence.next_step(ctx.config, after, dates.from_iso(touchpoint.at))
+    changes["next_action"], changes["next_action_due"] = step or (None, None)
+    return changes
 
 
 # --- undo --------------------------------------------------------------------------------------
@@ -415,7 +428,11 @@ def qualify_lead(
             if keep_open:
                 verdict = qualify.NOT_QUALIFIED
             else:
-                changes.update(status=Status.DISQUALIFIED.value, lost_reason=qualify.failure_reason(checklist, outcome))
+                changes.update(
+                    status=Status.DISQUALIFIED.value,
+                    lost_reason=qualify.failure_reason(checklist, outcome),
+                    closed_at=ctx.now_iso,
+                )
         store.change_lead(
             lead,
             changes,

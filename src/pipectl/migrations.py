@@ -89,6 +89,38 @@ def m001_initial(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m002_cadence_and_snooze(conn: sqlite3.Connection) -> None:
+    """Cadence state, snooze reason and close time on the lead, backfilled from the history."""
+    _run(
+        conn,
+        """
+        ALTER TABLE leads ADD COLUMN snooze_reason TEXT;
+        ALTER TABLE leads ADD COLUMN closed_at TEXT;
+        ALTER TABLE leads ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE leads ADD COLUMN last_outbound_at TEXT;
+        ALTER TABLE leads ADD COLUMN last_reply_at TEXT;
+        ALTER TABLE leads ADD COLUMN last_chance_at TEXT;
+        UPDATE leads SET last_outbound_at =
+            (SELECT MAX(at) FROM touchpoints t WHERE t.lead_id = leads.id AND t.direction = 'out');
+        UPDATE leads SET last_reply_at =
+            (SELECT MAX(at) FROM touchpoints t WHERE t.lead_id = leads.id
+             AND (t.direction = 'in' OR t.outcome IN ('replied', 'reached')));
+        UPDATE leads SET attempts =
+            (SELECT COUNT(*) FROM touchpoints t WHERE t.lead_id = leads.id AND t.direction = 'out'
+             AND COALESCE(t.outcome, '') NOT IN ('replied', 'reached') AND t.at > COALESCE(leads.last_reply_at, ''));
+        UPDATE leads SET last_chance_at =
+            (SELECT MAX(at) FROM touchpoints t WHERE t.lead_id = leads.id AND t.outcome = 'last-chance'
+             AND t.at > COALESCE(leads.last_reply_at, ''));
+        UPDATE leads SET closed_at =
+            (SELECT MAX(at) FROM events e WHERE e.lead_id = leads.id AND e.undone_by IS NULL
+             AND e.type IN ('won', 'lost', 'qualify'))
+            WHERE status <> 'open';
+        CREATE INDEX leads_status_closed ON leads (status, closed_at)
+        """,
+    )
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

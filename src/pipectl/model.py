@@ -25,6 +25,8 @@ CLOSED = (Status.WON, Status.LOST, Status.DISQUALIFIED)
 CONTACT_KINDS = ("call", "email", "meeting", "message")
 # Outcomes of an outbound touchpoint that mean the lead answered.
 REPLY_OUTCOMES = ("replied", "reached")
+# The outcome that marks the last-chance ("breakup") message of the cadence.
+LAST_CHANCE = "last-chance"
 
 
 @dataclass
@@ -53,6 +55,13 @@ class Lead:
     qualification_score: float | None = None
     lost_reason: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Kept in step with the touchpoints and history, so the review never reads touchpoints:
+    snooze_reason: str | None = None
+    closed_at: str | None = None
+    attempts: int = 0  # outbound attempts since the last reply
+    last_outbound_at: str | None = None
+    last_reply_at: str | None = None
+    last_chance_at: str | None = None  # the last-chance message, since the last reply
 
     @property
     def is_open(self) -> bool:
@@ -87,3 +96,19 @@ class Event:
     type: str
     lead_id: int | None
     data: dict[str, Any]
+
+
+@dataclass
+class Finding:
+    """One thing the daily review found: a lead (or a stage, or the whole pipeline) that needs action.
+
+    ``details`` holds the numbers behind ``reason``; ``urgency`` orders findings within a kind.
+    """
+
+    kind: str
+    reason: str
+    lead_id: int | None = None
+    stage: str | None = None
+    name: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    urgency: float = 0.0

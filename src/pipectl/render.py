@@ -42,6 +42,12 @@ JSON_KEYS = (
     "qualification_score",
     "lost_reason",
     "extra",
+    "snooze_reason",
+    "closed_at",
+    "attempts",
+    "last_outbound_at",
+    "last_reply_at",
+    "last_chance_at",
 )
 # Cells a spreadsheet would run as a formula start with one of these (OWASP CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

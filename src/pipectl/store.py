@@ -177,17 +177,23 @@ class Store:
 
     @contextmanager
     def transaction(self, command: str, actor: str | None, now: str) -> Iterator[Store]:
-        """One command's writes and their events, all or nothing."""
+        """Writes and their events, all or nothing.
+
+        All transactions of one Store (one command: a `review --apply` session writes in several,
+        so that it never holds the lock while waiting for the user) share one event batch, so
+        ``undo`` reverts the command as a whole.
+        """
         self.conn.execute("BEGIN IMMEDIATE")
-        self._batch, self._command, self._actor, self._now = None, command, actor, now
+        had_batch = self._batch is not None
+        self._command, self._actor, self._now = command, actor, now
         try:
             yield self
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
+            if not had_batch:
+                self._batch = None  # its number was never written: another process may take it
             raise
-        finally:
-            self._batch = None
 
     def _record(self, lead_id: int | None, type_: str, data: dict[str, Any]) -> None:
         if self._batch is None:
