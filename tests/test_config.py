@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 from conftest import ok, run
@@ -12,7 +13,8 @@ from pipectl import config
 def test_template_spells_out_exactly_the_defaults() -> None:
     written = config.parse(tomllib.loads(config.template("kim")), Path("/x/config.toml"))
     defaults = config.parse({"owner": "kim"}, Path("/x/config.toml"))
-    assert written == defaults
+    assert written.checklist_named and not defaults.checklist_named  # init's file names its checklist
+    assert replace(written, checklist_named=False) == defaults
     assert written.stage_names == ["prospecting", "qualifying", "connecting", "closing"]
     assert [s.probability for s in written.stages] == [0.1, 0.25, 0.5, 0.8]
     assert written.checklist == Path("/x/checklist.toml")

@@ -7,7 +7,6 @@ import sqlite3
 from pathlib import Path
 
 from conftest import assert_error, ok, run, snapshot
-
 from pipectl.migrations import SCHEMA_VERSION
 
 FIXTURE = Path(__file__).parent / "fixtures" / "schema-v1.db"
@@ -32,18 +31,32 @@ def test_v1_database_migrates_with_all_data_kept(tmp_path: Path) -> None:
     assert (acme["created_at"], acme["stage_entered_at"]) == ("2026-10-01T09:00:00Z", "2026-10-08T11:00:00Z")
     # the new cadence fields are backfilled from the touchpoints: two attempts, then a reply
     assert (acme["attempts"], acme["last_reply_at"], acme["last_outbound_at"]) == (
-        0, "2026-10-06T11:00:00Z", "2026-10-05T11:00:00Z")
+        0,
+        "2026-10-06T11:00:00Z",
+        "2026-10-05T11:00:00Z",
+    )
     globex = leads[2]
     assert (globex["status"], globex["lost_reason"], globex["phone"]) == ("lost", "no response", "+1 415 555 0100")
     assert (globex["attempts"], globex["last_chance_at"], globex["closed_at"]) == (
-        3, "2026-10-20T11:00:00Z", "2026-10-30T11:00:00Z")
+        3,
+        "2026-10-20T11:00:00Z",
+        "2026-10-30T11:00:00Z",
+    )
     zoe = leads[3]
     assert (zoe["status"], zoe["value"], zoe["expected_close"], zoe["closed_at"]) == (
-        "won", 2000000, "2026-12-15", "2026-10-25T11:00:00Z")
+        "won",
+        2000000,
+        "2026-12-15",
+        "2026-10-25T11:00:00Z",
+    )
     timeline = ok("--db", str(db), "show", "1", "--json").json()["timeline"]
-    assert [(e["type"], e.get("forced")) for e in timeline if e["type"] == "stage"] == [("stage", False), ("stage", True)]
+    assert [e["forced"] for e in timeline if e["type"] == "stage"] == [False, True]
     assert [e["note"] for e in timeline if e["type"] == "touchpoint" and e["note"]] == [
-        "met at the fair", "left voicemail", "wants pricing", "asked for pricing in yen"]
+        "met at the fair",
+        "left voicemail",
+        "wants pricing",
+        "asked for pricing in yen",
+    ]
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert conn.execute("SELECT count(*) FROM events").fetchone()[0] == 19

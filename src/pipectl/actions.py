@@ -7,6 +7,7 @@ these, so a rule lives in one place.
 
 from __future__ import annotations
 
+import string
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 from pipectl import cadence, dates, leads, pipeline
 from pipectl.config import Config
 from pipectl.errors import Ambiguous, ConfigError, NotFound, PipectlError, Refused
-from pipectl.model import CLOSED, CONTACT_KINDS, Event, Lead, Status, Touchpoint
+from pipectl.model import CLOSED, CONTACT_KINDS, LAST_CHANCE, Event, Finding, Lead, Status, Touchpoint
 from pipectl.store import Filter, Store
 
 if TYPE_CHECKING:
-    from pipectl import qualify
+    from pipectl import agenda, qualify, review
 
 TOUCH_KINDS = (*CONTACT_KINDS, "note")
+LAST_CHANCE_FILE = "last-chance.txt"
 
 
 @dataclass
@@ -353,7 +355,9 @@ def list_leads(
     sort: str = "id",
     desc: bool = False,
     limit: int | None = None,
+    stale: bool = False,
 ) -> list[Lead]:
+    """Leads matching the filters; ``stale`` keeps the open ones the review finds stale."""
     statuses: tuple[str, ...] | None = {
         "all": None,
         "closed": tuple(s.value for s in CLOSED),
@@ -365,7 +369,14 @@ def list_leads(
         owner=owner,
         qualified=qualified,
     )
-    return ctx.store().list_leads(where, sort, desc, limit, ctx.config.stage_names)
+    if not stale:
+        return ctx.store().list_leads(where, sort, desc, limit, ctx.config.stage_names)
+    findings, _ = run_review(ctx)
+    stale_ids = {f.lead_id for f in findings if f.kind == "stale"}
+    found = [
+        lead for lead in ctx.store().list_leads(where, sort, desc, None, ctx.config.stage_names) if lead.id in stale_ids
+    ]
+    return found[:limit]
 
 
 # --- qualification -------------------------------------------------------------------------------
@@ -374,8 +385,8 @@ def list_leads(
 def load_checklist(ctx: Context) -> tuple[qualify.Checklist, str]:
     """The active checklist and where it comes from.
 
-    Without a config file, a missing checklist file means the built-in default (the one ``init``
-    writes); a config file's checklist must exist.
+    A missing checklist file means the built-in default (the one ``init`` writes), unless the config
+    names the file (``qualification.checklist``): then it must exist.
     """
     from pipectl import qualify
 
@@ -383,7 +394,7 @@ def load_checklist(ctx: Context) -> tuple[qualify.Checklist, str]:
     try:
         return qualify.load(path, path.read_text(encoding="utf-8")), str(path)
     except FileNotFoundError:
-        if ctx.config.path is not None:
+        if ctx.config.checklist_named:
             raise ConfigError(f"checklist {path} (named in {ctx.config.path}) does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"checklist {path}: cannot read it ({exc})") from None
@@ -446,3 +457,94 @@ def qualify_lead(
             checklist=source,
         )
     return lead, outcome, verdict
+
+
+# --- the daily review and today's plan ----------------------------------------------------------
+
+
+def snooze(ctx: Context, ref: str, until: str | None, reason: str | None = None, off: bool = False) -> Lead:
+    """Pause a lead until a day (no review findings until then), or wake it (``off``)."""
+    if off == (until is not None):
+        raise PipectlError("give --until WHEN to snooze, or --off to wake the lead")
+    changes: dict[str, Any] = {"snoozed_until": None, "snooze_reason": None, "updated_at": ctx.now_iso}
+    if until is not None:
+        moment = dates.parse_when(until, ctx.now)
+        if moment <= ctx.now:
+            raise PipectlError(f"--until {until!r} is not in the future ({dates.show(dates.to_iso(moment))})")
+        changes.update(snoozed_until=dates.to_iso(moment), snooze_reason=leads.clean_text(reason, "reason"))
+    with ctx.writing() as store:
+        lead = resolve(store, ref)
+        if not lead.is_open:
+            raise Refused(f"{lead.label} is {lead.status}: only open leads are snoozed")
+        store.change_lead(lead, changes, "snooze")
+    return lead
+
+
+def facts(ctx: Context) -> review.Facts:
+    """What the review needs from the history: won deals' cycles, closed counts, won value this period."""
+    from pipectl import review
+
+    store = ctx.store()
+    cycles = tuple(
+        (dates.from_iso(closed) - dates.from_iso(created)).total_seconds() / 86400
+        for created, closed in store.won_cycles()
+    )
+    counts = store.closed_counts()
+    start, end = period(ctx.now, ctx.config.targets["period"])
+    return review.Facts(
+        won_cycle_days=cycles,
+        won_count=counts.get("won", 0),
+        lost_count=counts.get("lost", 0),
+        won_value_in_period=store.won_value_between(dates.to_iso(start), dates.to_iso(end)),
+    )
+
+
+def period(now: datetime, kind: str) -> tuple[datetime, datetime]:
+    """The current target period (local calendar month, quarter or year) as UTC instants."""
+    today = dates.local_today(now)
+    month = {"month": today.month, "quarter": (today.month - 1) // 3 * 3 + 1, "year": 1}[kind]
+    start = today.replace(month=month, day=1)
+    length = {"month": 1, "quarter": 3, "year": 12}[kind]
+    end_month = month - 1 + length
+    end = start.replace(year=start.year + end_month // 12, month=end_month % 12 + 1)
+    return dates.at_local(start), dates.at_local(end)
+
+
+def run_review(ctx: Context, owner: str | None = None) -> tuple[list[Finding], review.Figure]:
+    from pipectl import review
+
+    leads_ = ctx.store().open_leads(owner)
+    return review.review(leads_, ctx.config, ctx.now, facts(ctx))
+
+
+def today(ctx: Context, owner: str | None = None) -> list[agenda.Item]:
+    from pipectl import agenda
+
+    return agenda.plan(ctx.store().open_leads(owner), ctx.config, ctx.now)
+
+
+def last_chance_message(ctx: Context, lead: Lead) -> str:
+    """The last-chance message for ``lead``: the template in the config folder, fields filled in."""
+    path = ctx.config.folder / LAST_CHANCE_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        from importlib import resources
+
+        text = resources.files("pipectl").joinpath(f"data/{LAST_CHANCE_FILE}").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"last-chance template {path}: cannot read it ({exc})") from None
+    fields = {
+        "name": lead.name,
+        "first_name": lead.name.split()[0],
+        "company": lead.company or "your team",
+        "owner": lead.owner or ctx.config.owner,
+        "stage": lead.stage,
+    }
+    return string.Template(text).safe_substitute(fields).strip()
+
+
+def log_last_chance(ctx: Context, lead_id: int, message: str) -> Lead:
+    """Log the last-chance message as sent (an outbound email, outcome ``last-chance``)."""
+    lead, _ = touch(ctx, str(lead_id), "email", outcome=LAST_CHANCE, note=message)
+    return lead

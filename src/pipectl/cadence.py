@@ -27,8 +27,10 @@ class State:
 
     def as_changes(self) -> dict[str, Any]:
         return {
-            "attempts": self.attempts, "last_outbound_at": self.last_outbound_at,
-            "last_reply_at": self.last_reply_at, "last_chance_at": self.last_chance_at,
+            "attempts": self.attempts,
+            "last_outbound_at": self.last_outbound_at,
+            "last_reply_at": self.last_reply_at,
+            "last_chance_at": self.last_chance_at,
         }
 
 

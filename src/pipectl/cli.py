@@ -210,6 +210,7 @@ def list_(
     tag: str = typer.Option(None, "--tag", "-t"),
     owner: str = typer.Option(None, "--owner"),
     qualified: bool = typer.Option(None, "--qualified/--unqualified", help="Only (un)qualified leads."),
+    stale: bool = typer.Option(False, "--stale", help="Only leads the review finds stale."),
     sort: SortKey = typer.Option(SortKey.id, "--sort", help="Sort by this field."),
     desc: bool = typer.Option(False, "--desc", help="Sort in descending order."),
     limit: int = typer.Option(None, "--limit", "-n", min=1, help="Show at most this many."),
@@ -225,6 +226,7 @@ def list_(
         tag=tag,
         owner=owner,
         qualified=qualified,
+        stale=stale,
         sort=sort.value,
         desc=desc,
         limit=limit,
@@ -246,11 +248,16 @@ def show(
 ) -> None:
     """Everything about one lead: fields and the timeline of touchpoints and stage changes."""
     ctx = context()
+    from pipectl import cadence
+
     found, timeline, qualification = actions.show(ctx, lead)
+    step = cadence.describe(ctx.config, found, ctx.now)
     if as_json:
-        render.print_json({**render.lead_json(found), "timeline": timeline, "qualification": qualification})
+        render.print_json(
+            {**render.lead_json(found), "timeline": timeline, "qualification": qualification, "cadence": step}
+        )
     else:
-        render.print_lead(found, timeline, qualification, ctx.config)
+        render.print_lead(found, timeline, qualification, ctx.config, step)
 
 
 @app.command("edit")
@@ -482,6 +489,72 @@ def note(
     """Add a note to a lead (a note touchpoint)."""
     found, _ = actions.touch(context(), lead, "note", note=text)
     _done(found, as_json, f"noted on {found.label}")
+
+
+# --- the daily review and today's plan ------------------------------------------------------------
+
+
+@app.command("snooze")
+def snooze(
+    lead: str = typer.Argument(..., help="Id, email, or part of the name or company."),
+    until: str = typer.Option(None, "--until", "-u", help="Back on this day: 2027-04-01, +2w, monday..."),
+    reason: str = typer.Option(None, "--reason", "-r", help="Why, shown when it comes back."),
+    off: bool = typer.Option(False, "--off", help="Wake the lead now."),
+    as_json: bool = JSON,
+) -> None:
+    """Pause a lead: no review findings for it until then; on that day it is back in `today`."""
+    from pipectl import dates
+
+    found = actions.snooze(context(), lead, until, reason, off)
+    until_text = dates.show(found.snoozed_until)
+    message = f"{found.label} is awake" if off else f"{found.label} snoozed until {until_text}"
+    _done(found, as_json, message)
+
+
+@app.command("review")
+def review_(
+    check: bool = typer.Option(False, "--check", help="For cron: exit 1 when there are findings, 0 when clean."),
+    apply: bool = typer.Option(False, "--apply", help="Walk through the actionable findings, asking at each."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Apply close-outs and last-chance messages without asking."),
+    show_all: bool = typer.Option(False, "--all", help="Show every finding (groups are cut at 10)."),
+    owner: str = typer.Option(None, "--owner", help="Only this owner's leads."),
+    as_json: bool = JSON,
+) -> None:
+    """The daily review: stale deals, missed follow-ups, uncontacted leads, overloaded stages..."""
+    ctx = context()
+    findings, cycle = actions.run_review(ctx, owner)
+    if apply or yes:
+        if not yes and not _interactive():
+            raise PipectlError("review --apply asks at each finding: run it at a terminal, or use --yes")
+        from pipectl import apply as applying
+
+        findings = applying.walk(ctx, findings, ask=not yes)
+    if as_json:
+        render.print_json(render.review_json(findings, cycle, ctx.now_iso))
+    else:
+        render.print_review(findings, cycle, show_all)
+    if check and findings:
+        raise typer.Exit(1)
+
+
+@app.command("today")
+def today(
+    limit: int = typer.Option(None, "--limit", "-n", min=1, help="Show at most this many."),
+    owner: str = typer.Option(None, "--owner", help="Only this owner's leads."),
+    as_json: bool = JSON,
+) -> None:
+    """Today's plan: overdue first, then new leads to contact, what is due today, what is closest to closing."""
+    ctx = context()
+    items = actions.today(ctx, owner)[:limit]
+    if as_json:
+        render.print_json(
+            [
+                {"lead_id": i.lead.id, "reason": i.reason, "section": i.section, "lead": render.lead_json(i.lead)}
+                for i in items
+            ]
+        )
+    else:
+        render.print_today(items, ctx.config)
 
 
 # --- history -----------------------------------------------------------------------------------

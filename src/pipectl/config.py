@@ -36,8 +36,10 @@ class Config:
     cadence: dict[str, Any]
     targets: dict[str, Any]
     checklist: Path
+    checklist_named: bool  # set in the file (must exist) rather than the default (built-in if missing)
     gate_stage: str | None
     path: Path | None
+    folder: Path  # where the config lives (or would): the checklist and templates are beside it
 
     @property
     def stage_names(self) -> list[str]:
@@ -245,8 +247,10 @@ def parse(data: dict[str, Any], path: Path | None) -> Config:
         cadence=_section(data, "cadence", p),
         targets=_section(data, "targets", p),
         checklist=(folder / checklist).expanduser(),
+        checklist_named="checklist" in qualification,
         gate_stage=gate_stage or None,
         path=path,
+        folder=folder,
     )
 
 

@@ -126,13 +126,19 @@ def lead_rows(leads: Sequence[Lead], now_iso: str) -> tuple[list[str], list[list
             lead.status,
             money(lead.value),
             _days(lead.stage_entered_at, now_iso),
-            lead.next_action or "",
-            dates.show(lead.next_action_due),
+            *_next_step(lead, now_iso),
             str(lead.touch_count),
         ]
         for lead in leads
     ]
     return headers, rows
+
+
+def _next_step(lead: Lead, now_iso: str) -> tuple[str, str]:
+    """The next-step cells: what and when, or the snooze while one lasts."""
+    if lead.snoozed_until is not None and lead.snoozed_until > now_iso:
+        return "snoozed" + (f": {lead.snooze_reason}" if lead.snooze_reason else ""), dates.show(lead.snoozed_until)
+    return lead.next_action or "", dates.show(lead.next_action_due)
 
 
 def width(text: str) -> int:
@@ -236,7 +242,7 @@ def lead_fields(lead: Lead, config: Config) -> list[tuple[str, str]]:
         ("next action", lead.next_action),
         ("due", dates.show(lead.next_action_due)),
         ("expected close", lead.expected_close),
-        ("snoozed until", dates.show(lead.snoozed_until)),
+        ("snoozed until", dates.show(lead.snoozed_until) + (f" ({lead.snooze_reason})" if lead.snooze_reason else "")),
         ("lost reason", lead.lost_reason),
         ("created", dates.show(lead.created_at)),
         ("in stage since", dates.show(lead.stage_entered_at)),
@@ -284,9 +290,14 @@ def qualification_lines(qualification: dict[str, Any] | None) -> list[tuple[str,
 
 
 def print_lead(
-    lead: Lead, timeline: list[dict[str, Any]], qualification: dict[str, Any] | None, config: Config
+    lead: Lead,
+    timeline: list[dict[str, Any]],
+    qualification: dict[str, Any] | None,
+    config: Config,
+    cadence: str | None,
 ) -> None:
-    fields = lead_fields(lead, config) + qualification_lines(qualification)
+    fields = [*lead_fields(lead, config), ("cadence", cadence or ""), *qualification_lines(qualification)]
+    fields = [(name, text) for name, text in fields if text]
     rows = [[dates.show(entry["at"]), describe(entry)] for entry in timeline]
     if not is_terminal():
         out(lead.label)
@@ -336,3 +347,100 @@ def print_checklist(checklist: Any, source: str) -> None:
     ]
     title = f"{source}: pass at {checklist.threshold:.0%} of weight {checklist.total_weight:g}"
     table(["key", "weight", "knock-out", "question"], rows, title=title, right=("weight",))
+
+
+# --- review and today ----------------------------------------------------------------------------
+
+GROUP_LIMIT = 10
+KIND_TITLES = {
+    "overdue": "overdue next steps",
+    "uncontacted": "new leads not contacted yet",
+    "close_out": "time to let go (close out)",
+    "last_chance": "send the last-chance message",
+    "stale": "stale deals",
+    "no_next_step": "no next step",
+    "unqualified_effort": "effort on unqualified leads",
+    "overloaded_stage": "overloaded stages",
+    "thin_pipeline": "thin pipeline",
+}
+
+
+def finding_json(finding: Any) -> dict[str, Any]:
+    return {
+        "kind": finding.kind,
+        "lead_id": finding.lead_id,
+        "stage": finding.stage,
+        "name": finding.name,
+        "reason": finding.reason,
+        **finding.details,
+    }
+
+
+def review_json(findings: list[Any], cycle: Any, as_of: str) -> dict[str, Any]:
+    summary: dict[str, int] = {}
+    for finding in findings:
+        summary[finding.kind] = summary.get(finding.kind, 0) + 1
+    return {
+        "as_of": as_of,
+        "findings": [finding_json(f) for f in findings],
+        "summary": summary,
+        "sales_cycle": {"days": cycle.value, "source": cycle.source},
+    }
+
+
+def _styled(lines: list[tuple[str, str]]) -> None:
+    """Lines with a style (``"h"`` heading, ``"dim"``, ``""``): Rich at a terminal, plain otherwise."""
+    if not is_terminal():
+        for _, text in lines:
+            out(text)
+        return
+    from rich.text import Text
+
+    console = _console()
+    styles = {"h": "bold", "dim": "dim", "": ""}
+    for style, text in lines:
+        console.print(Text(safe(text), style=styles[style]))
+
+
+def print_review(findings: list[Any], cycle: Any, show_all: bool) -> None:
+    if not findings:
+        out("Nothing needs action: the pipeline is clean.")
+        return
+    lines: list[tuple[str, str]] = []
+    groups: dict[str, list[Any]] = {}
+    for finding in findings:
+        groups.setdefault(finding.kind, []).append(finding)
+    for kind, group in groups.items():
+        lines.append(("h", f"{KIND_TITLES.get(kind, kind)} ({len(group)})"))
+        shown = group if show_all else group[:GROUP_LIMIT]
+        for f in shown:
+            who = f"#{f.lead_id} {f.name}" if f.lead_id is not None else (f.stage or "pipeline")
+            lines.append(("", f"  {who}: {f.reason}"))
+        if len(group) > len(shown):
+            lines.append(("dim", f"  and {len(group) - len(shown)} more (--all shows them)"))
+    counts = ", ".join(f"{len(group)} {kind}" for kind, group in groups.items())
+    lines.append(("dim", f"{len(findings)} findings: {counts}. Sales cycle: {cycle.value:g} days ({cycle.source})."))
+    _styled(lines)
+
+
+SECTION_TITLES = {
+    "overdue": "Overdue",
+    "uncontacted": "New leads: contact them first",
+    "due_today": "Due today",
+    "closing": "Closest to closing",
+}
+
+
+def print_today(items: list[Any], config: Config) -> None:
+    if not items:
+        out("Nothing planned for today.")
+        return
+    lines: list[tuple[str, str]] = []
+    section = None
+    for number, item in enumerate(items, 1):
+        if item.section != section:
+            section = item.section
+            lines.append(("h", SECTION_TITLES[section]))
+        value = f", {money(item.lead.value)} {config.currency}" if item.lead.value else ""
+        lines.append(("", f"{number:>3}. {item.lead.label}{value}: {item.reason}"))
+    _styled(lines)

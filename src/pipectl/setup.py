@@ -46,6 +46,8 @@ def init(ctx: actions.Context, config_path: Path | None, force: bool) -> Iterato
     checklist = ctx.config.checklist if existed else path.parent / "checklist.toml"
     text = resources.files("pipectl").joinpath(DEFAULT_CHECKLIST).read_text(encoding="utf-8")
     yield _write(checklist, text, force, "checklist")
+    template = resources.files("pipectl").joinpath(f"data/{actions.LAST_CHANCE_FILE}").read_text(encoding="utf-8")
+    yield _write(path.parent / actions.LAST_CHANCE_FILE, template, force, "last-chance template")
     existed = ctx.db_path.exists()
     ctx.store(create=True)
     yield f"{'kept' if existed else 'created'} database {ctx.db_path}"

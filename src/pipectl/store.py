@@ -330,6 +330,28 @@ class Store:
             params.append(limit)
         return [lead_from_row(row) for row in self.conn.execute(sql, params)]
 
+    def open_leads(self, owner: str | None = None) -> list[Lead]:
+        """Every open lead: what the review and today's plan look at (one indexed pass, no touchpoints)."""
+        return self.list_leads(Filter(owner=owner))
+
+    def won_cycles(self) -> list[tuple[str, str]]:
+        """(created_at, closed_at) of every won lead."""
+        rows = self.conn.execute(
+            "SELECT created_at, closed_at FROM leads WHERE status = 'won' AND closed_at IS NOT NULL"
+        ).fetchall()
+        return [(row[0], row[1]) for row in rows]
+
+    def closed_counts(self) -> dict[str, int]:
+        rows = self.conn.execute("SELECT status, count(*) FROM leads WHERE status <> 'open' GROUP BY status")
+        return {row[0]: row[1] for row in rows}
+
+    def won_value_between(self, start: str, end: str) -> Decimal:
+        row = self.conn.execute(
+            "SELECT COALESCE(SUM(value), 0) FROM leads WHERE status = 'won' AND closed_at >= ? AND closed_at < ?",
+            (start, end),
+        ).fetchone()
+        return Decimal(row[0]).scaleb(-2)
+
     def touchpoints_of(self, lead_id: int) -> list[Touchpoint]:
         rows = self.conn.execute(
             "SELECT id, lead_id, kind, at, direction, outcome, note FROM touchpoints WHERE lead_id = ? ORDER BY at, id",

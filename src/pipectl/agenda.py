@@ -1,0 +1,69 @@
+"""Today's plan: what to do first (pure: open leads, config and now in; an ordered list out).
+
+The order (SPEC §7): overdue next steps, most overdue first; then leads never contacted (speed to
+lead: the freshest first, while they are most likely to answer); then what is due today, and leads
+back from a snooze today; then the open leads closest to closing, by weighted value. Snoozed leads
+stay out until their day comes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from pipectl import dates
+from pipectl.config import Config
+from pipectl.model import Lead
+from pipectl.review import is_snoozed
+
+SECTIONS = ("overdue", "uncontacted", "due_today", "closing")
+CLOSING_SUGGESTIONS = 10  # the last section suggests, it does not oblige: keep it short
+
+
+@dataclass(frozen=True)
+class Item:
+    lead: Lead
+    section: str
+    reason: str
+
+
+def weighted_value(lead: Lead, config: Config) -> Decimal:
+    probability = config.stage(lead.stage).probability if lead.stage in config.stage_names else 0.0
+    return (lead.value or Decimal(0)) * Decimal(str(probability))
+
+
+def plan(leads: list[Lead], config: Config, now: datetime) -> list[Item]:
+    now_iso = dates.to_iso(now)
+    today = dates.local_today(now)
+    start = dates.to_iso(dates.at_local(today))
+    end = dates.to_iso(dates.at_local(today, dates.END_OF_DAY))
+    overdue, uncontacted, due_today, rest = [], [], [], []
+    for lead in leads:
+        if is_snoozed(lead, now):
+            continue
+        due = lead.next_action_due
+        step = lead.next_action or "next step"
+        if due is not None and due <= now_iso:
+            overdue.append(Item(lead, "overdue", f"overdue since {dates.show(due)}: {step}"))
+        elif lead.last_outbound_at is None:
+            uncontacted.append(Item(lead, "uncontacted", f"new since {dates.show(lead.created_at)}, not contacted yet"))
+        elif due is not None and due <= end:
+            due_today.append(Item(lead, "due_today", f"due today: {step}"))
+        elif lead.snoozed_until is not None and start <= lead.snoozed_until <= now_iso:
+            due_today.append(
+                Item(lead, "due_today", f"back from snooze: {lead.snooze_reason or 'snoozed until today'}")
+            )
+        else:
+            rest.append(lead)
+    overdue.sort(key=lambda item: (item.lead.next_action_due or "", item.lead.id))
+    uncontacted.sort(key=lambda item: (item.lead.created_at, item.lead.id), reverse=True)
+    due_today.sort(key=lambda item: (item.lead.next_action_due or "", item.lead.id))
+    stage_order = {name: index for index, name in enumerate(config.stage_names)}
+    rest.sort(key=lambda lead: (-weighted_value(lead, config), -stage_order.get(lead.stage, 0), lead.id))
+    closing = [
+        Item(lead, "closing", f"{lead.stage}, weighted value {weighted_value(lead, config):,.0f} {config.currency}")
+        for lead in rest[:CLOSING_SUGGESTIONS]
+        if lead.value
+    ]
+    return overdue + uncontacted + due_today + closing

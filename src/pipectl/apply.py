@@ -1,0 +1,72 @@
+"""`review --apply`: walk through the actionable findings and act on them, asking at each.
+
+Close-outs (lost, reason `no response` or `past sales cycle`) and last-chance messages need no typing,
+so ``--yes`` applies them; a next step for `overdue` / `no_next_step` needs text and a date, so it is
+only asked for. Each action is its own transaction (the lock is never held while waiting for the
+user), all in one event batch, so `undo` reverts the whole session. Nothing is deleted.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from pipectl import actions, render
+from pipectl.errors import PipectlError
+from pipectl.model import Finding, Status
+
+ACTIONABLE = ("close_out", "last_chance", "overdue", "no_next_step")
+
+
+def walk(ctx: actions.Context, findings: list[Finding], ask: bool) -> list[Finding]:
+    """Act on the findings; return those still standing (not acted on)."""
+    done: set[int] = set()
+    left: list[Finding] = []
+    counts = {"closed": 0, "last chance sent": 0, "next step set": 0}
+    for finding in findings:
+        if finding.lead_id is None or finding.kind not in ACTIONABLE or finding.lead_id in done:
+            if finding.lead_id not in done:
+                left.append(finding)
+            continue
+        try:
+            result = _act(ctx, finding, ask)
+        except PipectlError as exc:  # the lead changed under us (another process): say so, go on
+            render.err(f"skipped #{finding.lead_id}: {exc.message}")
+            result = None
+        if result is None:
+            left.append(finding)
+        else:
+            counts[result] += 1
+            done.add(finding.lead_id)
+    render.err(", ".join(f"{what}: {count}" for what, count in counts.items()) + f"; {len(left)} findings left")
+    return left
+
+
+def _act(ctx: actions.Context, finding: Finding, ask: bool) -> str | None:
+    label = f"#{finding.lead_id} {finding.name}"
+    lead_id = str(finding.lead_id)
+    if finding.kind == "close_out":
+        reason = finding.details["close_reason"]
+        if ask and not typer.confirm(f"{label}: {finding.reason}. Close it as lost ({reason})?", default=False):
+            return None
+        actions.close(ctx, lead_id, Status.LOST, reason=reason)
+        return "closed"
+    if finding.kind == "last_chance":
+        message = actions.last_chance_message(ctx, actions.find(ctx, lead_id))
+        if ask:
+            render.out(f"{label}: {finding.reason}\n---\n{message}\n---")
+            if not typer.confirm("Send it and log it as sent?", default=False):
+                return None
+        actions.log_last_chance(ctx, finding.lead_id or 0, message)
+        return "last chance sent"
+    if not ask:
+        return None
+    step = typer.prompt(f"{label}: {finding.reason}. Next step (empty to skip)", default="", show_default=False)
+    if not step.strip():
+        return None
+    while True:
+        due = typer.prompt("  due", default="tomorrow")
+        try:
+            actions.edit(ctx, lead_id, next_action=step, next_action_due=due)
+            return "next step set"
+        except PipectlError as exc:
+            render.err(f"  {exc.message}")

@@ -1,0 +1,308 @@
+"""The daily review: what slips and what clogs (pure: leads, config, now and a few facts in; findings out).
+
+Every threshold comes from the config. The edges are deliberate and documented in the README:
+"longer than" a limit fires strictly above it (``stale``: 15 days in a 14-day stage), "for" a
+duration fires at it (``idle_days``, ``respond_within_hours``, ``last_chance_wait_days``,
+``max_attempts``, ``max_unqualified_touches``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from pipectl import dates
+from pipectl.config import Config
+from pipectl.model import Finding, Lead
+
+KINDS = (
+    "overdue",
+    "uncontacted",
+    "close_out",
+    "last_chance",
+    "stale",
+    "no_next_step",
+    "unqualified_effort",
+    "overloaded_stage",
+    "thin_pipeline",
+)
+# With fewer closed deals than these, rates and cycles from the rep's own history mean little.
+MIN_WON_FOR_CYCLE = 5
+MIN_CLOSED_FOR_WIN_RATE = 10
+CYCLE_PERCENTILE = 90
+DEFAULT_COVERAGE = 3.0  # the familiar "3x", i.e. 1 / a 33 % win rate
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the review needs from the history beyond the open leads."""
+
+    won_cycle_days: tuple[float, ...] = ()  # created -> won, per won lead
+    won_count: int = 0
+    lost_count: int = 0
+    won_value_in_period: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A number the review used, and where it came from (shown to the user)."""
+
+    value: float
+    source: str
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The nearest-rank percentile: the smallest value with at least ``share`` of the values at or below it."""
+    ordered = sorted(values)
+    rank = max(1, -(-int(share * 100) * len(ordered) // 100))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def sales_cycle(config: Config, facts: Facts) -> Figure:
+    """The sales cycle in days: configured, or the 90th percentile of the rep's own won deals."""
+    setting = config.cadence["sales_cycle_days"]
+    if setting != "auto":
+        return Figure(float(setting), "cadence.sales_cycle_days")
+    wins = len(facts.won_cycle_days)
+    if wins >= MIN_WON_FOR_CYCLE:
+        days = round(percentile(list(facts.won_cycle_days), CYCLE_PERCENTILE / 100), 1)
+        return Figure(days, f"the {CYCLE_PERCENTILE}th percentile of your {wins} won deals")
+    fallback = config.cadence["sales_cycle_fallback_days"]
+    return Figure(float(fallback), f"the fallback: {wins} won deals, {MIN_WON_FOR_CYCLE} needed for your own")
+
+
+def win_rate(facts: Facts) -> float | None:
+    closed = facts.won_count + facts.lost_count
+    return facts.won_count / closed if closed else None
+
+
+def coverage_needed(config: Config, facts: Facts) -> Figure:
+    """The open pipeline needed per unit of remaining target: 1 / win rate ("auto") or configured."""
+    setting = config.targets["coverage"]
+    if setting != "auto":
+        return Figure(float(setting), "targets.coverage")
+    rate = win_rate(facts)
+    closed = facts.won_count + facts.lost_count
+    if rate and closed >= MIN_CLOSED_FOR_WIN_RATE:
+        return Figure(round(1 / rate, 2), f"1 / your win rate of {rate:.0%}")
+    return Figure(
+        DEFAULT_COVERAGE, f"the usual 3x: {closed} closed deals, {MIN_CLOSED_FOR_WIN_RATE} needed for your own"
+    )
+
+
+def _days(since: str, now: datetime) -> float:
+    return (now - dates.from_iso(since)).total_seconds() / 86400
+
+
+def _plural(count: float, word: str) -> str:
+    number = int(count)
+    return f"{number} {word}{'' if number == 1 else 's'}"
+
+
+def is_snoozed(lead: Lead, now: datetime) -> bool:
+    return lead.snoozed_until is not None and dates.from_iso(lead.snoozed_until) > now
+
+
+def lead_findings(lead: Lead, config: Config, now: datetime, cycle: Figure) -> list[Finding]:
+    """The findings of one open, not snoozed lead."""
+    found: list[Finding] = []
+
+    def add(kind: str, reason: str, urgency: float, **details: object) -> None:
+        found.append(Finding(kind, reason, lead.id, lead.stage, lead.name, dict(details), urgency))
+
+    names = config.stage_names
+    index = names.index(lead.stage) if lead.stage in names else 0
+    review, cadence = config.review, config.cadence
+    now_iso = dates.to_iso(now)
+    scheduled = lead.next_action_due is not None and lead.next_action_due > now_iso
+
+    in_stage = _days(lead.stage_entered_at, now)
+    max_days = config.stage(lead.stage).max_days if lead.stage in names else None
+    idle = _days(lead.last_touch_at or lead.created_at, now)
+    if max_days is not None and in_stage > max_days:
+        add(
+            "stale",
+            f"{_plural(in_stage, 'day')} in {lead.stage} (max {max_days})",
+            in_stage - max_days,
+            days_in_stage=int(in_stage),
+            max_days=max_days,
+        )
+    elif idle >= review["idle_days"] and not scheduled:
+        what = "untouched" if lead.last_touch_at else "never touched"
+        add(
+            "stale",
+            f"{what} for {_plural(idle, 'day')} with nothing scheduled (idle after {review['idle_days']})",
+            idle - review["idle_days"],
+            idle_days=int(idle),
+            max_idle_days=review["idle_days"],
+        )
+
+    if lead.next_action_due is not None and lead.next_action_due <= now_iso:
+        late = _days(lead.next_action_due, now)
+        step = lead.next_action or "next step"
+        add(
+            "overdue",
+            f"{step!r} was due {dates.show(lead.next_action_due)} ({_plural(late, 'day')} ago)"
+            if late >= 1
+            else f"{step!r} was due {dates.show(lead.next_action_due)}",
+            late,
+            next_action=lead.next_action,
+            due=lead.next_action_due,
+        )
+    elif index > 0 and lead.next_action_due is None:
+        step = f"next step {lead.next_action!r} has no due date" if lead.next_action else "no next step scheduled"
+        add("no_next_step", f"{step} in {lead.stage}", in_stage)
+
+    hours = _days(lead.created_at, now) * 24
+    if lead.last_outbound_at is None and hours >= cadence["respond_within_hours"]:
+        add(
+            "uncontacted",
+            f"came in {_age(hours)} ago, not contacted yet (respond within {cadence['respond_within_hours']:g} h)",
+            hours,
+            hours_waiting=round(hours, 1),
+        )
+
+    if lead.qualified is not True:
+        gate = config.gate_stage
+        if gate in names and index > names.index(gate):
+            add(
+                "unqualified_effort",
+                f"in {lead.stage} without passing qualification (moved past {gate} by force)",
+                float(index),
+                forced=True,
+            )
+        elif lead.touch_count >= review["max_unqualified_touches"]:
+            add(
+                "unqualified_effort",
+                f"{_plural(lead.touch_count, 'touchpoint')} and not qualified yet "
+                f"(max {review['max_unqualified_touches']}): qualify it or let it go",
+                float(lead.touch_count),
+                touch_count=lead.touch_count,
+            )
+
+    if lead.last_chance_at is not None:
+        waited = _days(lead.last_chance_at, now)
+        if waited >= cadence["last_chance_wait_days"]:
+            add(
+                "close_out",
+                f"last chance sent {_plural(waited, 'day')} ago, no reply: let it go",
+                waited,
+                close_reason="no response",
+                days_since_last_chance=int(waited),
+            )
+    elif lead.attempts >= cadence["max_attempts"]:
+        add(
+            "last_chance",
+            f"{lead.attempts} attempts without a reply: send the last-chance message",
+            float(lead.attempts),
+            attempts=lead.attempts,
+        )
+    age = _days(lead.created_at, now)
+    limit = cycle.value * cadence["cycle_tolerance"]
+    if age > limit and not any(f.kind == "close_out" for f in found):
+        add(
+            "close_out",
+            f"open {_plural(age, 'day')}, past the sales cycle of {cycle.value:g} days x "
+            f"{cadence['cycle_tolerance']:g} ({cycle.source})",
+            age - limit,
+            close_reason="past sales cycle",
+            days_open=int(age),
+            cycle_days=cycle.value,
+        )
+    return found
+
+
+def _age(hours: float) -> str:
+    return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} days"
+
+
+def pipeline_findings(leads: list[Lead], config: Config, facts: Facts) -> list[Finding]:
+    """Stage- and pipeline-level findings: overloaded stages, a thin pipeline."""
+    found: list[Finding] = []
+    review = config.review
+    total = len(leads)
+    counts = {name: 0 for name in config.stage_names}
+    for lead in leads:
+        if lead.stage in counts:
+            counts[lead.stage] += 1
+    for stage in config.stages:
+        count = counts[stage.name]
+        share = count / total if total else 0.0
+        if count > stage.max_open:
+            found.append(
+                Finding(
+                    "overloaded_stage",
+                    f"{count} open leads in {stage.name} (max {stage.max_open})",
+                    stage=stage.name,
+                    details={"count": count, "max_open": stage.max_open},
+                    urgency=count - stage.max_open,
+                )
+            )
+        elif total >= review["min_open"] and share > review["overload_share"]:
+            found.append(
+                Finding(
+                    "overloaded_stage",
+                    f"{share:.0%} of the open leads are in {stage.name} (max {review['overload_share']:.0%})",
+                    stage=stage.name,
+                    details={"count": count, "share": round(share, 4)},
+                    urgency=share,
+                )
+            )
+    first = config.stage_names[0]
+    if total < review["min_open"]:
+        found.append(
+            Finding(
+                "thin_pipeline",
+                f"only {total} open leads (min {review['min_open']}): prospect more",
+                details={"open": total, "min_open": review["min_open"]},
+                urgency=review["min_open"] - total,
+            )
+        )
+    elif counts[first] / total < review["min_front_share"]:
+        share = counts[first] / total
+        found.append(
+            Finding(
+                "thin_pipeline",
+                f"only {share:.0%} of the open leads in {first} "
+                f"(min {review['min_front_share']:.0%}): the front is thin",
+                stage=first,
+                details={"front_share": round(share, 4)},
+                urgency=review["min_front_share"] - share,
+            )
+        )
+    quota = Decimal(str(config.targets["quota"]))
+    remaining = quota - facts.won_value_in_period
+    if quota > 0 and remaining > 0:
+        open_value = sum((lead.value or Decimal(0) for lead in leads), Decimal(0))
+        needed = coverage_needed(config, facts)
+        coverage = float(open_value / remaining)
+        if coverage < needed.value:
+            found.append(
+                Finding(
+                    "thin_pipeline",
+                    f"open pipeline covers {coverage:.1f}x the remaining target, "
+                    f"{needed.value:g}x needed ({needed.source})",
+                    details={
+                        "coverage": round(coverage, 2),
+                        "coverage_needed": needed.value,
+                        "remaining_target": float(remaining),
+                    },
+                    urgency=needed.value - coverage,
+                )
+            )
+    return found
+
+
+def review(leads: list[Lead], config: Config, now: datetime, facts: Facts) -> tuple[list[Finding], Figure]:
+    """All findings for the open ``leads``, grouped by kind (in KINDS order), most urgent first; and
+    the sales cycle used."""
+    cycle = sales_cycle(config, facts)
+    found: list[Finding] = []
+    for lead in leads:
+        if not is_snoozed(lead, now):
+            found.extend(lead_findings(lead, config, now, cycle))
+    found.extend(pipeline_findings(leads, config, facts))
+    order = {kind: index for index, kind in enumerate(KINDS)}
+    found.sort(key=lambda f: (order[f.kind], -f.urgency, f.lead_id or 0))
+    return found, cycle
