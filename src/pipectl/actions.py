@@ -513,14 +513,20 @@ def period(now: datetime, kind: str) -> tuple[datetime, datetime]:
 def run_review(ctx: Context, owner: str | None = None) -> tuple[list[Finding], review.Figure]:
     from pipectl import review
 
-    leads_ = ctx.store().open_leads(owner)
+    leads_ = ctx.store().open_leads_brief(owner)
     return review.review(leads_, ctx.config, ctx.now, facts(ctx))
 
 
 def today(ctx: Context, owner: str | None = None) -> list[agenda.Item]:
     from pipectl import agenda
 
-    return agenda.plan(ctx.store().open_leads(owner), ctx.config, ctx.now)
+    start, end = agenda.today_bounds(ctx.now)
+    # Several times the suggestions asked for, so near-equal weighted values (ordered in SQL with
+    # floats) cannot push one out that the exact ordering would keep.
+    best = agenda.CLOSING_SUGGESTIONS * 5
+    probabilities = {stage.name: stage.probability for stage in ctx.config.stages}
+    candidates = ctx.store().agenda_leads(ctx.now_iso, start, end, probabilities, best, owner)
+    return agenda.plan(candidates, ctx.config, ctx.now)
 
 
 def last_chance_message(ctx: Context, lead: Lead) -> str:

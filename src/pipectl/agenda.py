@@ -29,15 +29,21 @@ class Item:
 
 
 def weighted_value(lead: Lead, config: Config) -> Decimal:
-    probability = config.stage(lead.stage).probability if lead.stage in config.stage_names else 0.0
+    probability = config.stage(lead.stage).probability if lead.stage in config.stage_index else 0.0
     return (lead.value or Decimal(0)) * Decimal(str(probability))
 
 
-def plan(leads: list[Lead], config: Config, now: datetime) -> list[Item]:
-    now_iso = dates.to_iso(now)
+def today_bounds(now: datetime) -> tuple[str, str]:
+    """The local day of ``now``, as the stored times of its first and last second."""
     today = dates.local_today(now)
-    start = dates.to_iso(dates.at_local(today))
-    end = dates.to_iso(dates.at_local(today, dates.END_OF_DAY))
+    return dates.to_iso(dates.at_local(today)), dates.to_iso(dates.at_local(today, dates.END_OF_DAY))
+
+
+def plan(leads: list[Lead], config: Config, now: datetime) -> list[Item]:
+    """The day's plan from ``leads``: all open leads, or any superset of the ones a section can take
+    plus the most valuable others (what ``Store.agenda_leads`` reads, so a big pipeline is not loaded)."""
+    now_iso = dates.to_iso(now)
+    start, end = today_bounds(now)
     overdue, uncontacted, due_today, rest = [], [], [], []
     for lead in leads:
         if is_snoozed(lead, now):
@@ -59,7 +65,7 @@ def plan(leads: list[Lead], config: Config, now: datetime) -> list[Item]:
     overdue.sort(key=lambda item: (item.lead.next_action_due or "", item.lead.id))
     uncontacted.sort(key=lambda item: (item.lead.created_at, item.lead.id), reverse=True)
     due_today.sort(key=lambda item: (item.lead.next_action_due or "", item.lead.id))
-    stage_order = {name: index for index, name in enumerate(config.stage_names)}
+    stage_order = config.stage_index
     rest.sort(key=lambda lead: (-weighted_value(lead, config), -stage_order.get(lead.stage, 0), lead.id))
     closing = [
         Item(lead, "closing", f"{lead.stage}, weighted value {weighted_value(lead, config):,.0f} {config.currency}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +42,16 @@ class Config:
     path: Path | None
     folder: Path  # where the config lives (or would): the checklist and templates are beside it
 
-    @property
+    @cached_property
     def stage_names(self) -> list[str]:
         return [stage.name for stage in self.stages]
 
+    @cached_property
+    def stage_index(self) -> dict[str, int]:
+        return {stage.name: index for index, stage in enumerate(self.stages)}
+
     def stage(self, name: str) -> Stage:
-        for stage in self.stages:
-            if stage.name == name:
-                return stage
-        raise KeyError(name)
+        return self.stages[self.stage_index[name]]
 
 
 DEFAULT_STAGES: tuple[Stage, ...] = (

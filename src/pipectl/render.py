@@ -85,7 +85,9 @@ def lead_json(lead: Lead) -> dict[str, Any]:
 
 
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, indent=2, default=_number)
+    """JSON: indented for a person at a terminal, compact for scripts (and C-fast on big outputs)."""
+    indent = 2 if is_terminal() else None
+    return json.dumps(obj, ensure_ascii=False, indent=indent, default=_number)
 
 
 def print_json(obj: Any) -> None:

@@ -9,7 +9,7 @@ duration fires at it (``idle_days``, ``respond_within_hours``, ``last_chance_wai
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from pipectl import dates
@@ -104,7 +104,35 @@ def is_snoozed(lead: Lead, now: datetime) -> bool:
     return lead.snoozed_until is not None and dates.from_iso(lead.snoozed_until) > now
 
 
-def lead_findings(lead: Lead, config: Config, now: datetime, cycle: Figure) -> list[Finding]:
+@dataclass(frozen=True)
+class Cutoffs:
+    """Every threshold as the stored time it compares with (stored times are uniform ISO text, so
+    they compare as strings): one review of 100,000 leads parses dates only for what fires."""
+
+    now: str
+    stage_entered: dict[str, str]  # entered before this: longer than the stage's max_days
+    idle: str  # last touched at or before this: idle
+    uncontacted: str  # came in at or before this without outbound contact
+    last_chance: str  # last chance sent at or before this: waited long enough
+    cycle: str  # created before this: past the sales cycle x tolerance
+
+    @classmethod
+    def at(cls, config: Config, now: datetime, cycle: Figure) -> Cutoffs:
+        def back(**delta: float) -> str:
+            return dates.to_iso(now - timedelta(**delta))
+
+        cadence = config.cadence
+        return cls(
+            now=dates.to_iso(now),
+            stage_entered={stage.name: back(days=stage.max_days) for stage in config.stages},
+            idle=back(days=config.review["idle_days"]),
+            uncontacted=back(hours=cadence["respond_within_hours"]),
+            last_chance=back(days=cadence["last_chance_wait_days"]),
+            cycle=back(days=cycle.value * cadence["cycle_tolerance"]),
+        )
+
+
+def lead_findings(lead: Lead, config: Config, now: datetime, cycle: Figure, cut: Cutoffs) -> list[Finding]:
     """The findings of one open, not snoozed lead."""
     found: list[Finding] = []
 
@@ -112,104 +140,58 @@ def lead_findings(lead: Lead, config: Config, now: datetime, cycle: Figure) -> l
         found.append(Finding(kind, reason, lead.id, lead.stage, lead.name, dict(details), urgency))
 
     names = config.stage_names
-    index = names.index(lead.stage) if lead.stage in names else 0
+    index = config.stage_index.get(lead.stage, 0)
     review, cadence = config.review, config.cadence
-    now_iso = dates.to_iso(now)
-    scheduled = lead.next_action_due is not None and lead.next_action_due > now_iso
-
-    in_stage = _days(lead.stage_entered_at, now)
-    max_days = config.stage(lead.stage).max_days if lead.stage in names else None
-    idle = _days(lead.last_touch_at or lead.created_at, now)
-    if max_days is not None and in_stage > max_days:
-        add(
-            "stale",
-            f"{_plural(in_stage, 'day')} in {lead.stage} (max {max_days})",
-            in_stage - max_days,
-            days_in_stage=int(in_stage),
-            max_days=max_days,
-        )
-    elif idle >= review["idle_days"] and not scheduled:
+    due = lead.next_action_due
+    entered_cut = cut.stage_entered.get(lead.stage)
+    if entered_cut is not None and lead.stage_entered_at < entered_cut:
+        in_stage = _days(lead.stage_entered_at, now)
+        max_days = config.stage(lead.stage).max_days
+        add("stale", f"{_plural(in_stage, 'day')} in {lead.stage} (max {max_days})", in_stage - max_days,
+            days_in_stage=int(in_stage), max_days=max_days)
+    elif (lead.last_touch_at or lead.created_at) <= cut.idle and not (due is not None and due > cut.now):
+        idle = _days(lead.last_touch_at or lead.created_at, now)
         what = "untouched" if lead.last_touch_at else "never touched"
-        add(
-            "stale",
-            f"{what} for {_plural(idle, 'day')} with nothing scheduled (idle after {review['idle_days']})",
-            idle - review["idle_days"],
-            idle_days=int(idle),
-            max_idle_days=review["idle_days"],
-        )
+        add("stale", f"{what} for {_plural(idle, 'day')} with nothing scheduled (idle after {review['idle_days']})",
+            idle - review["idle_days"], idle_days=int(idle), max_idle_days=review["idle_days"])
 
-    if lead.next_action_due is not None and lead.next_action_due <= now_iso:
-        late = _days(lead.next_action_due, now)
+    if due is not None and due <= cut.now:
+        late = _days(due, now)
         step = lead.next_action or "next step"
-        add(
-            "overdue",
-            f"{step!r} was due {dates.show(lead.next_action_due)} ({_plural(late, 'day')} ago)"
-            if late >= 1
-            else f"{step!r} was due {dates.show(lead.next_action_due)}",
-            late,
-            next_action=lead.next_action,
-            due=lead.next_action_due,
-        )
-    elif index > 0 and lead.next_action_due is None:
+        when = f"{dates.show(due)} ({_plural(late, 'day')} ago)" if late >= 1 else dates.show(due)
+        add("overdue", f"{step!r} was due {when}", late, next_action=lead.next_action, due=due)
+    elif index > 0 and due is None:
         step = f"next step {lead.next_action!r} has no due date" if lead.next_action else "no next step scheduled"
-        add("no_next_step", f"{step} in {lead.stage}", in_stage)
+        add("no_next_step", f"{step} in {lead.stage}", _days(lead.stage_entered_at, now))
 
-    hours = _days(lead.created_at, now) * 24
-    if lead.last_outbound_at is None and hours >= cadence["respond_within_hours"]:
-        add(
-            "uncontacted",
-            f"came in {_age(hours)} ago, not contacted yet (respond within {cadence['respond_within_hours']:g} h)",
-            hours,
-            hours_waiting=round(hours, 1),
-        )
+    if lead.last_outbound_at is None and lead.created_at <= cut.uncontacted:
+        hours = _days(lead.created_at, now) * 24
+        add("uncontacted", f"came in {_age(hours)} ago, not contacted yet (respond within "
+            f"{cadence['respond_within_hours']:g} h)", hours, hours_waiting=round(hours, 1))
 
     if lead.qualified is not True:
         gate = config.gate_stage
-        if gate in names and index > names.index(gate):
-            add(
-                "unqualified_effort",
-                f"in {lead.stage} without passing qualification (moved past {gate} by force)",
-                float(index),
-                forced=True,
-            )
+        if gate in names and index > config.stage_index[gate]:
+            add("unqualified_effort", f"in {lead.stage} without passing qualification (moved past {gate} by force)",
+                float(index), forced=True)
         elif lead.touch_count >= review["max_unqualified_touches"]:
-            add(
-                "unqualified_effort",
-                f"{_plural(lead.touch_count, 'touchpoint')} and not qualified yet "
-                f"(max {review['max_unqualified_touches']}): qualify it or let it go",
-                float(lead.touch_count),
-                touch_count=lead.touch_count,
-            )
+            add("unqualified_effort", f"{_plural(lead.touch_count, 'touchpoint')} and not qualified yet "
+                f"(max {review['max_unqualified_touches']}): qualify it or let it go", float(lead.touch_count),
+                touch_count=lead.touch_count)
 
     if lead.last_chance_at is not None:
-        waited = _days(lead.last_chance_at, now)
-        if waited >= cadence["last_chance_wait_days"]:
-            add(
-                "close_out",
-                f"last chance sent {_plural(waited, 'day')} ago, no reply: let it go",
-                waited,
-                close_reason="no response",
-                days_since_last_chance=int(waited),
-            )
+        if lead.last_chance_at <= cut.last_chance:
+            waited = _days(lead.last_chance_at, now)
+            add("close_out", f"last chance sent {_plural(waited, 'day')} ago, no reply: let it go", waited,
+                close_reason="no response", days_since_last_chance=int(waited))
     elif lead.attempts >= cadence["max_attempts"]:
-        add(
-            "last_chance",
-            f"{lead.attempts} attempts without a reply: send the last-chance message",
-            float(lead.attempts),
-            attempts=lead.attempts,
-        )
-    age = _days(lead.created_at, now)
-    limit = cycle.value * cadence["cycle_tolerance"]
-    if age > limit and not any(f.kind == "close_out" for f in found):
-        add(
-            "close_out",
-            f"open {_plural(age, 'day')}, past the sales cycle of {cycle.value:g} days x "
-            f"{cadence['cycle_tolerance']:g} ({cycle.source})",
-            age - limit,
-            close_reason="past sales cycle",
-            days_open=int(age),
-            cycle_days=cycle.value,
-        )
+        add("last_chance", f"{lead.attempts} attempts without a reply: send the last-chance message",
+            float(lead.attempts), attempts=lead.attempts)
+    if lead.created_at < cut.cycle and not any(f.kind == "close_out" for f in found):
+        age = _days(lead.created_at, now)
+        add("close_out", f"open {_plural(age, 'day')}, past the sales cycle of {cycle.value:g} days x "
+            f"{cadence['cycle_tolerance']:g} ({cycle.source})", age - cycle.value * cadence["cycle_tolerance"],
+            close_reason="past sales cycle", days_open=int(age), cycle_days=cycle.value)
     return found
 
 
@@ -298,10 +280,11 @@ def review(leads: list[Lead], config: Config, now: datetime, facts: Facts) -> tu
     """All findings for the open ``leads``, grouped by kind (in KINDS order), most urgent first; and
     the sales cycle used."""
     cycle = sales_cycle(config, facts)
+    cut = Cutoffs.at(config, now, cycle)
     found: list[Finding] = []
     for lead in leads:
-        if not is_snoozed(lead, now):
-            found.extend(lead_findings(lead, config, now, cycle))
+        if lead.snoozed_until is None or lead.snoozed_until <= cut.now:
+            found.extend(lead_findings(lead, config, now, cycle, cut))
     found.extend(pipeline_findings(leads, config, facts))
     order = {kind: index for index, kind in enumerate(KINDS)}
     found.sort(key=lambda f: (order[f.kind], -f.urgency, f.lead_id or 0))

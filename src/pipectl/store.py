@@ -29,6 +29,12 @@ from pipectl.model import Event, Lead, Touchpoint
 LEAD_COLUMNS = tuple(f.name for f in fields(Lead))
 TOUCHPOINT_COLUMNS = ("id", "lead_id", "kind", "direction", "outcome", "note", "at", "created_at")
 _SELECT_LEAD = "SELECT " + ", ".join(LEAD_COLUMNS) + " FROM leads"
+_TAGS, _EXTRA = LEAD_COLUMNS.index("tags"), LEAD_COLUMNS.index("extra")
+# What the daily review reads of a lead: the 7 required fields in order, then the others it uses.
+BRIEF_COLUMNS = (
+    *LEAD_COLUMNS[:7], "value", "last_touch_at", "touch_count", "next_action", "next_action_due",
+    "snoozed_until", "qualified", "attempts", "last_outbound_at", "last_chance_at",
+)
 BUSY_TIMEOUT_MS = 30_000
 SORT_KEYS = {
     "id": "id",
@@ -65,18 +71,20 @@ def to_column(name: str, value: Any) -> Any:
     return value
 
 
-def _from_column(name: str, value: Any) -> Any:
-    if name == "value":
-        return None if value is None else Decimal(value).scaleb(-2)
-    if name in ("tags", "extra"):
-        return json.loads(value)
-    if name == "qualified":
-        return None if value is None else bool(value)
-    return value
+def _json_or_empty(text: str, empty: str) -> Any:
+    # Most leads have no tags and no extra: skip the parser for those (the review reads every lead).
+    return ([] if empty == "[]" else {}) if text == empty else json.loads(text)
 
 
 def lead_from_row(row: Sequence[Any]) -> Lead:
-    return Lead(**{name: _from_column(name, value) for name, value in zip(LEAD_COLUMNS, row, strict=True)})
+    lead = Lead(*row)  # the columns are selected in the dataclass's field order (LEAD_COLUMNS)
+    if lead.value is not None:
+        lead.value = Decimal(lead.value).scaleb(-2)
+    if lead.qualified is not None:
+        lead.qualified = bool(lead.qualified)
+    lead.tags = _json_or_empty(row[_TAGS], "[]")
+    lead.extra = _json_or_empty(row[_EXTRA], "{}")
+    return lead
 
 
 def lead_to_row(lead: Lead) -> dict[str, Any]:
@@ -330,9 +338,49 @@ class Store:
             params.append(limit)
         return [lead_from_row(row) for row in self.conn.execute(sql, params)]
 
-    def open_leads(self, owner: str | None = None) -> list[Lead]:
-        """Every open lead: what the review and today's plan look at (one indexed pass, no touchpoints)."""
-        return self.list_leads(Filter(owner=owner))
+    def open_leads_brief(self, owner: str | None = None) -> list[Lead]:
+        """Every open lead with only the fields the review reads (the rest left at their defaults:
+        no tags, no extra, no contact details): one pass over 100,000 leads in a fraction of the time."""
+        sql = f"SELECT {', '.join(BRIEF_COLUMNS)} FROM leads WHERE status = 'open'"
+        params: tuple[str, ...] = ()
+        if owner is not None:
+            sql, params = sql + " AND owner = ?", (owner,)
+        brief = []
+        for row in self.conn.execute(sql, params):
+            lead = Lead(*row[:7])
+            (lead.value, lead.last_touch_at, lead.touch_count, lead.next_action, lead.next_action_due,
+             lead.snoozed_until, lead.qualified, lead.attempts, lead.last_outbound_at, lead.last_chance_at) = row[7:]
+            if lead.value is not None:
+                lead.value = Decimal(lead.value).scaleb(-2)
+            if lead.qualified is not None:
+                lead.qualified = bool(lead.qualified)
+            brief.append(lead)
+        return brief
+
+    def agenda_leads(
+        self, now: str, day_start: str, day_end: str, probabilities: dict[str, float], best: int,
+        owner: str | None = None,
+    ) -> list[Lead]:
+        """The open, awake leads today's plan can list: those with a next step due by the end of the
+        day, never contacted, or back from a snooze today; and the ``best`` others by weighted value.
+        A superset of what ``agenda.plan`` picks from all open leads, read without loading them all."""
+        awake = "status = 'open' AND (snoozed_until IS NULL OR snoozed_until <= :now)"
+        if owner is not None:
+            awake += " AND owner = :owner"
+        urgent = (
+            "(COALESCE(next_action_due <= :end, 0) OR last_outbound_at IS NULL"
+            " OR COALESCE(snoozed_until >= :start, 0))"
+        )
+        weight = "CASE stage " + " ".join(
+            f"WHEN '{name.replace(chr(39), chr(39) * 2)}' THEN {float(p)!r}" for name, p in probabilities.items()
+        ) + " ELSE 0 END"
+        params = {"now": now, "start": day_start, "end": day_end, "owner": owner, "best": best}
+        rows = self.conn.execute(f"{_SELECT_LEAD} WHERE {awake} AND {urgent}", params).fetchall()
+        rows += self.conn.execute(
+            f"{_SELECT_LEAD} WHERE {awake} AND NOT {urgent} AND value > 0 ORDER BY value * {weight} DESC LIMIT :best",
+            params,
+        ).fetchall()
+        return [lead_from_row(row) for row in rows]
 
     def won_cycles(self) -> list[tuple[str, str]]:
         """(created_at, closed_at) of every won lead."""
