@@ -53,12 +53,26 @@ def make_pipeline(path: Path, leads: int, per_lead: int, share_neglected: float 
         due = NOW + timedelta(days=rng.uniform(-10, 10) if neglected else rng.uniform(0.1, 10))
         if neglected and rng.random() < 0.3:
             due = None
-        rows.append((
-            i, f"Lead {i}", f"Company {i % 9000}", f"lead{i}@example.com", rng.randint(1, 10**9),
-            STAGES[rng.randrange(4)], iso(created), iso(touched), iso(entered), iso(touched), per_lead,
-            "follow up" if due else None, iso(due) if due else None, rng.randint(0, 6 if neglected else 3),
-            iso(touched) if not neglected or rng.random() < 0.8 else None, 1,
-        ))
+        rows.append(
+            (
+                i,
+                f"Lead {i}",
+                f"Company {i % 9000}",
+                f"lead{i}@example.com",
+                rng.randint(1, 10**9),
+                STAGES[rng.randrange(4)],
+                iso(created),
+                iso(touched),
+                iso(entered),
+                iso(touched),
+                per_lead,
+                "follow up" if due else None,
+                iso(due) if due else None,
+                rng.randint(0, 6 if neglected else 3),
+                iso(touched) if not neglected or rng.random() < 0.8 else None,
+                1,
+            )
+        )
     conn.executemany(
         "INSERT INTO leads (id, name, company, email, value, stage, status, owner, created_at, updated_at,"
         " stage_entered_at, last_touch_at, touch_count, next_action, next_action_due, attempts,"
@@ -81,9 +95,14 @@ def make_tasks(folder: Path, count: int) -> dict[str, str]:
     rng = random.Random(7)
     tasks = []
     for i in range(count):
-        task = {"description": f"Call lead {i}", "status": "pending", "entry": "20261101T090000Z",
-                "uuid": f"{i:08x}-0000-4000-8000-000000000000", "project": f"p{i % 50}",
-                "tags": ["sales"] if i % 3 else ["sales", "hot"]}
+        task = {
+            "description": f"Call lead {i}",
+            "status": "pending",
+            "entry": "20261101T090000Z",
+            "uuid": f"{i:08x}-0000-4000-8000-000000000000",
+            "project": f"p{i % 50}",
+            "tags": ["sales"] if i % 3 else ["sales", "hot"],
+        }
         if rng.random() < 0.7:
             task["due"] = (NOW + timedelta(days=rng.uniform(-10, 10))).strftime("%Y%m%dT%H%M%SZ")
         if i % 4 == 0:
@@ -111,8 +130,10 @@ def main() -> None:
 
     pipectl = str(Path(sys.executable).with_name("pipectl"))
     taskwarrior = shutil.which("task")
-    print(f"{'leads':>9} {'touchpoints':>12} {'review --json':>14} {'today':>8} {'task next':>10}"
-          f" {'review/task':>12} {'today/task':>11}")
+    print(
+        f"{'leads':>9} {'touchpoints':>12} {'review --json':>14} {'today':>8} {'task next':>10}"
+        f" {'review/task':>12} {'today/task':>11}"
+    )
     for size in args.sizes:
         folder = Path(tempfile.mkdtemp(prefix="pipectl-bench-"))
         db = folder / "pipeline.db"
@@ -130,8 +151,10 @@ def main() -> None:
                 times[2].append(wall([taskwarrior, "next"], task_env))
         review_s, today_s = statistics.median(times[0]), statistics.median(times[1])
         task_s = statistics.median(times[2]) if times[2] else float("nan")
-        print(f"{size:>9,} {size * args.touchpoints_per_lead:>12,} {review_s:>13.2f}s {today_s:>7.2f}s"
-              f" {task_s:>9.2f}s {review_s / task_s:>12.2f} {today_s / task_s:>11.2f}")
+        print(
+            f"{size:>9,} {size * args.touchpoints_per_lead:>12,} {review_s:>13.2f}s {today_s:>7.2f}s"
+            f" {task_s:>9.2f}s {review_s / task_s:>12.2f} {today_s / task_s:>11.2f}"
+        )
         shutil.rmtree(folder, ignore_errors=True)
 
 

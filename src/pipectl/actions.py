@@ -341,7 +341,11 @@ def show(ctx: Context, ref: str) -> tuple[Lead, list[dict[str, Any]], dict[str, 
     store = ctx.store()
     lead = resolve(store, ref)
     history = store.history_of(lead.id)
-    return lead, pipeline.timeline(lead, store.touchpoints_of(lead.id), history), pipeline.qualification(history)
+    imported = store.import_of(lead.id)
+    timeline = pipeline.timeline(lead, store.touchpoints_of(lead.id), history)
+    if imported is not None:
+        timeline.insert(1, {"at": imported.at, "type": "imported", "file": imported.data["file"]})
+    return lead, timeline, pipeline.qualification(history)
 
 
 def list_leads(

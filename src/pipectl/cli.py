@@ -7,10 +7,12 @@ that need them, so ``add`` and ``touch`` start as fast as a bare Typer app.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import os
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -234,7 +236,9 @@ def list_(
     if as_json:
         render.print_json([render.lead_json(lead) for lead in leads])
     elif as_csv:
-        render.write_csv(leads, sys.stdout)
+        from pipectl import csvio
+
+        csvio.write_leads(leads, "csv", sys.stdout)
     else:
         render.print_leads(leads, ctx.config, ctx.now_iso)
 
@@ -555,6 +559,127 @@ def today(
         )
     else:
         render.print_today(items, ctx.config)
+
+
+# --- import and export ---------------------------------------------------------------------------
+
+
+@app.command("import")
+def import_(
+    file: str = typer.Argument(..., help="The CSV file, or - for standard input."),
+    map_: list[str] = typer.Option(None, "--map", "-m", help='COLUMN=FIELD, e.g. "Organisation=company" (repeatable).'),
+    map_file: Path = typer.Option(None, "--map-file", help="A saved mapping (TOML); --map wins over it."),
+    map_stage: list[str] = typer.Option(
+        None, "--map-stage", help='VALUE=STAGE, e.g. "Appointment Scheduled=connecting".'
+    ),
+    on_duplicate: str = typer.Option("skip", "--on-duplicate", help="skip, update, fill or error."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would happen; write nothing."),
+    strict: bool = typer.Option(False, "--strict", help="Any bad row aborts the import; nothing is written."),
+    rejects: Path = typer.Option(None, "--rejects", help="Write the bad rows here (CSV with line and reason)."),
+    stage: str = typer.Option(None, "--stage", help="Stage of rows that have none (default: the first)."),
+    source: str = typer.Option(None, "--source", help="Source of rows that have none."),
+    encoding: str = typer.Option(None, "--encoding", help="The file's encoding, e.g. cp932, cp1252 (default UTF-8)."),
+    dayfirst: bool = typer.Option(False, "--dayfirst", help="Read 03/04/2026 as 3 April."),
+    decimal_comma: bool = typer.Option(False, "--decimal-comma", help="Read 1.200,50 as 1200.50."),
+) -> None:
+    """Import leads from a CSV file: headers mapped, rows validated, duplicates handled, all or nothing."""
+    from pipectl import transfer
+
+    ctx = context()
+    options = transfer.ImportOptions(
+        maps=map_ or [],
+        map_file=map_file,
+        map_stages=map_stage or [],
+        on_duplicate=on_duplicate,
+        dry_run=dry_run,
+        strict=strict,
+        stage=stage,
+        source=source,
+        encoding=encoding,
+        dayfirst=dayfirst,
+        decimal_comma=decimal_comma,
+    )
+    with render.progress("importing", "rows") as tick, _output(rejects) as rejected:
+        result = transfer.import_file(ctx, file, options, rejected, tick)
+    for name in result.unused_maps:
+        render.err(f"warning: --map {name!r}: the file has no such column")
+    for error in result.errors:
+        render.err(f"line {error.line}: {error.reason}: {error.value!r}")
+    if result.rejected > len(result.errors):
+        render.err(
+            f"... and {result.rejected - len(result.errors)} more bad rows"
+            + (f" (all in {rejects})" if rejects else " (--rejects FILE keeps them all)")
+        )
+    render.out(render.import_summary(result, dry_run))
+    if result.rejected:
+        raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def _output(path: Path | None) -> Iterator[Any]:
+    """A UTF-8 text file to write (None: none), created readable by the user only."""
+    if path is None:
+        yield None
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        raise PipectlError(f"cannot write {path}: {exc.strerror}") from None
+    with open(fd, "w", encoding="utf-8", newline="") as stream:
+        yield stream
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    json = "json"
+    jsonl = "jsonl"
+
+
+@app.command("export")
+def export(
+    fmt: ExportFormat = typer.Option(ExportFormat.csv, "--format", "-f", help="csv, json or jsonl."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write to this file (default: standard output)."),
+    touchpoints: bool = typer.Option(False, "--touchpoints", help="Export touchpoints too (see README)."),
+    bom: bool = typer.Option(False, "--bom", help="Start a CSV with the BOM Excel needs to read UTF-8."),
+) -> None:
+    """Export every lead (and its touchpoints) as CSV, JSON or JSONL."""
+    from pipectl import transfer
+
+    ctx = context()
+    if touchpoints and fmt == ExportFormat.csv and output is None:
+        raise PipectlError("CSV touchpoints go to a second file: give --output FILE (they go to FILE-touchpoints.csv)")
+    second = None
+    if touchpoints and fmt == ExportFormat.csv and output is not None:
+        second = output.with_name(f"{output.stem}-touchpoints{output.suffix or '.csv'}")
+    with _output(output) as stream, _output(second) as points:
+        target = stream or sys.stdout
+        # JSON nests each lead's touchpoints in it; CSV writes them to the second file.
+        count = transfer.export(ctx, fmt.value, target, (points or target) if touchpoints else None, bom)
+    if output is not None:
+        render.err(f"exported {count} leads to {output}" + (f", touchpoints to {second}" if second else ""))
+
+
+@app.command("backup")
+def backup(file: Path = typer.Argument(..., help="Where to write the copy (a new file).")) -> None:
+    """A consistent copy of the database, safe while other pipectl processes write to it."""
+    from pipectl import transfer
+
+    ctx = context()
+    transfer.backup(ctx, file)
+    render.out(f"backed up {ctx.db_path} to {file}")
+
+
+@app.command("merge")
+def merge(
+    keep: str = typer.Argument(..., help="The lead to keep."),
+    other: str = typer.Argument(..., help="The duplicate to fold into it."),
+    as_json: bool = JSON,
+) -> None:
+    """Fold a duplicate lead into another: touchpoints, history, empty fields, tags (undoable)."""
+    from pipectl import transfer
+
+    found = transfer.merge(context(), keep, other)
+    _done(found, as_json, f"merged into {found.label}")
 
 
 # --- history -----------------------------------------------------------------------------------

@@ -121,6 +121,18 @@ def m002_cadence_and_snooze(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m003_lookup_indexes(conn: sqlite3.Connection) -> None:
+    """Indexes for finding a duplicate without an email (import) and the import that brought a lead."""
+    _run(
+        conn,
+        """
+        CREATE INDEX leads_name_company ON leads (name COLLATE NOCASE, company COLLATE NOCASE);
+        CREATE INDEX events_type ON events (type)
+        """,
+    )
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

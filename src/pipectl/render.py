@@ -7,11 +7,13 @@ Rich is imported only when something is drawn at a terminal: a pipe gets plain c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
-from typing import IO, Any
+from typing import Any
 
 from pipectl import dates
 from pipectl.config import Config
@@ -200,19 +202,6 @@ def print_leads(leads: Sequence[Lead], config: Config, now_iso: str) -> None:
     err(f"{len(leads)} lead{'s' if len(leads) != 1 else ''}, {money(total)} {config.currency}")
 
 
-def write_csv(leads: Iterable[Lead], stream: IO[str]) -> None:
-    import csv
-
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(JSON_KEYS)
-    for lead in leads:
-        data = lead_json(lead)
-        data["tags"] = ";".join(lead.tags)
-        data["extra"] = json.dumps(lead.extra, ensure_ascii=False) if lead.extra else ""
-        data["value"] = "" if lead.value is None else str(lead.value)
-        writer.writerow([neutralise(data[key]) for key in JSON_KEYS])
-
-
 def neutralise(value: Any) -> str:
     """A CSV cell a spreadsheet will show, not run: formula-like text gets a leading quote."""
     if value is None:
@@ -269,6 +258,8 @@ def describe(entry: dict[str, Any]) -> str:
         return f"{kind} in {entry['stage']}" + (f": {entry['reason']}" if entry.get("reason") else "")
     if kind == "reopened":
         return f"reopened (was {entry['was']})"
+    if kind == "imported":
+        return f"imported from {entry['file']}"
     if kind == "qualified":
         return f"qualification: {entry['verdict']} (score {entry['score']:.0%})"
     if kind == "edited":
@@ -446,3 +437,38 @@ def print_today(items: list[Any], config: Config) -> None:
         value = f", {money(item.lead.value)} {config.currency}" if item.lead.value else ""
         lines.append(("", f"{number:>3}. {item.lead.label}{value}: {item.reason}"))
     _styled(lines)
+
+
+@contextlib.contextmanager
+def progress(what: str, unit: str) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr at a terminal (count and rate), nothing in a pipe: yields the tick."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn(f"{what} {{task.completed:,}} {unit}"),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(what, total=None)
+        started = time.perf_counter()
+
+        def tick(done: int) -> None:
+            rate = done / max(time.perf_counter() - started, 1e-6)
+            bar.update(task, completed=done, description=f"{rate:,.0f} {unit}/s")
+
+        yield tick
+
+
+def import_summary(result: Any, dry_run: bool) -> str:
+    verb = "would import" if dry_run else "imported"
+    return (
+        f"{verb} {result.rows:,} rows: {result.inserted:,} inserted, {result.updated:,} updated, "
+        f"{result.skipped:,} skipped as duplicates, {result.rejected:,} rejected ({result.seconds:.1f} s)"
+    )

@@ -147,13 +147,23 @@ def lead_findings(lead: Lead, config: Config, now: datetime, cycle: Figure, cut:
     if entered_cut is not None and lead.stage_entered_at < entered_cut:
         in_stage = _days(lead.stage_entered_at, now)
         max_days = config.stage(lead.stage).max_days
-        add("stale", f"{_plural(in_stage, 'day')} in {lead.stage} (max {max_days})", in_stage - max_days,
-            days_in_stage=int(in_stage), max_days=max_days)
+        add(
+            "stale",
+            f"{_plural(in_stage, 'day')} in {lead.stage} (max {max_days})",
+            in_stage - max_days,
+            days_in_stage=int(in_stage),
+            max_days=max_days,
+        )
     elif (lead.last_touch_at or lead.created_at) <= cut.idle and not (due is not None and due > cut.now):
         idle = _days(lead.last_touch_at or lead.created_at, now)
         what = "untouched" if lead.last_touch_at else "never touched"
-        add("stale", f"{what} for {_plural(idle, 'day')} with nothing scheduled (idle after {review['idle_days']})",
-            idle - review["idle_days"], idle_days=int(idle), max_idle_days=review["idle_days"])
+        add(
+            "stale",
+            f"{what} for {_plural(idle, 'day')} with nothing scheduled (idle after {review['idle_days']})",
+            idle - review["idle_days"],
+            idle_days=int(idle),
+            max_idle_days=review["idle_days"],
+        )
 
     if due is not None and due <= cut.now:
         late = _days(due, now)
@@ -166,32 +176,59 @@ def lead_findings(lead: Lead, config: Config, now: datetime, cycle: Figure, cut:
 
     if lead.last_outbound_at is None and lead.created_at <= cut.uncontacted:
         hours = _days(lead.created_at, now) * 24
-        add("uncontacted", f"came in {_age(hours)} ago, not contacted yet (respond within "
-            f"{cadence['respond_within_hours']:g} h)", hours, hours_waiting=round(hours, 1))
+        add(
+            "uncontacted",
+            f"came in {_age(hours)} ago, not contacted yet (respond within {cadence['respond_within_hours']:g} h)",
+            hours,
+            hours_waiting=round(hours, 1),
+        )
 
     if lead.qualified is not True:
         gate = config.gate_stage
         if gate in names and index > config.stage_index[gate]:
-            add("unqualified_effort", f"in {lead.stage} without passing qualification (moved past {gate} by force)",
-                float(index), forced=True)
+            add(
+                "unqualified_effort",
+                f"in {lead.stage} without passing qualification (moved past {gate} by force)",
+                float(index),
+                forced=True,
+            )
         elif lead.touch_count >= review["max_unqualified_touches"]:
-            add("unqualified_effort", f"{_plural(lead.touch_count, 'touchpoint')} and not qualified yet "
-                f"(max {review['max_unqualified_touches']}): qualify it or let it go", float(lead.touch_count),
-                touch_count=lead.touch_count)
+            add(
+                "unqualified_effort",
+                f"{_plural(lead.touch_count, 'touchpoint')} and not qualified yet "
+                f"(max {review['max_unqualified_touches']}): qualify it or let it go",
+                float(lead.touch_count),
+                touch_count=lead.touch_count,
+            )
 
     if lead.last_chance_at is not None:
         if lead.last_chance_at <= cut.last_chance:
             waited = _days(lead.last_chance_at, now)
-            add("close_out", f"last chance sent {_plural(waited, 'day')} ago, no reply: let it go", waited,
-                close_reason="no response", days_since_last_chance=int(waited))
+            add(
+                "close_out",
+                f"last chance sent {_plural(waited, 'day')} ago, no reply: let it go",
+                waited,
+                close_reason="no response",
+                days_since_last_chance=int(waited),
+            )
     elif lead.attempts >= cadence["max_attempts"]:
-        add("last_chance", f"{lead.attempts} attempts without a reply: send the last-chance message",
-            float(lead.attempts), attempts=lead.attempts)
+        add(
+            "last_chance",
+            f"{lead.attempts} attempts without a reply: send the last-chance message",
+            float(lead.attempts),
+            attempts=lead.attempts,
+        )
     if lead.created_at < cut.cycle and not any(f.kind == "close_out" for f in found):
         age = _days(lead.created_at, now)
-        add("close_out", f"open {_plural(age, 'day')}, past the sales cycle of {cycle.value:g} days x "
-            f"{cadence['cycle_tolerance']:g} ({cycle.source})", age - cycle.value * cadence["cycle_tolerance"],
-            close_reason="past sales cycle", days_open=int(age), cycle_days=cycle.value)
+        add(
+            "close_out",
+            f"open {_plural(age, 'day')}, past the sales cycle of {cycle.value:g} days x "
+            f"{cadence['cycle_tolerance']:g} ({cycle.source})",
+            age - cycle.value * cadence["cycle_tolerance"],
+            close_reason="past sales cycle",
+            days_open=int(age),
+            cycle_days=cycle.value,
+        )
     return found
 
 

@@ -30,10 +30,26 @@ LEAD_COLUMNS = tuple(f.name for f in fields(Lead))
 TOUCHPOINT_COLUMNS = ("id", "lead_id", "kind", "direction", "outcome", "note", "at", "created_at")
 _SELECT_LEAD = "SELECT " + ", ".join(LEAD_COLUMNS) + " FROM leads"
 _TAGS, _EXTRA = LEAD_COLUMNS.index("tags"), LEAD_COLUMNS.index("extra")
+# A lead whose email is taken is skipped before the insert (ON CONFLICT DO NOTHING would still use
+# up an id of the AUTOINCREMENT sequence: the ids of imported leads would jump).
+_INSERT_NEW_LEAD = (
+    f"INSERT INTO leads ({', '.join(LEAD_COLUMNS)})"
+    f" SELECT {', '.join(f'?{i}' for i in range(1, len(LEAD_COLUMNS) + 1))}"
+    f" WHERE NOT EXISTS (SELECT 1 FROM leads WHERE email = ?{LEAD_COLUMNS.index('email') + 1})"
+)
 # What the daily review reads of a lead: the 7 required fields in order, then the others it uses.
 BRIEF_COLUMNS = (
-    *LEAD_COLUMNS[:7], "value", "last_touch_at", "touch_count", "next_action", "next_action_due",
-    "snoozed_until", "qualified", "attempts", "last_outbound_at", "last_chance_at",
+    *LEAD_COLUMNS[:7],
+    "value",
+    "last_touch_at",
+    "touch_count",
+    "next_action",
+    "next_action_due",
+    "snoozed_until",
+    "qualified",
+    "attempts",
+    "last_outbound_at",
+    "last_chance_at",
 )
 BUSY_TIMEOUT_MS = 30_000
 SORT_KEYS = {
@@ -89,6 +105,22 @@ def lead_from_row(row: Sequence[Any]) -> Lead:
 
 def lead_to_row(lead: Lead) -> dict[str, Any]:
     return {name: to_column(name, getattr(lead, name)) for name in LEAD_COLUMNS}
+
+
+_VALUE, _QUALIFIED = LEAD_COLUMNS.index("value"), LEAD_COLUMNS.index("qualified")
+
+
+def lead_values(lead: Lead) -> tuple[Any, ...]:
+    """A lead as the column values of an INSERT in LEAD_COLUMNS order: the import's per-row path,
+    so the four converted columns are patched by position instead of converting every field."""
+    values = [getattr(lead, name) for name in LEAD_COLUMNS]
+    if lead.value is not None:
+        values[_VALUE] = int(lead.value.scaleb(2))
+    if lead.qualified is not None:
+        values[_QUALIFIED] = int(lead.qualified)
+    values[_TAGS] = json.dumps(lead.tags, ensure_ascii=False) if lead.tags else "[]"
+    values[_EXTRA] = json.dumps(lead.extra, ensure_ascii=False) if lead.extra else "{}"
+    return tuple(values)
 
 
 @dataclass
@@ -229,6 +261,81 @@ class Store:
         except sqlite3.IntegrityError as exc:
             raise _integrity(exc) from None
 
+    # --- bulk (import) ----------------------------------------------------------------------------
+
+    def last_lead_id(self) -> int:
+        """The highest id a lead ever had (ids are never reused): new leads get higher ones."""
+        row = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'leads'").fetchone()
+        return row[0] if row else 0
+
+    def insert_leads(self, rows: list[tuple[Any, ...]], notes: list[tuple[Any, ...]]) -> int:
+        """Insert leads (``lead_values`` tuples, id None), skipping any whose email is taken, with their
+        first notes (email, at, note: attached to the lead of that email this call inserted); returns how
+        many were inserted. The caller records the range of new ids in an ``import`` event, which is
+        what undo reverts."""
+        after = self.last_lead_id()
+        before = self.conn.total_changes
+        self.conn.executemany(_INSERT_NEW_LEAD, rows)
+        inserted = self.conn.total_changes - before
+        if notes:
+            self.conn.executemany(
+                "INSERT INTO touchpoints (lead_id, kind, at, created_at, note)"
+                f" SELECT id, 'note', ?2, ?2, ?3 FROM leads WHERE email = ?1 AND id > {int(after)}",
+                notes,
+            )
+        return inserted
+
+    def insert_lead(self, values: tuple[Any, ...], note: tuple[str, str] | None) -> int:
+        """Insert one lead (``lead_values``, id None) and its first note (at, note); returns its id."""
+        lead_id = self._insert("leads", dict(zip(LEAD_COLUMNS, values, strict=True)))
+        if note is not None:
+            self.conn.execute(
+                "INSERT INTO touchpoints (lead_id, kind, at, created_at, note) VALUES (?, 'note', ?, ?, ?)",
+                (lead_id, note[0], note[0], note[1]),
+            )
+        return lead_id
+
+    def merge_leads(self, keep: Lead, other: Lead, changes: dict[str, Any]) -> None:
+        """Move ``other``'s touchpoints and history to ``keep``, delete ``other`` and apply ``changes`` to
+        ``keep``: one event holding all undo needs (``other``'s whole row, what moved)."""
+        moved_points = [r[0] for r in self.conn.execute("SELECT id FROM touchpoints WHERE lead_id = ?", (other.id,))]
+        moved_events = [r[0] for r in self.conn.execute("SELECT id FROM events WHERE lead_id = ?", (other.id,))]
+        self.conn.execute("UPDATE touchpoints SET lead_id = ? WHERE lead_id = ?", (keep.id, other.id))
+        self.conn.execute("UPDATE events SET lead_id = ? WHERE lead_id = ?", (keep.id, other.id))
+        deleted = lead_to_row(other)
+        self.conn.execute("DELETE FROM leads WHERE id = ?", (other.id,))
+        self.change_lead(
+            keep,
+            changes,
+            "merge",
+            deleted=deleted,
+            moved_touchpoints=moved_points,
+            moved_events=moved_events,
+            merged=other.label,
+        )
+
+    def record_import(self, info: dict[str, Any]) -> None:
+        self._record(None, "import", info)
+
+    def duplicate_of(self, email: str | None, name: str, company: str | None) -> Lead | None:
+        """The lead a new one would duplicate: the same email, or without one the same name and company."""
+        if email:
+            return self.lead_by_email(email)
+        row = self.conn.execute(
+            _SELECT_LEAD + " WHERE email IS NULL AND name = ? COLLATE NOCASE"
+            " AND COALESCE(company, '') = ? COLLATE NOCASE LIMIT 1",
+            (name, company or ""),
+        ).fetchone()
+        return lead_from_row(row) if row else None
+
+    def import_of(self, lead_id: int) -> Event | None:
+        """The import that brought a lead, if one did."""
+        for event in self._events("WHERE type = 'import' AND undone_by IS NULL ORDER BY id DESC", ()):
+            first, last = event.data.get("lead_range") or (0, -1)
+            if first <= lead_id <= last:
+                return event
+        return None
+
     def create_lead(self, lead: Lead) -> Lead:
         """Insert a new lead (its ``id`` is assigned here) and record it."""
         row = lead_to_row(lead)
@@ -283,8 +390,19 @@ class Store:
                 self.conn.execute("DELETE FROM touchpoints WHERE id = ?", (data["touchpoint"]["id"],))
             if "old" in data:
                 self._update(event.lead_id or 0, data["old"])
+            if "deleted" in data:  # a merge: bring the duplicate back with what moved from it
+                self._insert("leads", data["deleted"])
+                other = data["deleted"]["id"]
+                for table, key in (("touchpoints", "moved_touchpoints"), ("events", "moved_events")):
+                    ids = data[key]
+                    self.conn.execute(
+                        f"UPDATE {table} SET lead_id = ? WHERE id IN ({', '.join('?' for _ in ids)})", [other, *ids]
+                    )
             if "lead" in data:
                 self.conn.execute("DELETE FROM leads WHERE id = ?", (event.lead_id,))
+            if "lead_range" in data:
+                self.conn.execute("DELETE FROM touchpoints WHERE lead_id BETWEEN ? AND ?", data["lead_range"])
+                self.conn.execute("DELETE FROM leads WHERE id BETWEEN ? AND ?", data["lead_range"])
         first = events[0]
         self._record(None, "undo", {"batch": first.batch, "command": first.command})
         self.conn.execute("UPDATE events SET undone_by = ? WHERE batch = ?", (self._batch, first.batch))
@@ -348,8 +466,18 @@ class Store:
         brief = []
         for row in self.conn.execute(sql, params):
             lead = Lead(*row[:7])
-            (lead.value, lead.last_touch_at, lead.touch_count, lead.next_action, lead.next_action_due,
-             lead.snoozed_until, lead.qualified, lead.attempts, lead.last_outbound_at, lead.last_chance_at) = row[7:]
+            (
+                lead.value,
+                lead.last_touch_at,
+                lead.touch_count,
+                lead.next_action,
+                lead.next_action_due,
+                lead.snoozed_until,
+                lead.qualified,
+                lead.attempts,
+                lead.last_outbound_at,
+                lead.last_chance_at,
+            ) = row[7:]
             if lead.value is not None:
                 lead.value = Decimal(lead.value).scaleb(-2)
             if lead.qualified is not None:
@@ -358,7 +486,12 @@ class Store:
         return brief
 
     def agenda_leads(
-        self, now: str, day_start: str, day_end: str, probabilities: dict[str, float], best: int,
+        self,
+        now: str,
+        day_start: str,
+        day_end: str,
+        probabilities: dict[str, float],
+        best: int,
         owner: str | None = None,
     ) -> list[Lead]:
         """The open, awake leads today's plan can list: those with a next step due by the end of the
@@ -368,12 +501,15 @@ class Store:
         if owner is not None:
             awake += " AND owner = :owner"
         urgent = (
-            "(COALESCE(next_action_due <= :end, 0) OR last_outbound_at IS NULL"
-            " OR COALESCE(snoozed_until >= :start, 0))"
+            "(COALESCE(next_action_due <= :end, 0) OR last_outbound_at IS NULL OR COALESCE(snoozed_until >= :start, 0))"
         )
-        weight = "CASE stage " + " ".join(
-            f"WHEN '{name.replace(chr(39), chr(39) * 2)}' THEN {float(p)!r}" for name, p in probabilities.items()
-        ) + " ELSE 0 END"
+        weight = (
+            "CASE stage "
+            + " ".join(
+                f"WHEN '{name.replace(chr(39), chr(39) * 2)}' THEN {float(p)!r}" for name, p in probabilities.items()
+            )
+            + " ELSE 0 END"
+        )
         params = {"now": now, "start": day_start, "end": day_end, "owner": owner, "best": best}
         rows = self.conn.execute(f"{_SELECT_LEAD} WHERE {awake} AND {urgent}", params).fetchall()
         rows += self.conn.execute(
@@ -399,6 +535,18 @@ class Store:
             (start, end),
         ).fetchone()
         return Decimal(row[0]).scaleb(-2)
+
+    def iter_leads(self) -> Iterator[Lead]:
+        """Every lead in id order, streamed (export: memory stays flat)."""
+        for row in self.conn.execute(_SELECT_LEAD + " ORDER BY id"):
+            yield lead_from_row(row)
+
+    def iter_touchpoints(self) -> Iterator[Touchpoint]:
+        rows = self.conn.execute(
+            "SELECT id, lead_id, kind, at, direction, outcome, note FROM touchpoints ORDER BY lead_id, at, id"
+        )
+        for row in rows:
+            yield Touchpoint(*row)
 
     def touchpoints_of(self, lead_id: int) -> list[Touchpoint]:
         rows = self.conn.execute(

@@ -1,0 +1,311 @@
+"""Import, export, backup and merge through the CLI, with real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import add, assert_error, db_path, ok, run, snapshot
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "leads.csv"
+HUBSPOT = (
+    "First Name,Last Name,Email,Company Name,Amount,Lead Source,Create Date,Deal Stage,Job Title\n"
+    'Jane,Doe,jane@acme.com,Acme,"$1,200.50",webinar,2026-11-01,Appointment Scheduled,CTO\n'
+    "Bob,Roe,bob@globex.com,Globex,300,referral,2026-11-02,prospecting,\n"
+)
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def leads_json(*args: str) -> list[dict]:
+    return ok(*args, "list", "--status", "all", "--json").json()
+
+
+def test_import_example_twice_changes_nothing_the_second_time(tmp_path: Path) -> None:
+    first = ok("import", str(EXAMPLE))
+    assert first.stdout.startswith("imported 52 rows: 52 inserted, 0 updated, 0 skipped as duplicates, 0 rejected")
+    before = snapshot(db_path(tmp_path))
+    second = ok("import", str(EXAMPLE))
+    assert "0 inserted, 0 updated, 52 skipped as duplicates" in second.stdout
+    assert [line for line in snapshot(db_path(tmp_path)) if 'INTO "leads"' in line] == [
+        line for line in before if 'INTO "leads"' in line
+    ]
+    acme = ok("show", "acme", "--json").json()
+    assert (acme["name"], acme["status"], acme["value"], acme["tags"]) == (
+        "山田 太郎",
+        "won",
+        2400000,
+        ["enterprise", "jp"],
+    )
+    assert acme["created_at"] == "2026-04-08T00:00:00Z"
+    assert [e["type"] for e in acme["timeline"]][:3] == ["created", "imported", "touchpoint"]
+
+
+def test_header_mapping_extra_and_map_stage(tmp_path: Path) -> None:
+    source = write(tmp_path / "hubspot.csv", HUBSPOT)
+    result = run("import", str(source))
+    assert result.exit_code == 1 and "unknown stage 'Appointment Scheduled'" in result.stderr
+    assert "--map-stage" in result.stderr
+    ok("undo")
+    ok("import", str(source), "--map-stage", "Appointment Scheduled=connecting")
+    jane = ok("show", "jane", "--json").json()
+    assert (jane["name"], jane["company"], jane["value"], jane["source"], jane["stage"]) == (
+        "Jane Doe",
+        "Acme",
+        1200.5,
+        "webinar",
+        "connecting",
+    )
+    assert jane["extra"] == {"Job Title": "CTO"}
+    assert jane["created_at"] == "2026-11-01T00:00:00Z"
+
+
+def test_stdin_with_source_and_stage() -> None:
+    result = ok("import", "-", "--source", "webinar", "--stage", "qual", input="Name,Email\nAnn,ann@x.com\n")
+    assert "1 inserted" in result.stdout
+    ann = ok("show", "ann", "--json").json()
+    assert (ann["source"], ann["stage"]) == ("webinar", "qualifying")
+
+
+def test_rejects_file_and_exit_code(tmp_path: Path) -> None:
+    source = write(
+        tmp_path / "messy.csv", "Name,Email,Value\nAnn,ann@x.com,10\nBob,not-mail,20\n,c@x.com,5\nDee,d@x.com,-3\n"
+    )
+    rejects = tmp_path / "rejected.csv"
+    result = run("import", str(source), "--rejects", str(rejects))
+    assert result.exit_code == 1
+    assert "1 inserted" in result.stdout and "3 rejected" in result.stdout
+    assert "line 3: malformed email 'not-mail'" in result.stderr
+    lines = rejects.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "Name,Email,Value,line,reason"
+    assert lines[1].startswith("Bob,not-mail,20,3,")
+    assert lines[2].startswith(",c@x.com,5,4,") and lines[3].startswith("Dee,d@x.com,-3,5,")
+    assert oct(rejects.stat().st_mode & 0o777) == "0o600"
+
+
+def test_strict_and_dry_run_write_nothing(tmp_path: Path) -> None:
+    add("Existing")
+    before = snapshot(db_path(tmp_path))
+    source = write(tmp_path / "messy.csv", "Name,Email\nAnn,ann@x.com\nBob,not-mail\n")
+    assert_error(run("import", str(source), "--strict"), "line 3: malformed email")
+    assert snapshot(db_path(tmp_path)) == before
+    good = write(tmp_path / "good.csv", "Name,Email\nAnn,ann@x.com\nBob,bob@x.com\n")
+    assert ok("import", str(good), "--dry-run").stdout.startswith("would import 2 rows: 2 inserted")
+    assert snapshot(db_path(tmp_path)) == before
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("Organisation,Phone\nAcme,123\n", 'no column maps to name; columns found: "Organisation", "Phone"'),
+        ("", "the file is empty"),
+    ],
+)
+def test_file_level_errors(tmp_path: Path, text: str, message: str) -> None:
+    source = write(tmp_path / "f.csv", text)
+    assert_error(run("import", str(source)), message)
+
+
+def test_missing_file_and_bad_option(tmp_path: Path) -> None:
+    assert_error(run("import", str(tmp_path / "none.csv")), "no such file")
+    source = write(tmp_path / "f.csv", "Name\nA\n")
+    assert_error(run("import", str(source), "--on-duplicate", "merge"), "--on-duplicate must be one of")
+
+
+def test_encodings(tmp_path: Path) -> None:
+    japanese = '氏名,会社名,メールアドレス,金額\n山田 太郎,株式会社ミナト,taro@minato.jp,"1,200,000"\n'
+    cp932 = write(tmp_path / "excel-jp.csv", japanese, "cp932")
+    result = run("import", str(cp932))
+    assert_error(result, "line 1")
+    assert "--encoding cp932" in result.stderr
+    ok("import", str(cp932), "--encoding", "cp932")
+    taro = ok("show", "ミナト", "--json").json()
+    assert (taro["name"], taro["value"]) == ("山田 太郎", 1200000)
+    bom = write(tmp_path / "bom.csv", "\ufeffName;Email\nZoë;zoe@x.com\n")
+    ok("import", str(bom))
+    assert ok("show", "zoe@x.com", "--json").json()["name"] == "Zoë"
+
+
+def test_on_duplicate_modes(tmp_path: Path) -> None:
+    add("Jane", "--email", "jane@acme.com", "--company", "Acme", "--tag", "old")
+    update = write(tmp_path / "u.csv", "Name,Email,Company,Phone,Tags\nJane D,jane@acme.com,Acme Inc,555,new\n")
+    ok("import", str(update), "--on-duplicate", "fill")
+    jane = ok("show", "jane", "--json").json()
+    assert (jane["name"], jane["company"], jane["phone"], jane["tags"]) == ("Jane", "Acme", "555", ["old", "new"])
+    assert "1 updated" in ok("import", str(update), "--on-duplicate", "update").stdout
+    jane = ok("show", "jane", "--json").json()
+    assert (jane["name"], jane["company"]) == ("Jane D", "Acme Inc")
+    assert "0 updated, 1 skipped" in ok("import", str(update), "--on-duplicate", "update").stdout
+    result = run("import", str(update), "--on-duplicate", "error")
+    assert result.exit_code == 1 and "duplicate of #1 Jane D (Acme Inc)" in result.stderr
+    # without an email, the same name and company is the same lead
+    nomail = write(tmp_path / "n.csv", "Name,Company\nNo Mail,Nomail\nno mail,NOMAIL\n")
+    assert "1 inserted, 0 updated, 1 skipped" in ok("import", str(nomail)).stdout
+    ok("undo")
+    ok("undo")
+    assert ok("show", "jane", "--json").json()["name"] == "Jane"
+
+
+def test_undo_reverts_a_whole_import(tmp_path: Path) -> None:
+    add("Before")
+    before = snapshot(db_path(tmp_path))
+    ok("import", str(EXAMPLE))
+    assert len(leads_json()) == 53
+    ok("undo")
+
+    def rows(dump: list[str]) -> list[str]:
+        return [line for line in dump if 'INTO "leads"' in line or 'INTO "touchpoints"' in line]
+
+    assert rows(snapshot(db_path(tmp_path))) == rows(before)
+    ok("add", "After")
+    assert leads_json()[-1]["id"] == 54  # ids are never reused
+
+
+def test_export_import_round_trip(tmp_path: Path) -> None:
+    kept = tmp_path / "demo.db"
+    ok("demo", "--keep", str(kept))
+    exported = tmp_path / "leads.csv"
+    ok("--db", str(kept), "export", "--output", str(exported), "--bom")
+    assert exported.read_bytes().startswith(b"\xef\xbb\xbfid,name,")
+    fresh = tmp_path / "fresh.db"
+    ok("--db", str(fresh), "import", str(exported))
+    derived = (
+        "id",
+        "updated_at",
+        "touch_count",
+        "last_touch_at",
+        "attempts",
+        "last_outbound_at",
+        "last_reply_at",
+        "last_chance_at",
+    )
+
+    def comparable(db: Path) -> list[dict]:
+        return [{k: v for k, v in lead.items() if k not in derived} for lead in leads_json("--db", str(db))]
+
+    assert comparable(fresh) == comparable(kept)
+
+
+def test_export_formats_and_touchpoints(tmp_path: Path) -> None:
+    add("Jane", "--company", "=cmd|' /C calc'!A0", "--note", "first")
+    ok("touch", "jane", "call")
+    csv_text = ok("export").stdout
+    assert "'=cmd|" in csv_text
+    lines = ok("export", "--format", "jsonl", "--touchpoints").stdout.splitlines()
+    lead = json.loads(lines[0])
+    assert lead["company"] == "=cmd|' /C calc'!A0"
+    assert [tp["kind"] for tp in lead["touchpoints"]] == ["note", "call"]
+    array = json.loads(ok("export", "--format", "json").stdout)
+    assert [item["name"] for item in array] == ["Jane"] and "touchpoints" not in array[0]
+    out = tmp_path / "leads.csv"
+    ok("export", "--output", str(out), "--touchpoints")
+    points = (tmp_path / "leads-touchpoints.csv").read_text(encoding="utf-8").splitlines()
+    assert points[0] == "id,lead_id,kind,direction,outcome,note,at" and len(points) == 3
+    assert_error(run("export", "--touchpoints"), "--output FILE")
+
+
+def test_backup_is_a_consistent_private_copy(tmp_path: Path) -> None:
+    add("Jane")
+    copy = tmp_path / "backup.db"
+    ok("backup", str(copy))
+    assert oct(copy.stat().st_mode & 0o777) == "0o600"
+    assert ok("--db", str(copy), "show", "jane", "--json").json()["name"] == "Jane"
+    assert_error(run("backup", str(copy)), "exists")
+
+
+def test_backup_while_another_process_writes(tmp_path: Path) -> None:
+    env = {**os.environ, "PIPECTL_DB": str(db_path(tmp_path))}
+    add("First")
+    writer = subprocess.Popen(
+        ["bash", "-c", f'for i in $(seq 40); do {sys.executable} -m pipectl add "W $i" >/dev/null || exit 1; done'],
+        env=env,
+    )
+    copies = []
+    for number in range(3):
+        time.sleep(0.3)
+        copy = tmp_path / f"copy{number}.db"
+        ok("backup", str(copy))
+        copies.append(copy)
+    assert writer.wait(timeout=120) == 0
+    for copy in copies:
+        conn = sqlite3.connect(copy)
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT count(*) FROM leads").fetchone()[0] >= 1
+
+
+def test_merge_and_undo(tmp_path: Path) -> None:
+    keep = add("Jane Doe", "--company", "Acme", "--tag", "hot", "--at", "2026-11-10T09:00:00Z")
+    other = add(
+        "J. Doe",
+        "--email",
+        "jane@acme.com",
+        "--phone",
+        "555",
+        "--tag",
+        "eu",
+        "--value",
+        "100",
+        "--at",
+        "2026-11-01T09:00:00Z",
+        "--note",
+        "met at fair",
+    )
+    ok("touch", str(other), "call", "--outcome", "no-answer")
+    ok("touch", str(keep), "email", "--outcome", "no-answer")
+    before = snapshot(db_path(tmp_path))
+    assert "merged into #1 Jane Doe (Acme)" in ok("merge", str(keep), str(other)).stdout
+    merged = ok("show", str(keep), "--json").json()
+    assert (merged["email"], merged["phone"], merged["value"], merged["tags"]) == (
+        "jane@acme.com",
+        "555",
+        100,
+        ["hot", "eu"],
+    )
+    assert merged["touch_count"] == 3 and merged["attempts"] == 2
+    assert merged["created_at"] == "2026-11-01T09:00:00Z"
+    assert [e["kind"] for e in merged["timeline"] if e["type"] == "touchpoint"] == ["note", "call", "email"]
+    assert_error(run("show", str(other)), f"no lead with id {other}")
+    assert_error(run("merge", str(keep), str(keep)), "the same lead")
+    ok("undo")
+    after = snapshot(db_path(tmp_path))
+    assert [line for line in after if 'INTO "leads"' in line or 'INTO "touchpoints"' in line] == [
+        line for line in before if 'INTO "leads"' in line or 'INTO "touchpoints"' in line
+    ]
+
+
+def test_a_killed_import_leaves_all_or_nothing(tmp_path: Path) -> None:
+    big = tmp_path / "big.csv"
+    with big.open("w", encoding="utf-8") as out:
+        out.write("Name,Email,Company,Amount\n")
+        for number in range(60_000):
+            out.write(f"Lead {number},lead{number}@example.com,Company {number % 500},{number}\n")
+    env = {**os.environ, "PIPECTL_DB": str(db_path(tmp_path))}
+    add("Before")
+    for delay in (0.3, 0.8, 1.5):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pipectl", "import", str(big)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        conn = sqlite3.connect(db_path(tmp_path))
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        count = conn.execute("SELECT count(*) FROM leads").fetchone()[0]
+        conn.close()
+        assert count in (1, 60_001)
+        if count == 60_001:
+            ok("undo")
