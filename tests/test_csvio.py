@@ -23,7 +23,6 @@ from pipectl.csvio import (
     RejectsWriter,
     RowError,
     load_map_file,
-    new_lead,
     open_table,
     parse_amount,
     parse_pairs,
@@ -642,18 +641,6 @@ def test_tags_split_on_semicolons_and_commas_without_duplicates() -> None:
     assert rows[0]["tags"] == ["hot", "us"] and rows[1]["tags"] == ["hot"]
     rows[1]["tags"].append("mutated")
     assert leads_of(b"name,tags\nB,hot\n")[0]["tags"] == ["hot"]
-
-
-def test_new_lead_takes_the_defaults_of_add() -> None:
-    _, results = parse_all(b"name,source\nJane,\nBob,web\n")
-    jane = new_lead(results[0], cfg(), "2026-11-30T09:00:00Z", source="import")
-    assert (jane.stage, jane.status, jane.owner, jane.source) == ("prospecting", "open", "taro", "import")
-    assert jane.created_at == jane.stage_entered_at == jane.updated_at == "2026-11-30T09:00:00Z"
-    bob = new_lead(results[1], cfg(), "2026-11-30T09:00:00Z", stage="closing", source="import")
-    assert (bob.stage, bob.source) == ("closing", "web")
-
-
-# --- rejects and export -------------------------------------------------------------------------------------
 
 
 def test_rejects_writer_keeps_the_header_and_cells() -> None:

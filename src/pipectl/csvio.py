@@ -19,8 +19,8 @@ time, so memory stays flat whatever its size. The public API, in the order an im
 - ``plan.parse(line, cells, now) -> ParsedRow | RowError``: one row validated into ``row.lead``, a
   dict of Lead attributes (only those the row gives, so ``--on-duplicate fill/update`` can tell),
   and ``row.note``; or ``RowError(line, value, reason)``.
-- ``new_lead(row, config, now_iso, stage=, source=) -> Lead``: a new Lead from a parsed row, with
-  the defaults ``add`` uses for what the row leaves out.
+- ``plan.fields`` and ``plan.has_notes``: the Lead attributes and notes rows can carry, so that the
+  caller inserts exactly those columns.
 - ``RejectsWriter(stream, header).write(line, cells, reason)``: the ``--rejects`` CSV.
 - ``write_leads(leads, fmt, stream, bom)``, ``write_touchpoints(touchpoints, fmt, stream, bom)``:
   export as ``csv``, ``json`` (an array) or ``jsonl``. An exported CSV imports back into the same
@@ -697,6 +697,8 @@ class RowError(NamedTuple):
 
 
 _Outcome = tuple[str | None, str | None]  # (stage, status) a stage or status cell names
+# Column kinds that do not put their own key in a row's lead dict.
+_NOT_FIELDS = {_KIND_EXTRA, _KIND_JSON, _KIND_NAME, _KIND_FIRST, _KIND_LAST, _KIND_NOTE, _KIND_STAGE, _KIND_STATUS}
 
 
 class Plan:
@@ -742,6 +744,24 @@ class Plan:
         # 姓 + 名 (family name first) when the headers are Japanese.
         self._family_first = "last_name" in index and _key(header[index["last_name"]]) in _JAPANESE_PARTS
         self.name_columns = [header[index[name]] for name in ("name", *NAME_PARTS) if name in index]
+
+    @property
+    def fields(self) -> set[str]:
+        """The Lead attributes a parsed row can carry (``parse`` leaves out those of empty cells)."""
+        kinds = {kind for _, _, kind in self._steps}
+        found = {"name"}
+        found.update(key for _, key, kind in self._steps if kind not in _NOT_FIELDS)
+        if kinds & {_KIND_STAGE, _KIND_STATUS}:
+            found.update(("stage", "status"))
+        if kinds & {_KIND_EXTRA, _KIND_JSON}:
+            found.add("extra")
+        if _KIND_DUE in kinds:
+            found.add("next_action")
+        return found
+
+    @property
+    def has_notes(self) -> bool:
+        return any(kind == _KIND_NOTE for _, _, kind in self._steps)
 
     @classmethod
     def from_header(
@@ -977,23 +997,6 @@ def _stage_targets(map_stage: Mapping[str, str], config: Config) -> dict[str, st
             raise PipectlError(f"cannot map stage {value!r} to {target!r}: not a stage; use one of {choices}")
         targets[_key(value)] = found
     return targets
-
-
-def new_lead(row: ParsedRow, config: Config, now_iso: str, stage: str | None = None, source: str | None = None) -> Lead:
-    """A new Lead from a parsed row; what the row leaves out takes the defaults of ``add``.
-
-    ``stage`` and ``source`` (``import --stage/--source``) apply to rows that have none.
-    """
-    data = dict(row.lead)
-    data.setdefault("stage", stage or config.stage_names[0])
-    data.setdefault("status", "open")
-    created = data.setdefault("created_at", now_iso)
-    data.setdefault("stage_entered_at", created)
-    data.setdefault("updated_at", now_iso)
-    data.setdefault("owner", config.owner)
-    if source and "source" not in data:
-        data["source"] = source
-    return Lead(id=0, **data)
 
 
 # --- writing ----------------------------------------------------------------------------------------

@@ -13,9 +13,10 @@ inserted), plus descriptive keys (``from``, ``to``, ``forced``, ``reason``...).
 from __future__ import annotations
 
 import json
+import operator
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from decimal import Decimal
@@ -30,13 +31,6 @@ LEAD_COLUMNS = tuple(f.name for f in fields(Lead))
 TOUCHPOINT_COLUMNS = ("id", "lead_id", "kind", "direction", "outcome", "note", "at", "created_at")
 _SELECT_LEAD = "SELECT " + ", ".join(LEAD_COLUMNS) + " FROM leads"
 _TAGS, _EXTRA = LEAD_COLUMNS.index("tags"), LEAD_COLUMNS.index("extra")
-# A lead whose email is taken is skipped before the insert (ON CONFLICT DO NOTHING would still use
-# up an id of the AUTOINCREMENT sequence: the ids of imported leads would jump).
-_INSERT_NEW_LEAD = (
-    f"INSERT INTO leads ({', '.join(LEAD_COLUMNS)})"
-    f" SELECT {', '.join(f'?{i}' for i in range(1, len(LEAD_COLUMNS) + 1))}"
-    f" WHERE NOT EXISTS (SELECT 1 FROM leads WHERE email = ?{LEAD_COLUMNS.index('email') + 1})"
-)
 # What the daily review reads of a lead: the 7 required fields in order, then the others it uses.
 BRIEF_COLUMNS = (
     *LEAD_COLUMNS[:7],
@@ -107,20 +101,30 @@ def lead_to_row(lead: Lead) -> dict[str, Any]:
     return {name: to_column(name, getattr(lead, name)) for name in LEAD_COLUMNS}
 
 
-_VALUE, _QUALIFIED = LEAD_COLUMNS.index("value"), LEAD_COLUMNS.index("qualified")
+class NewLeads:
+    """New leads with a fixed set of columns (the others take their defaults), gathered for one
+    ``executemany``: the import's per-row path, so only the few converted columns cost a conversion."""
+
+    def __init__(self, columns: Collection[str]) -> None:
+        self.columns = tuple(name for name in LEAD_COLUMNS if name in columns)
+        self.sql = f"INSERT INTO leads ({', '.join(self.columns)}) VALUES ({', '.join('?' for _ in self.columns)})"
+        self._converted = [(i, name) for i, name in enumerate(self.columns) if name in _CONVERTED]
+        self._pick = operator.itemgetter(*self.columns)
+        self.empty = dict.fromkeys(self.columns)  # merge a lead's attributes over it: every column present
+        self.pending: list[tuple[Any, ...] | list[Any]] = []
+
+    def add(self, data: dict[str, Any]) -> None:
+        """Gather one lead, given as Lead attributes over ``empty`` (None is NULL or the column's default)."""
+        values = self._pick(data)
+        if self._converted:
+            values = list(values)
+            for index, name in self._converted:
+                if values[index] is not None:
+                    values[index] = to_column(name, values[index])
+        self.pending.append(values)
 
 
-def lead_values(lead: Lead) -> tuple[Any, ...]:
-    """A lead as the column values of an INSERT in LEAD_COLUMNS order: the import's per-row path,
-    so the four converted columns are patched by position instead of converting every field."""
-    values = [getattr(lead, name) for name in LEAD_COLUMNS]
-    if lead.value is not None:
-        values[_VALUE] = int(lead.value.scaleb(2))
-    if lead.qualified is not None:
-        values[_QUALIFIED] = int(lead.qualified)
-    values[_TAGS] = json.dumps(lead.tags, ensure_ascii=False) if lead.tags else "[]"
-    values[_EXTRA] = json.dumps(lead.extra, ensure_ascii=False) if lead.extra else "{}"
-    return tuple(values)
+_CONVERTED = ("value", "tags", "extra", "qualified")
 
 
 @dataclass
@@ -268,32 +272,30 @@ class Store:
         row = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'leads'").fetchone()
         return row[0] if row else 0
 
-    def insert_leads(self, rows: list[tuple[Any, ...]], notes: list[tuple[Any, ...]]) -> int:
-        """Insert leads (``lead_values`` tuples, id None), skipping any whose email is taken, with their
-        first notes (email, at, note: attached to the lead of that email this call inserted); returns how
-        many were inserted. The caller records the range of new ids in an ``import`` event, which is
-        what undo reverts."""
-        after = self.last_lead_id()
-        before = self.conn.total_changes
-        self.conn.executemany(_INSERT_NEW_LEAD, rows)
-        inserted = self.conn.total_changes - before
+    def existing_emails(self, emails: list[str]) -> set[str]:
+        """Which of ``emails`` a lead already has (chunked: SQLite caps the parameters of a query)."""
+        found: set[str] = set()
+        for start in range(0, len(emails), 500):
+            chunk = emails[start : start + 500]
+            sql = f"SELECT email FROM leads WHERE email IN ({', '.join('?' for _ in chunk)})"
+            found.update(row[0] for row in self.conn.execute(sql, chunk))
+        return found
+
+    def insert_new_leads(self, rows: NewLeads, notes: list[tuple[int, str, str]]) -> int:
+        """Insert ``rows`` (none of which may have a taken email) and their first notes (index of the
+        row, at, text); returns the id of the first. Ids are consecutive: the write lock is held."""
+        first = self.last_lead_id() + 1
+        try:
+            self.conn.executemany(rows.sql, rows.pending)
+        except sqlite3.IntegrityError as exc:
+            raise _integrity(exc) from None
         if notes:
             self.conn.executemany(
-                "INSERT INTO touchpoints (lead_id, kind, at, created_at, note)"
-                f" SELECT id, 'note', ?2, ?2, ?3 FROM leads WHERE email = ?1 AND id > {int(after)}",
-                notes,
-            )
-        return inserted
-
-    def insert_lead(self, values: tuple[Any, ...], note: tuple[str, str] | None) -> int:
-        """Insert one lead (``lead_values``, id None) and its first note (at, note); returns its id."""
-        lead_id = self._insert("leads", dict(zip(LEAD_COLUMNS, values, strict=True)))
-        if note is not None:
-            self.conn.execute(
                 "INSERT INTO touchpoints (lead_id, kind, at, created_at, note) VALUES (?, 'note', ?, ?, ?)",
-                (lead_id, note[0], note[0], note[1]),
+                [(first + index, at, at, text) for index, at, text in notes],
             )
-        return lead_id
+        rows.pending = []
+        return first
 
     def merge_leads(self, keep: Lead, other: Lead, changes: dict[str, Any]) -> None:
         """Move ``other``'s touchpoints and history to ``keep``, delete ``other`` and apply ``changes`` to

@@ -19,7 +19,7 @@ from pipectl import cadence, csvio, leads
 from pipectl.actions import Context, resolve
 from pipectl.errors import PipectlError, Refused
 from pipectl.model import Lead, Status
-from pipectl.store import Store, lead_values
+from pipectl.store import NewLeads, Store
 
 ON_DUPLICATE = ("skip", "update", "fill", "error")
 # What a merge takes from the duplicate into KEEP's empty fields (tags and extra are united).
@@ -37,6 +37,7 @@ MERGED_FIELDS = (
     "expected_close",
 )
 BATCH = 5000
+NOT_NULL = {"touch_count": 0, "tags": (), "extra": {}}
 SHOWN_ERRORS = 20  # bad rows reported on stderr; all of them go to --rejects
 
 
@@ -145,8 +146,26 @@ class _Importer:
         self.ctx, self.store, self.plan, self.options, self.result = ctx, store, plan, options, result
         self.rejects, self.progress = rejects, progress
         self.last_id_before = store.last_lead_id()
-        self.batch: list[tuple[Any, ...]] = []
-        self.notes: list[tuple[Any, ...]] = []
+        now = ctx.now_iso
+        # What a row leaves out takes the defaults of `add` (--stage and --source for rows without).
+        self.defaults: dict[str, Any] = {
+            "stage": options.stage or ctx.config.stage_names[0],
+            "status": Status.OPEN.value,
+            "owner": ctx.config.owner,
+            "created_at": now,
+            "updated_at": now,
+        }
+        if options.source:
+            self.defaults["source"] = options.source
+        columns = {*plan.fields, *self.defaults, "stage_entered_at", "closed_at"}
+        if plan.has_notes:
+            columns.update(("touch_count", "last_touch_at"))
+        # Columns that may not be NULL, for the rows that leave them out.
+        self.defaults.update({name: value for name, value in NOT_NULL.items() if name in columns})
+        self.rows = NewLeads(columns)
+        self.defaults = {**self.rows.empty, **self.defaults}
+        self.notes: list[tuple[int, str, str]] = []
+        self.emails: set[str] = set()  # of the rows gathered, not yet inserted (one batch: memory stays flat)
 
     def run(self, rows: Iterator[tuple[int, list[str]]], path: str) -> None:
         now = self.ctx.now
@@ -183,35 +202,50 @@ class _Importer:
             self.rejects.write(error.line, cells, error.reason)
 
     def take(self, row: csvio.ParsedRow, cells: list[str]) -> None:
-        lead = csvio.new_lead(row, self.ctx.config, self.ctx.now_iso, self.options.stage, self.options.source)
-        if lead.status != Status.OPEN and lead.closed_at is None and "expected_close" in row.lead:
-            lead.closed_at = row.lead["expected_close"] + "T00:00:00Z"  # a CRM's close date of a closed deal
-        fast = self.options.on_duplicate == "skip" and lead.email is not None
-        if not fast:
-            self.flush()  # the lookups below must see every lead taken so far
-            existing = self.store.duplicate_of(lead.email, lead.name, lead.company)
+        data = {**self.defaults, **row.lead}
+        email = data.get("email")
+        if self.options.on_duplicate == "skip" and email is not None:
+            # The fast path: duplicates by email are found a batch at a time (see flush).
+            if email in self.emails:
+                self.result.skipped += 1
+                return
+            self.emails.add(email)
+        else:
+            self.flush()  # the lookup must see every lead taken so far
+            existing = self.store.duplicate_of(email, data["name"], data.get("company"))
             if existing is not None:
                 self.duplicate(existing, row, cells)
                 return
-        lead.id = None  # type: ignore[assignment]  # the database assigns it
-        if row.note:
-            lead.touch_count, lead.last_touch_at = 1, lead.created_at
-        if fast:
-            self.batch.append(lead_values(lead))
-            if row.note:
-                self.notes.append((lead.email, lead.created_at, row.note))
-            if len(self.batch) >= BATCH:
-                self.flush()
-        else:
-            self.store.insert_lead(lead_values(lead), (lead.created_at, row.note) if row.note else None)
-            self.result.inserted += 1
+        self.gather(data, row.note)
+        if len(self.rows.pending) >= BATCH or email is None or self.options.on_duplicate != "skip":
+            self.flush()
+
+    def gather(self, data: dict[str, Any], note: str | None) -> None:
+        created = data["created_at"]
+        if data["stage_entered_at"] is None:
+            data["stage_entered_at"] = created
+        if data["status"] != Status.OPEN and data["closed_at"] is None and data.get("expected_close"):
+            data["closed_at"] = data["expected_close"] + "T00:00:00Z"  # a CRM's close date of a closed deal
+        if note:
+            data["touch_count"], data["last_touch_at"] = 1, created
+            self.notes.append((len(self.rows.pending), created, note))
+        self.rows.add(data)
 
     def flush(self) -> None:
-        if self.batch:
-            inserted = self.store.insert_leads(self.batch, self.notes)
-            self.result.inserted += inserted
-            self.result.skipped += len(self.batch) - inserted  # the email was taken: a duplicate
-            self.batch, self.notes = [], []
+        if not self.rows.pending:
+            return
+        taken = self.store.existing_emails(list(self.emails))
+        if taken:  # leads already in the database: take them out of the batch (and their notes)
+            emails = self.rows.columns.index("email")
+            keep = [i for i, values in enumerate(self.rows.pending) if values[emails] not in taken]
+            new_index = {old: new for new, old in enumerate(keep)}
+            self.rows.pending = [self.rows.pending[i] for i in keep]
+            self.notes = [(new_index[i], at, text) for i, at, text in self.notes if i in new_index]
+            self.result.skipped += len(taken)
+        self.result.inserted += len(self.rows.pending)
+        if self.rows.pending:
+            self.store.insert_new_leads(self.rows, self.notes)
+        self.rows.pending, self.notes, self.emails = [], [], set()
 
     def duplicate(self, existing: Lead, row: csvio.ParsedRow, cells: list[str]) -> None:
         mode = self.options.on_duplicate
