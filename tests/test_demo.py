@@ -13,8 +13,10 @@ from conftest import db_path, ok, run
 
 def test_demo_shows_a_pipeline_and_leaves_nothing(tmp_path: Path) -> None:
     result = ok("demo")
-    assert "prospecting" in result.stdout and "closing" in result.stdout
-    assert "30 leads" in result.stderr
+    for heading in ("== The board", "== pipectl review", "== pipectl today", "== pipectl report"):
+        assert heading in result.stdout
+    assert "prospecting (10)" in result.stdout and "closing (5)" in result.stdout
+    assert "verdict:" in result.stdout and "stale deals" in result.stdout
     assert not db_path(tmp_path).exists()
 
 

@@ -561,6 +561,62 @@ def today(
         render.print_today(items, ctx.config)
 
 
+# --- board and report ----------------------------------------------------------------------------
+
+
+class GroupBy(StrEnum):
+    source = "source"
+    owner = "owner"
+    tag = "tag"
+
+
+@app.command("board")
+def board(
+    owner: str = typer.Option(None, "--owner", help="Only this owner's leads."),
+    interactive: bool = typer.Option(False, "--interactive", "-i", help="Open the full-screen board."),
+    as_json: bool = JSON,
+) -> None:
+    """The pipeline as columns by stage: the most valuable deals first, with marks for what needs action."""
+    from pipectl import views
+
+    ctx = context()
+    if interactive:
+        raise PipectlError("the interactive board is not built yet (issue 9): use `pipectl board`")
+    stages, marks = views.board(ctx, owner)
+    if as_json:
+        render.print_json(render.board_json(stages))
+    else:
+        render.print_board(stages, marks, ctx.config, ctx.now_iso)
+
+
+@app.command("report")
+def report(
+    since: str = typer.Option(
+        None, "--since", help="Start of the period: 90d (ago), 2026-09-01... (default: the start of the target period)."
+    ),
+    by: GroupBy = typer.Option(None, "--by", help="Break the outcomes down by source, owner or tag."),
+    owner: str = typer.Option(None, "--owner", help="Only this owner's leads."),
+    svg: Path = typer.Option(None, "--svg", help="Also write the report as an SVG picture."),
+    as_json: bool = JSON,
+) -> None:
+    """Funnel, conversion, win rate, cycle, velocity and coverage, against the previous period; the verdict."""
+    from pipectl import dates, views
+
+    ctx = context()
+    start = None
+    if since is not None:
+        # "90d" here means 90 days ago: a report looks back.
+        text = since.strip()
+        start = dates.parse_when("-" + text if text[:1].isdigit() and text[-1:] in "dwh" else text, ctx.now)
+        if start >= ctx.now:
+            raise PipectlError(f"--since {since!r} is not in the past")
+    data = views.report(ctx, start, by.value if by else None, owner)
+    if as_json:
+        render.print_json(data)
+    else:
+        render.print_report(data, str(svg) if svg else None)
+
+
 # --- import and export ---------------------------------------------------------------------------
 
 

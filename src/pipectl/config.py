@@ -153,6 +153,8 @@ SECTIONS: dict[str, dict[str, tuple[Any, Check]]] = {
         "quota": (0, _number(0)),
         "period": ("month", _one_of("month", "quarter", "year")),
         "coverage": ("auto", _auto_or(_number(0))),
+        "max_win_rate_drop": (0.2, _number(0, 1)),
+        "max_stale_share": (0.3, _number(0, 1)),
     },
 }
 STAGE_KEYS: dict[str, tuple[Any, Check]] = {

@@ -472,3 +472,222 @@ def import_summary(result: Any, dry_run: bool) -> str:
         f"{verb} {result.rows:,} rows: {result.inserted:,} inserted, {result.updated:,} updated, "
         f"{result.skipped:,} skipped as duplicates, {result.rejected:,} rejected ({result.seconds:.1f} s)"
     )
+
+
+# --- board -------------------------------------------------------------------------------------
+
+MARKS = {
+    "stale": "stale",
+    "overdue": "overdue",
+    "no_next_step": "no next step",
+    "unqualified_effort": "unqualified",
+    "last_chance": "last chance",
+    "close_out": "close out",
+    "uncontacted": "uncontacted",
+}
+CARDS_PER_COLUMN = 10
+NARROW = 100  # columns: below this the board shows compact cards
+
+
+def card_marks(findings: list[Any]) -> list[str]:
+    return [MARKS[f.kind] for f in findings if f.kind in MARKS]
+
+
+def board_json(stages: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"stages": [{**stage, "leads": [lead_json(lead) for lead in stage["leads"]]} for stage in stages]}
+
+
+def _card(lead: Lead, marks: list[str], now_iso: str, compact: bool) -> str:
+    value = money(lead.value) or "-"
+    if compact:
+        return f"#{lead.id} {lead.name}\n{value}" + (" !" if marks else "")
+    lines = [f"#{lead.id} {lead.name}"]
+    if lead.company:
+        lines.append(lead.company)
+    lines.append(f"{value} · {_days(lead.stage_entered_at, now_iso)}d")
+    if marks:
+        lines.append(", ".join(marks))
+    return "\n".join(lines)
+
+
+def print_board(stages: list[dict[str, Any]], marks: dict[int, list[Any]], config: Config, now_iso: str) -> None:
+    """One column per stage, the most valuable cards first; long columns cut with "+N more"."""
+    heads = [f"{s['stage']} ({s['count']})\n{money(s['value'])} / w {money(s['weighted_value'])}" for s in stages]
+    if not is_terminal():
+        for head, stage in zip(heads, stages, strict=True):
+            out(head.replace("\n", ": ") + f" {config.currency}")
+            for lead in stage["leads"][:CARDS_PER_COLUMN]:
+                out("  " + _card(lead, card_marks(marks.get(lead.id, [])), now_iso, False).replace("\n", " | "))
+            if stage["count"] > CARDS_PER_COLUMN:
+                out(f"  +{stage['count'] - CARDS_PER_COLUMN} more")
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    console = _console()
+    compact = console.width < NARROW
+    grid = Table(show_lines=True, expand=True, title=f"pipeline ({config.currency})", title_justify="left")
+    for head in heads:
+        grid.add_column(Text(head, style="bold"), ratio=1, overflow="fold")
+    columns = []
+    for stage in stages:
+        cells = []
+        for lead in stage["leads"][:CARDS_PER_COLUMN]:
+            lead_marks = card_marks(marks.get(lead.id, []))
+            cells.append(Text(safe(_card(lead, lead_marks, now_iso, compact)), style="red" if lead_marks else ""))
+        if stage["count"] > CARDS_PER_COLUMN:
+            cells.append(Text(f"+{stage['count'] - CARDS_PER_COLUMN} more", style="dim"))
+        columns.append(cells)
+    for row in range(max((len(c) for c in columns), default=0)):
+        grid.add_row(*(c[row] if row < len(c) else Text("") for c in columns))
+    console.print(grid)
+
+
+# --- report ------------------------------------------------------------------------------------
+
+METRIC_ROWS = (
+    ("open leads", "open_count", "count"),
+    ("open pipeline value", "open_value", "money"),
+    ("weighted value", "weighted_value", "money"),
+    ("won", "won_count", "count"),
+    ("lost", "lost_count", "count"),
+    ("win rate (won / won + lost)", "win_rate", "share"),
+    ("average won deal", "avg_deal", "money"),
+    ("median won deal", "median_deal", "money"),
+    ("median sales cycle (days)", "median_cycle_days", "days"),
+    ("sales velocity (per day)", "sales_velocity", "money"),
+    ("touchpoints per won deal", "touches_per_won", "days"),
+)
+
+
+def _figure(value: Any, kind: str) -> str:
+    if value is None:
+        return "n/a"
+    if kind == "share":
+        return f"{value:.0%}"
+    if kind == "money":
+        return money(Decimal(str(value)).quantize(Decimal("0.01")))
+    return f"{value:,}" if kind == "count" else f"{value:g}"
+
+
+def _change(now: Any, before: Any, kind: str) -> str:
+    if now is None or before is None:
+        return ""
+    delta = Decimal(str(now)) - Decimal(str(before))
+    if kind == "share":
+        return f"{float(delta) * 100:+.0f} pts"
+    return ("+" if delta >= 0 else "-") + _figure(abs(delta), kind)
+
+
+def report_renderables(data: dict[str, Any]) -> list[Any]:
+    """The report as Rich renderables: printed at a terminal, in a pipe, or recorded to SVG."""
+    from rich.table import Table
+    from rich.text import Text
+
+    currency = data["currency"]
+    period, previous = data["period"], data["previous"]["period"]
+    parts: list[Any] = [
+        Text(
+            f"Pipeline report {dates.show(period['since'])} to {dates.show(period['until'])} "
+            f"(previous: {dates.show(previous['since'])} to {dates.show(previous['until'])}), {currency}",
+            style="bold",
+        )
+    ]
+    funnel = Table(title="funnel (open leads now)", title_justify="left", header_style="bold")
+    for name in ("stage", "count", "", "value", "weighted", "median days", "conversion"):
+        funnel.add_column(name, justify="left" if name in ("stage", "") else "right")
+    widest = max((s["count"] for s in data["stages"]), default=0) or 1
+    for stage in data["stages"]:
+        bar = "█" * round(20 * stage["count"] / widest)
+        funnel.add_row(
+            stage["stage"],
+            f"{stage['count']:,}",
+            Text(bar, style="cyan"),
+            _figure(stage["value"], "money"),
+            _figure(stage["weighted_value"], "money"),
+            _figure(stage["median_days_in_stage"], "days"),
+            _figure(stage["conversion"], "share"),
+        )
+    parts.append(funnel)
+    figures = Table(title="metrics", title_justify="left", header_style="bold")
+    for name in ("metric", "this period", "previous", "change"):
+        figures.add_column(name, justify="left" if name == "metric" else "right")
+    for label, key, kind in METRIC_ROWS:
+        now, before = data[key], data["previous"][key]
+        figures.add_row(label, _figure(now, kind), _figure(before, kind), _change(now, before, kind))
+    coverage = data["coverage"]
+    needed = data["coverage_needed"]
+    figures.add_row(
+        "coverage of the remaining target",
+        "n/a" if coverage is None else f"{coverage:.1f}x",
+        f"needed {needed['ratio']:g}x",
+        "",
+    )
+    parts.append(figures)
+    parts.append(
+        Text(
+            f"coverage needed: {needed['ratio']:g}x ({needed['source']}); win rate counts won and lost "
+            "deals closed in the period (open and disqualified leads are not in it)",
+            style="dim",
+        )
+    )
+    labels = {"prospect_more": "PROSPECT MORE", "convert_more": "CONVERT MORE", "on_track": "ON TRACK"}
+    parts.append(Text(f"verdict: {labels[data['verdict']]}", style="bold reverse"))
+    for reason in data["verdict_reasons"]:
+        parts.append(Text(f"  - {reason}"))
+    if data["lost_reasons"]:
+        lost = Table(title="why deals were lost", title_justify="left", header_style="bold")
+        for name in ("reason", "count", "value"):
+            lost.add_column(name, justify="left" if name == "reason" else "right")
+        for row in data["lost_reasons"]:
+            lost.add_row(Text(safe(row["reason"])), str(row["count"]), _figure(row["value"], "money"))
+        parts.append(lost)
+    ahead = Table(title="forecast by expected close", title_justify="left", header_style="bold")
+    for name in ("month", "count", "value", "weighted"):
+        ahead.add_column(name, justify="left" if name == "month" else "right")
+    for row in data["forecast"]:
+        ahead.add_row(
+            row["month"], str(row["count"]), _figure(row["value"], "money"), _figure(row["weighted_value"], "money")
+        )
+    parts.append(ahead)
+    if data["quota"]:
+        parts.append(
+            Text(
+                f"target: {_figure(data['quota'], 'money')} per {data['target_period']}, "
+                f"{_figure(data['remaining_target'], 'money')} still to win",
+                style="dim",
+            )
+        )
+    if "groups" in data:
+        groups = Table(title="by group", title_justify="left", header_style="bold")
+        for name in ("group", "new", "won", "lost", "win rate", "won value", "median cycle"):
+            groups.add_column(name, justify="left" if name == "group" else "right")
+        for row in data["groups"]:
+            groups.add_row(
+                Text(safe(row["group"])),
+                str(row["count"]),
+                str(row["won_count"]),
+                str(row["lost_count"]),
+                _figure(row["win_rate"], "share"),
+                _figure(row["won_value"], "money"),
+                _figure(row["median_cycle_days"], "days"),
+            )
+        parts.append(groups)
+    return parts
+
+
+def print_report(data: dict[str, Any], svg: str | None = None) -> None:
+    from rich.console import Console
+
+    # In a pipe Rich would assume 80 columns and cut the tables: give them room.
+    width = None if is_terminal() and svg is None else 110
+    console = Console(highlight=False, emoji=False, markup=False, record=svg is not None, width=width)
+    for part in report_renderables(data):
+        console.print(part)
+    if svg is not None:
+        try:
+            console.save_svg(svg, title="pipectl report")
+        except OSError as exc:
+            from pipectl.errors import PipectlError
+
+            raise PipectlError(f"cannot write {svg}: {exc.strerror}") from None

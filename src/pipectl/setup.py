@@ -66,8 +66,7 @@ def demo(now: datetime, keep: Path | None) -> None:
         )
         seed(ctx)
         ctx.now = now
-        render.out(f"A demo pipeline of sample leads as of {dates.show(dates.to_iso(now))}:")
-        render.print_leads(actions.list_leads(ctx, sort="stage"), ctx.config, ctx.now_iso)
+        show(ctx)
         ctx.close()
         if keep is not None:
             keep.parent.mkdir(parents=True, exist_ok=True)
@@ -77,6 +76,22 @@ def demo(now: datetime, keep: Path | None) -> None:
             render.out("This database was thrown away. `pipectl demo --keep demo.db` keeps one to explore.")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def show(ctx: actions.Context) -> None:
+    """The tour: the board, the daily review, today's plan and the report, on the demo pipeline."""
+    from pipectl import views
+
+    render.out(f"== The board: a demo pipeline of sample leads as of {dates.show(ctx.now_iso)} ==")
+    stages, marks = views.board(ctx)
+    render.print_board(stages, marks, ctx.config, ctx.now_iso)
+    render.out("\n== pipectl review: what needs action ==")
+    findings, cycle = actions.run_review(ctx)
+    render.print_review(findings, cycle, show_all=False)
+    render.out("\n== pipectl today: what to do first ==")
+    render.print_today(actions.today(ctx)[:10], ctx.config)
+    render.out("\n== pipectl report: the last 90 days ==")
+    render.print_report(views.report(ctx, ctx.now - timedelta(days=90)))
 
 
 def _rows() -> list[dict[str, str]]:

@@ -21,9 +21,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipectl.errors import DatabaseError, PipectlError
+
+if TYPE_CHECKING:
+    from pipectl.metrics import LeadFacts, Move
 from pipectl.migrations import SCHEMA_VERSION, migrate
 from pipectl.model import Event, Lead, Touchpoint
 
@@ -519,6 +522,42 @@ class Store:
             params,
         ).fetchall()
         return [lead_from_row(row) for row in rows]
+
+    def report_facts(self) -> tuple[list[LeadFacts], list[Move]]:
+        """What the report reads: every lead's facts, and every move in the event log (stage changes,
+        closes, reopens, disqualifications) that still stands, in order."""
+        from pipectl.metrics import LeadFacts, Move
+
+        leads = [
+            LeadFacts(
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                None if row[5] is None else Decimal(row[5]).scaleb(-2),
+                row[6],
+                row[7],
+                row[8],
+                row[9],
+                row[10],
+                tuple(_json_or_empty(row[11], "[]")),
+            )
+            for row in self.conn.execute(
+                "SELECT id, created_at, stage, status, closed_at, value, touch_count, lost_reason, expected_close,"
+                " source, owner, tags FROM leads"
+            )
+        ]
+        kinds = {"stage": "stage", "won": "won", "lost": "lost", "reopen": "reopen", "qualify": "disqualified"}
+        rows = self.conn.execute(
+            "SELECT lead_id, at, type, json_extract(data, '$.to'), json_extract(data, '$.from'),"
+            " json_extract(data, '$.stage') FROM events WHERE undone_by IS NULL"
+            " AND (type IN ('stage', 'won', 'lost', 'reopen')"
+            " OR (type = 'qualify' AND json_extract(data, '$.verdict') = 'disqualified'))"
+            " ORDER BY lead_id, id"
+        )
+        moves = [Move(row[0], row[1], kinds[row[2]], row[3] or row[5], row[4]) for row in rows]
+        return leads, moves
 
     def won_cycles(self) -> list[tuple[str, str]]:
         """(created_at, closed_at) of every won lead."""

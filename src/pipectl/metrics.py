@@ -1,0 +1,326 @@
+"""Report metrics: the funnel, conversion, win rate, cycle, velocity, coverage and the verdict (pure).
+
+Every metric is computed from the history (stage entries and exits rebuilt from the event log), not
+from current state alone, so conversion and time in stage are true for leads that moved on. The
+formulas are in the README ("Report"). A metric with no data is None (shown "n/a", never 0).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pipectl import dates
+from pipectl.config import Config
+
+OUTCOMES = ("won", "lost", "disqualified")
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class LeadFacts:
+    """What the report needs of a lead (the store reads just this)."""
+
+    id: int
+    created_at: str
+    stage: str
+    status: str
+    closed_at: str | None
+    value: Decimal | None
+    touch_count: int
+    lost_reason: str | None = None
+    expected_close: str | None = None
+    source: str | None = None
+    owner: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Move:
+    """One change of a lead's place in the pipeline, from the event log."""
+
+    lead_id: int
+    at: str
+    kind: str  # "stage", "won", "lost", "disqualified", "reopen"
+    to: str | None = None  # the stage moved to (stage, reopen)
+    start: str | None = None  # the stage moved from (stage)
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A stretch a lead spent in one stage: entered, left (None: still there), and where it went."""
+
+    lead_id: int
+    stage: str
+    entered: str
+    left: str | None
+    exit: str | None  # the next stage, or won / lost / disqualified, or None while there
+
+
+def visits(leads: Iterable[LeadFacts], moves: Iterable[Move]) -> list[Visit]:
+    """Rebuild every stage visit of every lead from its creation and its moves (``moves`` in order)."""
+    by_lead: dict[int, list[Move]] = {}
+    for move in moves:
+        by_lead.setdefault(move.lead_id, []).append(move)
+    result: list[Visit] = []
+    for lead in leads:
+        own = by_lead.get(lead.id, [])
+        first_move = next((m for m in own if m.kind == "stage"), None)
+        current: str | None = first_move.start if first_move and first_move.start else lead.stage
+        entered = lead.created_at
+        for move in own:
+            if move.kind == "stage" and move.to:
+                if current is not None:
+                    result.append(Visit(lead.id, current, entered, move.at, move.to))
+                current, entered = move.to, move.at
+            elif move.kind in OUTCOMES:
+                if current is not None:
+                    result.append(Visit(lead.id, current, entered, move.at, move.kind))
+                current = None
+            elif move.kind == "reopen":
+                current, entered = move.to or lead.stage, move.at
+        if current is not None:
+            if lead.status in OUTCOMES and lead.closed_at:  # closed without an event (imported as closed)
+                result.append(Visit(lead.id, current, entered, lead.closed_at, lead.status))
+            elif lead.status == "open":
+                result.append(Visit(lead.id, current, entered, None, None))
+    return result
+
+
+def _days(start: str, end: str) -> float:
+    return (dates.from_iso(end) - dates.from_iso(start)).total_seconds() / 86400
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None
+
+
+def _weight(config: Config, stage: str) -> Decimal:
+    return Decimal(str(config.stage(stage).probability)) if stage in config.stage_index else Decimal(0)
+
+
+def _value(lead: LeadFacts) -> Decimal:
+    return lead.value or Decimal(0)
+
+
+@dataclass
+class Total:
+    """Count, value and weighted value of some leads (a stage, a month)."""
+
+    count: int = 0
+    value: Decimal = Decimal(0)
+    weighted: Decimal = Decimal(0)
+
+    def add(self, value: Decimal, weight: Decimal) -> None:
+        self.count += 1
+        self.value += value
+        self.weighted += value * weight
+
+
+@dataclass(frozen=True)
+class Period:
+    """From ``since`` to ``until``, both included (stored times have whole seconds)."""
+
+    since: str
+    until: str
+
+    def has(self, moment: str | None) -> bool:
+        return moment is not None and self.since <= moment <= self.until
+
+    def before(self) -> Period:
+        """The period of the same length that ends the second before this one starts."""
+        start, end = dates.from_iso(self.since), dates.from_iso(self.until)
+        second = timedelta(seconds=1)
+        return Period(dates.to_iso(start - (end - start) - second), dates.to_iso(start - second))
+
+
+def snapshot(config: Config, leads: dict[int, LeadFacts], all_visits: list[Visit], at: str) -> dict[str, Total]:
+    """The open pipeline as it stood at ``at``: per stage count, value and weighted value."""
+    stages = {name: Total() for name in config.stage_names}
+    for visit in all_visits:
+        if visit.entered <= at and (visit.left is None or visit.left > at) and visit.stage in stages:
+            stages[visit.stage].add(_value(leads[visit.lead_id]), _weight(config, visit.stage))
+    return stages
+
+
+def period_metrics(
+    config: Config, leads: dict[int, LeadFacts], all_visits: list[Visit], period: Period
+) -> dict[str, Any]:
+    """Every report metric of SPEC §8 for one period (the open pipeline as it stood at its end)."""
+    names = config.stage_names
+    stages = snapshot(config, leads, all_visits, period.until)
+    stage_rows = []
+    for index, name in enumerate(names):
+        ended = [v for v in all_visits if v.stage == name and period.has(v.left)]
+        forward = [v for v in ended if (v.exit in names and names.index(v.exit) > index) or v.exit == "won"]
+        total = stages[name]
+        stage_rows.append(
+            {
+                "stage": name,
+                "count": total.count,
+                "value": total.value,
+                "weighted_value": total.weighted,
+                "median_days_in_stage": _median([_days(v.entered, v.left or period.until) for v in ended]),
+                "conversion": round(len(forward) / len(ended), 4) if ended else None,
+            }
+        )
+    won = [lead for lead in leads.values() if lead.status == "won" and period.has(lead.closed_at)]
+    lost = [lead for lead in leads.values() if lead.status == "lost" and period.has(lead.closed_at)]
+    won_values = [_value(lead) for lead in won]
+    win_rate = round(len(won) / (len(won) + len(lost)), 4) if won or lost else None
+    avg_deal = sum(won_values, Decimal(0)) / len(won) if won else None
+    cycle = _median([_days(lead.created_at, lead.closed_at or period.until) for lead in won])
+    open_count = sum(total.count for total in stages.values())
+    open_value = sum((total.value for total in stages.values()), Decimal(0))
+    velocity = None
+    if win_rate and avg_deal is not None and cycle:
+        velocity = round(float(open_count * Decimal(str(win_rate)) * avg_deal / Decimal(str(cycle))), 2)
+    return {
+        "stages": stage_rows,
+        "open_count": open_count,
+        "open_value": open_value,
+        "weighted_value": sum((total.weighted for total in stages.values()), Decimal(0)),
+        "won_count": len(won),
+        "lost_count": len(lost),
+        "win_rate": win_rate,
+        "avg_deal": avg_deal.quantize(CENT) if avg_deal is not None else None,
+        "median_deal": Decimal(statistics.median(won_values)).quantize(CENT) if won else None,
+        "won_value": sum(won_values, Decimal(0)),
+        "median_cycle_days": cycle,
+        "sales_velocity": velocity,
+        "touches_per_won": round(sum(lead.touch_count for lead in won) / len(won), 1) if won else None,
+        "lost_reasons": lost_reasons(lost),
+    }
+
+
+def lost_reasons(lost: list[LeadFacts]) -> list[dict[str, Any]]:
+    """Why deals were lost: count and value per reason, the most costly first."""
+    groups: dict[str, list[LeadFacts]] = {}
+    for lead in lost:
+        groups.setdefault(lead.lost_reason or "(no reason)", []).append(lead)
+    rows = [
+        {"reason": reason, "count": len(items), "value": sum((_value(i) for i in items), Decimal(0))}
+        for reason, items in groups.items()
+    ]
+    return sorted(rows, key=lambda row: (-row["value"], -row["count"], row["reason"]))
+
+
+def forecast(config: Config, open_leads: Iterable[LeadFacts], today: date, months: int = 3) -> list[dict[str, Any]]:
+    """Open leads by expected close month, this month and the next ones: count, value, weighted value."""
+    keys = []
+    year, month = today.year, today.month
+    for _ in range(months):
+        keys.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    rows = {key: Total() for key in keys}
+    for lead in open_leads:
+        key = (lead.expected_close or "")[:7]
+        if key in rows:
+            rows[key].add(_value(lead), _weight(config, lead.stage))
+    return [{"month": key, "count": t.count, "value": t.value, "weighted_value": t.weighted} for key, t in rows.items()]
+
+
+def groups(leads: Iterable[LeadFacts], by: str, period: Period) -> list[dict[str, Any]]:
+    """Outcomes per source, owner or tag: which groups bring deals that close (by won value)."""
+    buckets: dict[str, list[LeadFacts]] = {}
+    for lead in leads:
+        names = list(lead.tags) if by == "tag" else [getattr(lead, by)]
+        for name in names or [None]:
+            buckets.setdefault(name or "(none)", []).append(lead)
+    rows = []
+    for name, items in buckets.items():
+        won = [i for i in items if i.status == "won" and period.has(i.closed_at)]
+        lost = [i for i in items if i.status == "lost" and period.has(i.closed_at)]
+        created = [i for i in items if period.has(i.created_at)]
+        if not (won or lost or created):
+            continue
+        rows.append(
+            {
+                "group": name,
+                "count": len(created),
+                "won_count": len(won),
+                "lost_count": len(lost),
+                "win_rate": round(len(won) / (len(won) + len(lost)), 4) if won or lost else None,
+                "won_value": sum((_value(i) for i in won), Decimal(0)),
+                "median_cycle_days": _median([_days(i.created_at, i.closed_at or period.until) for i in won]),
+            }
+        )
+    return sorted(rows, key=lambda row: (-row["won_value"], -row["won_count"], row["group"]))
+
+
+@dataclass
+class Verdict:
+    verdict: str
+    reasons: list[str] = field(default_factory=list)
+
+
+def verdict(
+    config: Config, now: dict[str, Any], before: dict[str, Any], coverage: Coverage, stale_share: float
+) -> Verdict:
+    """Prospect more (the front of the pipeline is too thin for the target), convert more (enough in
+    the pipeline, but it does not move or close), or on track; with the numbers that decided it."""
+    review, targets = config.review, config.targets
+    open_count = now["open_count"]
+    front = now["stages"][0]["count"] / open_count if open_count else 0.0
+    first = now["stages"][0]["stage"]
+    reasons = []
+    if open_count < review["min_open"]:
+        reasons.append(f"only {open_count} open leads (review.min_open = {review['min_open']})")
+    if open_count and front < review["min_front_share"]:
+        reasons.append(
+            f"{front:.0%} of the open leads in {first} (review.min_front_share = {review['min_front_share']:.0%})"
+        )
+    if coverage.ratio is not None and coverage.ratio < coverage.needed:
+        reasons.append(
+            f"the open pipeline covers {coverage.ratio:.1f}x the remaining target, {coverage.needed:g}x needed "
+            f"({coverage.source})"
+        )
+    if reasons:
+        return Verdict("prospect_more", reasons)
+    drop = targets["max_win_rate_drop"]
+    if now["win_rate"] is not None and before["win_rate"] and now["win_rate"] < before["win_rate"] * (1 - drop):
+        reasons.append(
+            f"win rate {now['win_rate']:.0%}, down from {before['win_rate']:.0%} in the previous period "
+            f"(targets.max_win_rate_drop = {drop:.0%})"
+        )
+    if stale_share > targets["max_stale_share"]:
+        reasons.append(
+            f"{stale_share:.0%} of the open leads sit longer in their stage than its max_days "
+            f"(targets.max_stale_share = {targets['max_stale_share']:.0%})"
+        )
+    if coverage.remaining and now["weighted_value"] < coverage.remaining:
+        reasons.append(
+            f"weighted pipeline {now['weighted_value']:,} is below the remaining target {coverage.remaining:,}: "
+            "move deals toward closing"
+        )
+    if reasons:
+        return Verdict("convert_more", reasons)
+    detail = [f"{open_count} open leads, {front:.0%} in {first}"]
+    if coverage.ratio is not None:
+        detail.append(f"coverage {coverage.ratio:.1f}x of {coverage.needed:g}x needed")
+    if now["win_rate"] is not None:
+        detail.append(f"win rate {now['win_rate']:.0%}")
+    return Verdict("on_track", ["; ".join(detail)])
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The open pipeline over what is left of the target this target period, and what is needed."""
+
+    ratio: float | None  # None without a quota, or with the target met
+    needed: float
+    source: str
+    remaining: Decimal | None
+
+
+def period_of(now: datetime, since: datetime | None, kind: str) -> Period:
+    """The report period: from ``since`` (default: the start of the current target period) until now."""
+    if since is None:
+        today = dates.local_today(now)
+        month = {"month": today.month, "quarter": (today.month - 1) // 3 * 3 + 1, "year": 1}[kind]
+        since = dates.at_local(today.replace(month=month, day=1))
+    return Period(dates.to_iso(since), dates.to_iso(now))

@@ -1,0 +1,95 @@
+"""What the board and the report show (read-only actions: the store reads, the domain computes).
+
+Kept apart from actions.py, which changes data; the CLI and the interactive board call both.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pipectl import dates, metrics, review
+from pipectl.actions import Context, facts, period, run_review
+from pipectl.model import Finding, Lead
+
+
+def report(
+    ctx: Context, since: datetime | None = None, by: str | None = None, owner: str | None = None
+) -> dict[str, Any]:
+    """The report of SPEC §8 as its JSON object."""
+    config = ctx.config
+    all_leads, moves = ctx.store().report_facts()
+    if owner is not None:
+        all_leads = [lead for lead in all_leads if lead.owner == owner]
+    leads = {lead.id: lead for lead in all_leads}
+    all_visits = metrics.visits(all_leads, (move for move in moves if move.lead_id in leads))
+    current = metrics.period_of(ctx.now, since, config.targets["period"])
+    now = metrics.period_metrics(config, leads, all_visits, current)
+    before = metrics.period_metrics(config, leads, all_visits, current.before())
+    history = facts(ctx)
+    needed = review.coverage_needed(config, history)
+    quota = Decimal(str(config.targets["quota"]))
+    start, end = period(ctx.now, config.targets["period"])
+    won_in_target = sum(
+        (
+            lead.value or Decimal(0)
+            for lead in all_leads
+            if lead.status == "won" and lead.closed_at and dates.to_iso(start) <= lead.closed_at < dates.to_iso(end)
+        ),
+        Decimal(0),
+    )
+    remaining = quota - won_in_target
+    ratio = round(float(Decimal(str(now["open_value"])) / remaining), 2) if quota > 0 and remaining > 0 else None
+    coverage = metrics.Coverage(ratio, needed.value, needed.source, remaining if quota > 0 else None)
+    findings, _ = run_review(ctx, owner)
+    stale = {f.lead_id for f in findings if f.kind == "stale" and "days_in_stage" in f.details}
+    stale_share = len(stale) / now["open_count"] if now["open_count"] else 0.0
+    decided = metrics.verdict(config, now, before, coverage, stale_share)
+    open_leads = [lead for lead in all_leads if lead.status == "open"]
+    result: dict[str, Any] = {
+        "period": {"since": current.since, "until": current.until},
+        **{key: value for key, value in now.items() if key != "lost_reasons"},
+        "coverage": ratio,
+        "coverage_needed": {"ratio": needed.value, "source": needed.source},
+        "remaining_target": coverage.remaining,
+        "verdict": decided.verdict,
+        "verdict_reasons": decided.reasons,
+        "previous": {
+            "period": {"since": current.before().since, "until": current.before().until},
+            **{key: value for key, value in before.items() if key != "lost_reasons"},
+        },
+        "lost_reasons": now["lost_reasons"],
+        "forecast": metrics.forecast(config, open_leads, dates.local_today(ctx.now)),
+        "currency": config.currency,
+        "quota": quota,
+        "target_period": config.targets["period"],
+    }
+    if by is not None:
+        result["groups"] = metrics.groups(all_leads, by, current)
+    return result
+
+
+def board(ctx: Context, owner: str | None = None) -> tuple[list[dict[str, Any]], dict[int, list[Finding]]]:
+    """The open leads by stage, the most valuable first, with their stage totals; and what the review
+    finds for each lead (the marks on the cards)."""
+    config = ctx.config
+    from pipectl.store import Filter
+
+    leads = ctx.store().list_leads(Filter(owner=owner), "value", True)
+    columns: dict[str, list[Lead]] = {name: [] for name in config.stage_names}
+    for lead in leads:
+        columns.setdefault(lead.stage, []).append(lead)
+    stages = []
+    for name, items in columns.items():
+        weight = Decimal(str(config.stage(name).probability)) if name in config.stage_index else Decimal(0)
+        value = sum((lead.value or Decimal(0) for lead in items), Decimal(0))
+        stages.append(
+            {"stage": name, "count": len(items), "value": value, "weighted_value": value * weight, "leads": items}
+        )
+    findings, _ = run_review(ctx, owner)
+    marks: dict[int, list[Finding]] = {}
+    for finding in findings:
+        if finding.lead_id is not None:
+            marks.setdefault(finding.lead_id, []).append(finding)
+    return stages, marks
