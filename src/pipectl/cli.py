@@ -582,7 +582,7 @@ def board(
     ctx = context()
     if interactive:
         raise PipectlError("the interactive board is not built yet (issue 9): use `pipectl board`")
-    stages, marks = views.board(ctx, owner)
+    stages, marks = views.board(ctx, owner, marks=not as_json)
     if as_json:
         render.print_json(render.board_json(stages))
     else:

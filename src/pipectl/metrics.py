@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from pipectl import dates
 from pipectl.config import Config
@@ -21,9 +21,9 @@ OUTCOMES = ("won", "lost", "disqualified")
 CENT = Decimal("0.01")
 
 
-@dataclass(frozen=True)
-class LeadFacts:
-    """What the report needs of a lead (the store reads just this)."""
+class LeadFacts(NamedTuple):
+    """What the report needs of a lead (the store reads just this). Named tuples: a report builds
+    hundreds of thousands of these, and they are the cheapest records to make."""
 
     id: int
     created_at: str
@@ -39,8 +39,7 @@ class LeadFacts:
     tags: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Move:
+class Move(NamedTuple):
     """One change of a lead's place in the pipeline, from the event log."""
 
     lead_id: int
@@ -50,8 +49,7 @@ class Move:
     start: str | None = None  # the stage moved from (stage)
 
 
-@dataclass(frozen=True)
-class Visit:
+class Visit(NamedTuple):
     """A stretch a lead spent in one stage: entered, left (None: still there), and where it went."""
 
     lead_id: int
@@ -68,7 +66,13 @@ def visits(leads: Iterable[LeadFacts], moves: Iterable[Move]) -> list[Visit]:
         by_lead.setdefault(move.lead_id, []).append(move)
     result: list[Visit] = []
     for lead in leads:
-        own = by_lead.get(lead.id, [])
+        own = by_lead.get(lead.id)
+        if own is None:  # never moved: one stay, from creation to now or to its close
+            if lead.status == "open":
+                result.append(Visit(lead.id, lead.stage, lead.created_at, None, None))
+            elif lead.status in OUTCOMES and lead.closed_at:
+                result.append(Visit(lead.id, lead.stage, lead.created_at, lead.closed_at, lead.status))
+            continue
         first_move = next((m for m in own if m.kind == "stage"), None)
         current: str | None = first_move.start if first_move and first_move.start else lead.stage
         entered = lead.created_at
@@ -99,8 +103,8 @@ def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 1) if values else None
 
 
-def _weight(config: Config, stage: str) -> Decimal:
-    return Decimal(str(config.stage(stage).probability)) if stage in config.stage_index else Decimal(0)
+def _weights(config: Config) -> dict[str, Decimal]:
+    return {stage.name: Decimal(str(stage.probability)) for stage in config.stages}
 
 
 def _value(lead: LeadFacts) -> Decimal:
@@ -141,10 +145,19 @@ class Period:
 def snapshot(config: Config, leads: dict[int, LeadFacts], all_visits: list[Visit], at: str) -> dict[str, Total]:
     """The open pipeline as it stood at ``at``: per stage count, value and weighted value."""
     stages = {name: Total() for name in config.stage_names}
+    weights = _weights(config)
     for visit in all_visits:
         if visit.entered <= at and (visit.left is None or visit.left > at) and visit.stage in stages:
-            stages[visit.stage].add(_value(leads[visit.lead_id]), _weight(config, visit.stage))
+            stages[visit.stage].add(_value(leads[visit.lead_id]), weights[visit.stage])
     return stages
+
+
+def stale_share(config: Config, all_visits: list[Visit], at: str) -> float:
+    """The share of the leads open at ``at`` that had been in their stage longer than its max_days."""
+    limits = {stage.name: dates.to_iso(dates.from_iso(at) - timedelta(days=stage.max_days)) for stage in config.stages}
+    open_stays = [v for v in all_visits if v.entered <= at and (v.left is None or v.left > at) and v.stage in limits]
+    stale = sum(1 for v in open_stays if v.entered < limits[v.stage])
+    return stale / len(open_stays) if open_stays else 0.0
 
 
 def period_metrics(
@@ -153,9 +166,13 @@ def period_metrics(
     """Every report metric of SPEC §8 for one period (the open pipeline as it stood at its end)."""
     names = config.stage_names
     stages = snapshot(config, leads, all_visits, period.until)
+    ended_in: dict[str, list[Visit]] = {name: [] for name in names}
+    for visit in all_visits:
+        if visit.left is not None and period.since <= visit.left <= period.until and visit.stage in ended_in:
+            ended_in[visit.stage].append(visit)
     stage_rows = []
     for index, name in enumerate(names):
-        ended = [v for v in all_visits if v.stage == name and period.has(v.left)]
+        ended = ended_in[name]
         forward = [v for v in ended if (v.exit in names and names.index(v.exit) > index) or v.exit == "won"]
         total = stages[name]
         stage_rows.append(
@@ -217,10 +234,11 @@ def forecast(config: Config, open_leads: Iterable[LeadFacts], today: date, month
         keys.append(f"{year:04d}-{month:02d}")
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     rows = {key: Total() for key in keys}
+    weights = _weights(config)
     for lead in open_leads:
         key = (lead.expected_close or "")[:7]
         if key in rows:
-            rows[key].add(_value(lead), _weight(config, lead.stage))
+            rows[key].add(_value(lead), weights.get(lead.stage, Decimal(0)))
     return [{"month": key, "count": t.count, "value": t.value, "weighted_value": t.weighted} for key, t in rows.items()]
 
 

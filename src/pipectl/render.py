@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import operator
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -79,8 +80,11 @@ def _number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+_PICK_JSON = operator.attrgetter(*JSON_KEYS)
+
+
 def lead_json(lead: Lead) -> dict[str, Any]:
-    data = {key: getattr(lead, key) for key in JSON_KEYS}
+    data = dict(zip(JSON_KEYS, _PICK_JSON(lead), strict=True))
     if lead.value is not None:
         data["value"] = _number(lead.value)
     return data

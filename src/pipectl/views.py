@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from pipectl import dates, metrics, review
-from pipectl.actions import Context, facts, period, run_review
+from pipectl.actions import Context, period, run_review
 from pipectl.model import Finding, Lead
 
 
@@ -27,8 +27,10 @@ def report(
     current = metrics.period_of(ctx.now, since, config.targets["period"])
     now = metrics.period_metrics(config, leads, all_visits, current)
     before = metrics.period_metrics(config, leads, all_visits, current.before())
-    history = facts(ctx)
-    needed = review.coverage_needed(config, history)
+    closed = [lead.status for lead in all_leads]
+    needed = review.coverage_needed(
+        config, review.Facts(won_count=closed.count("won"), lost_count=closed.count("lost"))
+    )
     quota = Decimal(str(config.targets["quota"]))
     start, end = period(ctx.now, config.targets["period"])
     won_in_target = sum(
@@ -42,10 +44,7 @@ def report(
     remaining = quota - won_in_target
     ratio = round(float(Decimal(str(now["open_value"])) / remaining), 2) if quota > 0 and remaining > 0 else None
     coverage = metrics.Coverage(ratio, needed.value, needed.source, remaining if quota > 0 else None)
-    findings, _ = run_review(ctx, owner)
-    stale = {f.lead_id for f in findings if f.kind == "stale" and "days_in_stage" in f.details}
-    stale_share = len(stale) / now["open_count"] if now["open_count"] else 0.0
-    decided = metrics.verdict(config, now, before, coverage, stale_share)
+    decided = metrics.verdict(config, now, before, coverage, metrics.stale_share(config, all_visits, current.until))
     open_leads = [lead for lead in all_leads if lead.status == "open"]
     result: dict[str, Any] = {
         "period": {"since": current.since, "until": current.until},
@@ -70,9 +69,11 @@ def report(
     return result
 
 
-def board(ctx: Context, owner: str | None = None) -> tuple[list[dict[str, Any]], dict[int, list[Finding]]]:
-    """The open leads by stage, the most valuable first, with their stage totals; and what the review
-    finds for each lead (the marks on the cards)."""
+def board(
+    ctx: Context, owner: str | None = None, marks: bool = True
+) -> tuple[list[dict[str, Any]], dict[int, list[Finding]]]:
+    """The open leads by stage, the most valuable first, with their stage totals; and (``marks``) what
+    the review finds for each lead, the marks on the cards."""
     config = ctx.config
     from pipectl.store import Filter
 
@@ -87,9 +88,8 @@ def board(ctx: Context, owner: str | None = None) -> tuple[list[dict[str, Any]],
         stages.append(
             {"stage": name, "count": len(items), "value": value, "weighted_value": value * weight, "leads": items}
         )
-    findings, _ = run_review(ctx, owner)
-    marks: dict[int, list[Finding]] = {}
-    for finding in findings:
+    by_lead: dict[int, list[Finding]] = {}
+    for finding in run_review(ctx, owner)[0] if marks else []:
         if finding.lead_id is not None:
-            marks.setdefault(finding.lead_id, []).append(finding)
-    return stages, marks
+            by_lead.setdefault(finding.lead_id, []).append(finding)
+    return stages, by_lead
