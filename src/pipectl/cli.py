@@ -738,6 +738,30 @@ def merge(
     _done(found, as_json, f"merged into {found.label}")
 
 
+@app.command("doctor")
+def doctor(fix: bool = typer.Option(False, "--fix", help="Recompute counters and recreate missing indexes.")) -> None:
+    """Check the database and the config; exit 0 when healthy, 1 with each problem and how to fix it."""
+    from pipectl import doctor as checkup
+
+    ctx = context()
+    if fix:
+        render.out(f"repaired {checkup.fix(ctx)} leads' counters; indexes in place")
+    problems = 0
+    for check in checkup.checks(ctx):
+        if not check.problems:
+            render.out(f"ok       {check.name}")
+            continue
+        problems += len(check.problems)
+        render.out(f"PROBLEM  {check.name}:")
+        for problem in check.problems[: checkup.MAX_SHOWN]:
+            render.out(f"           {problem}")
+        if len(check.problems) > checkup.MAX_SHOWN:
+            render.out(f"           ... and {len(check.problems) - checkup.MAX_SHOWN} more")
+        render.out(f"         fix: {check.fix}")
+    if problems:
+        raise typer.Exit(1)
+
+
 # --- history -----------------------------------------------------------------------------------
 
 

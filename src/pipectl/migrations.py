@@ -138,6 +138,17 @@ def m003_lookup_indexes(conn: sqlite3.Connection) -> None:
 
 
 SCHEMA_VERSION = len(MIGRATIONS)
+# The indexes the current schema has (what the migrations above leave), by name: `doctor` checks them
+# and `doctor --fix` recreates a missing one.
+INDEXES = {
+    "leads_status_stage": "CREATE INDEX IF NOT EXISTS leads_status_stage ON leads (status, stage)",
+    "leads_name_company": "CREATE INDEX IF NOT EXISTS leads_name_company"
+    " ON leads (name COLLATE NOCASE, company COLLATE NOCASE)",
+    "touchpoints_lead_at": "CREATE INDEX IF NOT EXISTS touchpoints_lead_at ON touchpoints (lead_id, at)",
+    "events_batch": "CREATE INDEX IF NOT EXISTS events_batch ON events (batch)",
+    "events_lead": "CREATE INDEX IF NOT EXISTS events_lead ON events (lead_id, id)",
+    "events_type": "CREATE INDEX IF NOT EXISTS events_type ON events (type)",
+}
 
 
 def migrate(conn: sqlite3.Connection, current: int) -> None:

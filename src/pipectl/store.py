@@ -559,6 +559,44 @@ class Store:
         moves = [Move(row[0], row[1], kinds[row[2]], row[3] or row[5], row[4]) for row in rows]
         return leads, moves
 
+    # --- health (doctor) ---------------------------------------------------------------------------
+
+    def integrity(self) -> list[str]:
+        """What SQLite's integrity and foreign key checks report (empty: healthy)."""
+        problems = [row[0] for row in self.conn.execute("PRAGMA integrity_check") if row[0] != "ok"]
+        problems += [f"touchpoint {row[1]} points to no lead" for row in self.conn.execute("PRAGMA foreign_key_check")]
+        return problems
+
+    def create_missing_indexes(self) -> None:
+        from pipectl.migrations import INDEXES
+
+        for ddl in INDEXES.values():
+            self.conn.execute(ddl)
+
+    def index_names(self) -> set[str]:
+        return {row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+
+    def schema_version(self) -> int:
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def stages_in_use(self) -> dict[str, int]:
+        rows = self.conn.execute("SELECT stage, count(*) FROM leads WHERE status = 'open' GROUP BY stage")
+        return {row[0]: row[1] for row in rows}
+
+    def activity(self) -> Iterator[tuple[Lead, list[Touchpoint]]]:
+        """Every lead with its touchpoints (streamed in id order; touchpoints in time order)."""
+        points = self.conn.execute(
+            "SELECT id, lead_id, kind, at, direction, outcome, note FROM touchpoints ORDER BY lead_id, at, id"
+        )
+        pending = next(points, None)
+        for lead in self.iter_leads():
+            own = []
+            while pending is not None and pending[1] <= lead.id:
+                if pending[1] == lead.id:
+                    own.append(Touchpoint(*pending))
+                pending = next(points, None)
+            yield lead, own
+
     def won_cycles(self) -> list[tuple[str, str]]:
         """(created_at, closed_at) of every won lead."""
         rows = self.conn.execute(
