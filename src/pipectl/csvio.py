@@ -62,33 +62,10 @@ FORMATS = ("csv", "json", "jsonl")
 # would put a lead's counters out of step with its (empty) history.
 ACTIVITY = ("touch_count", "last_touch_at", "attempts", "last_outbound_at", "last_reply_at", "last_chance_at")
 _EXPORT_DERIVED = ("id", "updated_at", *ACTIVITY)
-# Fields a column can feed (``note`` becomes the lead's first note); a column can also be kept in
-# ``extra`` under its header (what unmapped columns get) or ignored (``-``).
-IMPORT_FIELDS: tuple[str, ...] = (
-    "name",
-    "company",
-    "email",
-    "phone",
-    "source",
-    "value",
-    "stage",
-    "status",
-    "owner",
-    "tags",
-    "created_at",
-    "stage_entered_at",
-    "next_action",
-    "next_action_due",
-    "expected_close",
-    "snoozed_until",
-    "qualified",
-    "qualification_score",
-    "lost_reason",
-    "note",
-)
-# The other stored fields of a Lead (touch_count, the cadence's state...), so that pipectl's own export
-# imports back whole, each by its type (see _KINDS): they have no aliases, only their own names.
-IMPORT_FIELDS += tuple(f.name for f in fields(Lead) if f.name not in (*IMPORT_FIELDS, *_EXPORT_DERIVED, "extra"))
+# Fields a column can feed: every field of the JSON lead but those the database sets, and ``note``
+# (the lead's first note). A column can also be kept in ``extra`` under its header (what unmapped
+# columns get) or ignored (``-``).
+IMPORT_FIELDS: tuple[str, ...] = (*(key for key in JSON_KEYS if key not in (*_EXPORT_DERIVED, "extra")), "note")
 # The two halves of a name (First Name + Last Name, 姓 + 名), joined into ``name``.
 NAME_PARTS = ("first_name", "last_name")
 EXTRA = "extra"
