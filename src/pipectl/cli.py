@@ -38,27 +38,27 @@ class _Group(TyperGroup):
             result = super().main(argv, "pipectl", *a, **kw)
             code = result if isinstance(result, int) else 0
         except PipectlError as exc:
-            render.err(f"Error: {exc.message}")
+            render.error(exc.message)
             code = exc.exit_code
         except _click.exceptions.NoArgsIsHelpError as exc:
             render.out(exc.format_message())
             code = 0
         except _click.exceptions.UsageError as exc:
             hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
-            render.err(f"Error: {exc.format_message()}{hint}")
+            render.error(f"{exc.format_message()}{hint}")
             code = 2
         except _click.exceptions.ClickException as exc:
-            render.err(f"Error: {exc.format_message()}")
+            render.error(exc.format_message())
             code = exc.exit_code
         except (KeyboardInterrupt, typer.Abort):
-            render.err("Error: interrupted; nothing was changed by the unfinished command")
+            render.error("interrupted; nothing was changed by the unfinished command")
             code = 130
         except BrokenPipeError:
             code = 0
         except Exception as exc:
             if "--debug" in argv:
                 raise
-            render.err(f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
+            render.error(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
             code = 1
         finally:
             ctx = _state.get("ctx")
@@ -581,12 +581,26 @@ def board(
 
     ctx = context()
     if interactive:
-        raise PipectlError("the interactive board is not built yet (issue 9): use `pipectl board`")
+        _interactive_board(ctx, owner)
+        return
     stages, marks = views.board(ctx, owner, marks=not as_json)
     if as_json:
         render.print_json(render.board_json(stages))
     else:
         render.print_board(stages, marks, ctx.config, ctx.now_iso)
+
+
+@app.command("ui")
+def ui(owner: str = typer.Option(None, "--owner", help="Only this owner's leads.")) -> None:
+    """The interactive board (same as `pipectl board --interactive`)."""
+    _interactive_board(context(), owner)
+
+
+def _interactive_board(ctx: actions.Context, owner: str | None) -> None:
+    from pipectl import tui  # Textual is imported only here: no other command pays for it
+
+    ctx.store()  # a missing database is an error before the screen opens
+    tui.run(ctx, owner, _state.get("as_of"))
 
 
 @app.command("report")
