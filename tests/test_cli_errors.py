@@ -76,7 +76,7 @@ def test_closed_lead_refusals(pipeline: Path) -> None:
         ("owner = 3\n", "owner must be a non-empty string"),
         ('[review]\nidle_days = "seven"\n', "review.idle_days must be a whole number"),
         ("[review]\nidel_days = 3\n", "review.idel_days is not a known key"),
-        ("[cadence]\ncycle_tolerance = 0.5\n", "cadence.cycle_tolerance must be at least 1"),
+        ("[cadence]\ncycle_tolerance = 0.5\n", "cadence.cycle_tolerance must be between 1 and 10"),
         ('[targets]\nperiod = "week"\n', "targets.period must be one of"),
         ('[qualification]\ngate_stage = "qualfying"\n', "qualification.gate_stage names no stage"),
         ('[[stages]]\nname = "a"\nprobability = 2\nmax_days = 3\nmax_open = 4\n', "stages[1].probability"),
@@ -143,3 +143,43 @@ def test_not_a_database_file(tmp_path: Path) -> None:
 def test_debug_shows_tracebacks_only_for_unexpected_errors(pipeline: Path) -> None:
     result = run("--debug", "show", "nobody")
     assert_error(result, "no lead matches")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["show", "99999999999999999999"], "no lead with id 99999999999999999999"),
+        (["show", "\u00b9"], "no lead matches"),
+        (["add", "Old", "--at=0500-01-01"], "out of range: years 1900 to 2999"),
+        (["--as-of=9999-12-31", "review"], "out of range"),
+        (["snooze", "1", "--until=99999w"], "out of range"),
+    ],
+)
+def test_out_of_range_ids_and_dates(pipeline: Path, args: list[str], message: str) -> None:
+    before = snapshot(pipeline)
+    assert_error(run(*args), message)
+    assert snapshot(pipeline) == before
+
+
+def test_an_error_quoting_a_newline_stays_one_line(pipeline: Path) -> None:
+    add("Multi\nLine One")
+    add("Multi\nLine Two")
+    result = run("show", "multi")
+    assert_error(result, "'multi' matches 2 leads")
+    assert "Multi\\nLine One" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[review]\noverload_share = nan\n", "review.overload_share must be a number"),
+        ("[review]\nidle_days = 1000000\n", "review.idle_days must be between 1 and 36,500"),
+        ("[cadence]\ncycle_tolerance = inf\n", "cadence.cycle_tolerance must be a number"),
+        ("[targets]\nquota = 1e300\n", "targets.quota must be between"),
+    ],
+)
+def test_config_numbers_are_finite_and_bounded(pipeline: Path, tmp_path: Path, text: str, message: str) -> None:
+    config = tmp_path / "config" / "pipectl" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(text, encoding="utf-8")
+    assert_error(run("list"), message)

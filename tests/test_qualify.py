@@ -46,9 +46,9 @@ required = "yes"
         "criteria[1] (budget).wieght: not a known field (a typo?); known: help, key, question, required, weight",
         "criteria[2] (budget).key: 'budget' appears twice",
         "criteria[2] (budget).question: missing",
-        "criteria[2] (budget).weight: must be a number greater than 0 (got 0)",
+        "criteria[2] (budget).weight: must be a number greater than 0, at most 1,000,000 (got 0)",
         "criteria[3].key: missing or not a word of letters, digits, - and _ (got None)",
-        "criteria[3].weight: must be a number greater than 0 (got 'heavy')",
+        "criteria[3].weight: must be a number greater than 0, at most 1,000,000 (got 'heavy')",
         "criteria[3].required: must be true or false (got 'yes')",
     ]
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pipectl import agenda, qualify, review
 
 TOUCH_KINDS = (*CONTACT_KINDS, "note")
+MAX_ID_DIGITS = 18  # ids are SQLite 64-bit integers
 LAST_CHANCE_FILE = "last-chance.txt"
 
 
@@ -64,8 +65,8 @@ def resolve(store: Store, ref: str) -> Lead:
     text = ref.strip().lstrip("#")
     if not text:
         raise NotFound("no lead given: use its id, email, or part of its name or company")
-    if text.isdigit():
-        lead = store.get_lead(int(text))
+    if text.isascii() and text.isdigit():
+        lead = store.get_lead(int(text)) if len(text) <= MAX_ID_DIGITS else None
         if lead is None:
             raise NotFound(f"no lead with id {text}")
         return lead

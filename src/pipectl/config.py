@@ -8,6 +8,7 @@ the file and the key. Where each default comes from is in the README and the tem
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,22 +81,22 @@ def default_owner() -> str:
 Check = Callable[[Any], str | None]  # returns what is wrong, or None
 
 
-def _number(low: float | None = None, high: float | None = None) -> Check:
+def _number(low: float, high: float) -> Check:
     def check(value: Any) -> str | None:
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             return "must be a number"
-        if (low is not None and value < low) or (high is not None and value > high):
-            return f"must be between {low} and {high}" if high is not None else f"must be at least {low}"
-        return None
+        return None if low <= value <= high else f"must be between {low:g} and {high:g}"
 
     return check
 
 
-def _whole(low: int = 0) -> Check:
+def _whole(low: int = 0, high: int = 36_500) -> Check:
+    """A count (of days, by default: at most a hundred years)."""
+
     def check(value: Any) -> str | None:
         if isinstance(value, bool) or not isinstance(value, int):
             return "must be a whole number"
-        return f"must be at least {low}" if value < low else None
+        return None if low <= value <= high else f"must be between {low} and {high:,}"
 
     return check
 
@@ -136,23 +137,23 @@ SECTIONS: dict[str, dict[str, tuple[Any, Check]]] = {
         "idle_days": (7, _whole(1)),
         "overload_share": (0.5, _number(0, 1)),
         "max_unqualified_touches": (4, _whole(1)),
-        "min_open": (20, _whole(0)),
+        "min_open": (20, _whole(0, 10**9)),
         "min_front_share": (0.25, _number(0, 1)),
     },
     "cadence": {
-        "respond_within_hours": (1, _number(0)),
+        "respond_within_hours": (1, _number(0, 24 * 365)),
         "max_attempts": (5, _whole(1)),
         "attempt_interval_days": ([3, 4, 5, 6], _intervals),
         "auto_schedule": (True, _flag),
         "last_chance_wait_days": (7, _whole(1)),
-        "sales_cycle_days": ("auto", _auto_or(_whole(1))),
-        "sales_cycle_fallback_days": (90, _whole(1)),
-        "cycle_tolerance": (2.0, _number(1)),
+        "sales_cycle_days": ("auto", _auto_or(_whole(1, 3650))),
+        "sales_cycle_fallback_days": (90, _whole(1, 3650)),
+        "cycle_tolerance": (2.0, _number(1, 10)),
     },
     "targets": {
-        "quota": (0, _number(0)),
+        "quota": (0, _number(0, 9_999_999_999_999.99)),
         "period": ("month", _one_of("month", "quarter", "year")),
-        "coverage": ("auto", _auto_or(_number(0))),
+        "coverage": ("auto", _auto_or(_number(0, 1000))),
         "max_win_rate_drop": (0.2, _number(0, 1)),
         "max_stale_share": (0.3, _number(0, 1)),
     },
@@ -161,7 +162,7 @@ STAGE_KEYS: dict[str, tuple[Any, Check]] = {
     "name": (None, _text),
     "probability": (None, _number(0, 1)),
     "max_days": (None, _whole(1)),
-    "max_open": (None, _whole(1)),
+    "max_open": (None, _whole(1, 10**9)),
 }
 TOP_KEYS = {"owner", "currency", "stages", "qualification", *SECTIONS}
 QUALIFICATION_KEYS = {"checklist", "gate_stage"}

@@ -26,6 +26,8 @@ END_OF_DAY = time(23, 59, 59)
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _RELATIVE = re.compile(r"^([+-]?)(\d{1,5})\s*(h|d|w)$")
 HELP = "use an ISO date (2026-12-01), today, tomorrow, yesterday, a weekday, eow, eom, or +3d / 2w / -1d"
+# Dates a pipeline can mean: anything else is a typo (and 0500 or 10000 would not survive arithmetic).
+FIRST_YEAR, LAST_YEAR = 1900, 2999
 
 
 def clock(as_of: str | None = None) -> datetime:
@@ -79,23 +81,29 @@ def parse_when(text: str, now: datetime, mode: Mode = "point") -> datetime:
         raise PipectlError(f"empty date: {HELP}")
     if lowered == "now":
         return now
-    moment = END_OF_DAY if mode == "due" else time(0)
-    today = local_today(now)
     try:
-        day = _day_of(lowered, today)
-        if day is not None:
-            return at_local(day, moment)
-        relative = _RELATIVE.match(lowered)
-        if relative:
-            sign, amount, unit = relative.groups()
-            count = -int(amount) if sign == "-" else int(amount)
-            if unit == "h":
-                return now + timedelta(hours=count)
-            days = count * (7 if unit == "w" else 1)
-            return at_local(today + timedelta(days=days), moment)
-        return _parse_absolute(raw, moment)
+        result = _parse(raw, lowered, now, END_OF_DAY if mode == "due" else time(0))
     except (ValueError, OverflowError):
         raise PipectlError(f"unrecognised date {raw!r}: {HELP}") from None
+    if not FIRST_YEAR <= result.year <= LAST_YEAR:
+        raise PipectlError(f"date {raw!r} is out of range: years {FIRST_YEAR} to {LAST_YEAR}")
+    return result
+
+
+def _parse(raw: str, lowered: str, now: datetime, moment: time) -> datetime:
+    today = local_today(now)
+    day = _day_of(lowered, today)
+    if day is not None:
+        return at_local(day, moment)
+    relative = _RELATIVE.match(lowered)
+    if relative:
+        sign, amount, unit = relative.groups()
+        count = -int(amount) if sign == "-" else int(amount)
+        if unit == "h":
+            return now + timedelta(hours=count)
+        days = count * (7 if unit == "w" else 1)
+        return at_local(today + timedelta(days=days), moment)
+    return _parse_absolute(raw, moment)
 
 
 def _parse_absolute(raw: str, moment: time) -> datetime:
@@ -130,8 +138,8 @@ def parse_day(text: str, now: datetime) -> date:
 
 
 def to_iso(moment: datetime) -> str:
-    """Storage form: UTC, seconds, ``Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Storage form: UTC, seconds, ``Z`` (stored times compare as text, so the form never varies)."""
+    return moment.astimezone(UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def from_iso(text: str) -> datetime:

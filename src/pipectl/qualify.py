@@ -27,6 +27,7 @@ ANSWER_WORDS = {
     "?": UNKNOWN,
 }
 KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+MAX_WEIGHT = 1_000_000
 CHECKLIST_KEYS = {"threshold", "criteria", "name"}
 CRITERION_KEYS = {"key", "question", "help", "weight", "required"}
 
@@ -111,8 +112,9 @@ def problems(data: dict[str, Any]) -> list[str]:
         if not isinstance(question, str) or not question.strip():
             found.append(f"{where}.question: missing")
         weight = item.get("weight", 1)
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or not weight > 0:
-            found.append(f"{where}.weight: must be a number greater than 0 (got {weight!r})")
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight <= MAX_WEIGHT:
+            shown = weight if not isinstance(weight, int) or abs(weight) < 10**12 else "a huge number"
+            found.append(f"{where}.weight: must be a number greater than 0, at most {MAX_WEIGHT:,} (got {shown!r})")
         if not isinstance(item.get("required", False), bool):
             found.append(f"{where}.required: must be true or false (got {item['required']!r})")
         if "help" in item and not isinstance(item["help"], str):

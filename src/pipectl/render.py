@@ -108,6 +108,11 @@ def err(line: str) -> None:
     sys.stderr.write(safe(line) + "\n")
 
 
+def error(message: str) -> None:
+    """The one ``Error:`` line of a failed command: user text quoted in it cannot break it in two."""
+    err("Error: " + message.replace("\r", "\\r").replace("\n", "\\n"))
+
+
 def _console() -> Any:
     from rich.console import Console
 
