@@ -33,6 +33,10 @@ class _Group(TyperGroup):
         argv = list(sys.argv[1:] if args is None else args)
         _state.clear()
         _state["argv"] = argv
+        bad = next((arg for arg in argv if not _is_text(arg)), None)
+        if bad is not None:
+            render.error(f"argument {bad.encode('utf-8', 'backslashreplace').decode()!r} is not UTF-8 text")
+            sys.exit(2)
         kw["standalone_mode"] = False
         try:
             result = super().main(argv, "pipectl", *a, **kw)
@@ -65,6 +69,15 @@ class _Group(TyperGroup):
             if isinstance(ctx, actions.Context):
                 ctx.close()
         sys.exit(code)
+
+
+def _is_text(arg: str) -> bool:
+    """Whether an argument is text: bytes that are not UTF-8 reach Python as lone surrogates."""
+    try:
+        arg.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 app = typer.Typer(

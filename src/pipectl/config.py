@@ -216,6 +216,8 @@ def _stages(data: dict[str, Any], p: _Problems) -> tuple[Stage, ...]:
             if problem:
                 raise p.fail(f"stages[{index}].{key}", f"{problem} (got {item[key]!r})")
         name = item["name"].strip()
+        if not name.isprintable():
+            raise p.fail(f"stages[{index}].name", f"{name!r} holds control characters")
         if name.lower() in RESERVED_STAGE_NAMES:
             raise p.fail(f"stages[{index}].name", f"{name!r} is reserved for a status; choose another name")
         if name in (stage.name for stage in stages):

@@ -120,11 +120,19 @@ def _parse_absolute(raw: str, moment: time) -> datetime:
 
 def _parse_free(raw: str, moment: time) -> datetime:
     """Anything python-dateutil understands ("Dec 3", "3 December 2026 10:00")."""
+    import warnings
+
     from dateutil import parser
 
-    # Parsing against two default hours tells whether the text named a time of day.
-    first: datetime = parser.parse(raw, default=datetime(2000, 1, 1, 0))
-    second = parser.parse(raw, default=datetime(2000, 1, 1, 12))
+    with warnings.catch_warnings():
+        # A time zone dateutil does not know ("10:00 ZD") would silently be local time: refuse it.
+        warnings.simplefilter("error", parser.UnknownTimezoneWarning)
+        try:
+            # Parsing against two default hours tells whether the text named a time of day.
+            first: datetime = parser.parse(raw, default=datetime(2000, 1, 1, 0))
+            second = parser.parse(raw, default=datetime(2000, 1, 1, 12))
+        except parser.UnknownTimezoneWarning as exc:
+            raise PipectlError(f"date {raw!r} names a time zone pipectl does not know ({exc})") from None
     if first != second:
         first = datetime.combine(first.date(), moment, first.tzinfo)
     if first.tzinfo is None:

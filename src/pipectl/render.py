@@ -609,7 +609,7 @@ def report_renderables(data: dict[str, Any]) -> list[Any]:
     for stage in data["stages"]:
         bar = "█" * round(20 * stage["count"] / widest)
         funnel.add_row(
-            stage["stage"],
+            Text(safe(stage["stage"])),
             f"{stage['count']:,}",
             Text(bar, style="cyan"),
             _figure(stage["value"], "money"),
