@@ -7,18 +7,17 @@ these, so a rule lives in one place.
 
 from __future__ import annotations
 
-import string
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipectl import cadence, dates, leads, pipeline
+from pipectl import dates, leads, pipeline
 from pipectl.config import Config
 from pipectl.errors import Ambiguous, ConfigError, NotFound, PipectlError, Refused
 from pipectl.model import CLOSED, CONTACT_KINDS, LAST_CHANCE, Event, Finding, Lead, Status, Touchpoint
-from pipectl.store import Filter, Store
+from pipectl.store import Filter, Store, bulk
 
 if TYPE_CHECKING:
     from pipectl import agenda, qualify, review
@@ -313,6 +312,8 @@ def _after_touch(
     """
     if touchpoint.direction is None:
         return plan
+    from pipectl import cadence  # the cadence is only for touchpoints: `add` starts without it
+
     after = cadence.state([*store.touchpoints_of(lead.id), touchpoint])
     changes = after.as_changes()
     if plan:
@@ -518,8 +519,9 @@ def period(now: datetime, kind: str) -> tuple[datetime, datetime]:
 def run_review(ctx: Context, owner: str | None = None) -> tuple[list[Finding], review.Figure]:
     from pipectl import review
 
-    leads_ = ctx.store().open_leads_brief(owner)
-    return review.review(leads_, ctx.config, ctx.now, facts(ctx))
+    with bulk():
+        leads_ = ctx.store().open_leads_brief(owner)
+        return review.review(leads_, ctx.config, ctx.now, facts(ctx))
 
 
 def today(ctx: Context, owner: str | None = None) -> list[agenda.Item]:
@@ -530,8 +532,9 @@ def today(ctx: Context, owner: str | None = None) -> list[agenda.Item]:
     # floats) cannot push one out that the exact ordering would keep.
     best = agenda.CLOSING_SUGGESTIONS * 5
     probabilities = {stage.name: stage.probability for stage in ctx.config.stages}
-    candidates = ctx.store().agenda_leads(ctx.now_iso, start, end, probabilities, best, owner)
-    return agenda.plan(candidates, ctx.config, ctx.now)
+    with bulk():
+        candidates = ctx.store().agenda_leads(ctx.now_iso, start, end, probabilities, best, owner)
+        return agenda.plan(candidates, ctx.config, ctx.now)
 
 
 def last_chance_message(ctx: Context, lead: Lead) -> str:
@@ -552,6 +555,8 @@ def last_chance_message(ctx: Context, lead: Lead) -> str:
         "owner": lead.owner or ctx.config.owner,
         "stage": lead.stage,
     }
+    import string
+
     return string.Template(text).safe_substitute(fields).strip()
 
 

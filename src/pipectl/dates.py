@@ -12,7 +12,6 @@ until tomorrow is over.
 
 from __future__ import annotations
 
-import calendar
 import os
 import re
 from datetime import UTC, date, datetime, time, timedelta
@@ -62,6 +61,8 @@ def _day_of(text: str, today: date) -> date | None:
     if text == "eow":
         return today + timedelta(days=6 - today.weekday())
     if text == "eom":
+        import calendar
+
         return today.replace(day=calendar.monthrange(today.year, today.month)[1])
     for index, name in enumerate(_WEEKDAYS):
         if len(text) >= 3 and name.startswith(text):

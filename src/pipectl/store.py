@@ -12,6 +12,7 @@ inserted), plus descriptive keys (``from``, ``to``, ``forced``, ``reason``...).
 
 from __future__ import annotations
 
+import gc
 import json
 import operator
 import os
@@ -82,6 +83,20 @@ def to_column(name: str, value: Any) -> Any:
     if name == "qualified":
         return int(value)
     return value
+
+
+@contextmanager
+def bulk() -> Iterator[None]:
+    """Read and compute over many leads without the cyclic garbage collector: what is built holds no
+    cycles, and its passes over a growing heap would make a million leads take far more than ten
+    times 100,000 (measured: review --json 28 s instead of 14)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _json_or_empty(text: str, empty: str) -> Any:

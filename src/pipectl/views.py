@@ -12,12 +12,18 @@ from typing import Any
 from pipectl import dates, metrics, review
 from pipectl.actions import Context, period, run_review
 from pipectl.model import Finding, Lead
+from pipectl.store import Filter, bulk
 
 
 def report(
     ctx: Context, since: datetime | None = None, by: str | None = None, owner: str | None = None
 ) -> dict[str, Any]:
     """The report of SPEC §8 as its JSON object."""
+    with bulk():
+        return _report(ctx, since, by, owner)
+
+
+def _report(ctx: Context, since: datetime | None, by: str | None, owner: str | None) -> dict[str, Any]:
     config = ctx.config
     all_leads, moves = ctx.store().report_facts()
     if owner is not None:
@@ -75,9 +81,8 @@ def board(
     """The open leads by stage, the most valuable first, with their stage totals; and (``marks``) what
     the review finds for each lead, the marks on the cards."""
     config = ctx.config
-    from pipectl.store import Filter
-
-    leads = ctx.store().list_leads(Filter(owner=owner), "value", True)
+    with bulk():
+        leads = ctx.store().list_leads(Filter(owner=owner), "value", True)
     columns: dict[str, list[Lead]] = {name: [] for name in config.stage_names}
     for lead in leads:
         columns.setdefault(lead.stage, []).append(lead)
