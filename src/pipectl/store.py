@@ -285,6 +285,10 @@ class Store:
 
     # --- bulk (import) ----------------------------------------------------------------------------
 
+    def use_cache(self, mib: int) -> None:
+        """Give this connection's page cache ``mib`` MiB: a bulk insert touches index pages all over."""
+        self.conn.execute(f"PRAGMA cache_size = {-1024 * int(mib)}")
+
     def last_lead_id(self) -> int:
         """The highest id a lead ever had (ids are never reused): new leads get higher ones."""
         row = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'leads'").fetchone()

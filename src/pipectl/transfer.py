@@ -37,6 +37,9 @@ MERGED_FIELDS = (
     "expected_close",
 )
 BATCH = 5000
+# SQLite's page cache for an import: past the default 2 MiB, inserting 1,000,000 leads spends a fifth
+# of its time reading back index pages (measured: 29 s -> 23 s), at 67 MiB peak memory.
+IMPORT_CACHE_MIB = 32
 NOT_NULL = {"touch_count": 0, "tags": (), "extra": {}}
 SHOWN_ERRORS = 20  # bad rows reported on stderr; all of them go to --rejects
 
@@ -122,6 +125,7 @@ def import_file(
         result.unused_maps = plan.unused_overrides
         writer = csvio.RejectsWriter(rejects, table.header) if rejects is not None else None
         try:
+            ctx.store(create=True).use_cache(IMPORT_CACHE_MIB)
             with ctx.writing() as store:
                 _Importer(ctx, store, plan, options, result, writer, progress).run(table.rows, path)
                 if options.dry_run:
