@@ -491,29 +491,15 @@ def facts(ctx: Context) -> review.Facts:
     from pipectl import review
 
     store = ctx.store()
-    cycles = tuple(
-        (dates.from_iso(closed) - dates.from_iso(created)).total_seconds() / 86400
-        for created, closed in store.won_cycles()
-    )
+    cycles = tuple(dates.days_between(created, closed) for created, closed in store.won_cycles())
     counts = store.closed_counts()
-    start, end = period(ctx.now, ctx.config.targets["period"])
+    start, end = dates.target_period(ctx.now, ctx.config.targets["period"])
     return review.Facts(
         won_cycle_days=cycles,
         won_count=counts.get("won", 0),
         lost_count=counts.get("lost", 0),
         won_value_in_period=store.won_value_between(dates.to_iso(start), dates.to_iso(end)),
     )
-
-
-def period(now: datetime, kind: str) -> tuple[datetime, datetime]:
-    """The current target period (local calendar month, quarter or year) as UTC instants."""
-    today = dates.local_today(now)
-    month = {"month": today.month, "quarter": (today.month - 1) // 3 * 3 + 1, "year": 1}[kind]
-    start = today.replace(month=month, day=1)
-    length = {"month": 1, "quarter": 3, "year": 12}[kind]
-    end_month = month - 1 + length
-    end = start.replace(year=start.year + end_month // 12, month=end_month % 12 + 1)
-    return dates.at_local(start), dates.at_local(end)
 
 
 def run_review(ctx: Context, owner: str | None = None) -> tuple[list[Finding], review.Figure]:

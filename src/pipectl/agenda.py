@@ -46,7 +46,7 @@ def plan(leads: list[Lead], config: Config, now: datetime) -> list[Item]:
     start, end = today_bounds(now)
     overdue, uncontacted, due_today, rest = [], [], [], []
     for lead in leads:
-        if is_snoozed(lead, now):
+        if is_snoozed(lead, now_iso):
             continue
         due = lead.next_action_due
         step = lead.next_action or "next step"

@@ -80,7 +80,7 @@ def _due(at: datetime, days: int) -> str:
 def describe(config: Config, lead: Lead, now: datetime) -> str | None:
     """Where the lead is in the cadence, for `show`: "attempt 2 of 5", "last chance sent 3 days ago"."""
     if lead.last_chance_at:
-        days = int((now - dates.from_iso(lead.last_chance_at)).total_seconds() // 86400)
+        days = int(dates.days_between(lead.last_chance_at, now) // 1)
         return f"last chance sent {days} day{'s' if days != 1 else ''} ago"
     if lead.attempts:
         return f"attempt {lead.attempts} of {config.cadence['max_attempts']} without a reply"

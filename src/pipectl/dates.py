@@ -167,5 +167,17 @@ def show(text: str | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
-def days_between(earlier: datetime, later: datetime) -> float:
-    return (later - earlier).total_seconds() / 86400
+def days_between(earlier: str, later: str | datetime) -> float:
+    """Days from a stored time to another (stored, or a datetime such as now)."""
+    end = from_iso(later) if isinstance(later, str) else later
+    return (end - from_iso(earlier)).total_seconds() / 86400
+
+
+def target_period(now: datetime, kind: str) -> tuple[datetime, datetime]:
+    """The calendar month, quarter or year (local) that ``now`` is in, as UTC instants [start, end)."""
+    today = local_today(now)
+    month = {"month": today.month, "quarter": (today.month - 1) // 3 * 3 + 1, "year": 1}[kind]
+    start = today.replace(month=month, day=1)
+    end_month = month - 1 + {"month": 1, "quarter": 3, "year": 12}[kind]
+    end = start.replace(year=start.year + end_month // 12, month=end_month % 12 + 1)
+    return at_local(start), at_local(end)

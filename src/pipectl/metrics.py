@@ -95,15 +95,16 @@ def visits(leads: Iterable[LeadFacts], moves: Iterable[Move]) -> list[Visit]:
     return result
 
 
-def _days(start: str, end: str) -> float:
-    return (dates.from_iso(end) - dates.from_iso(start)).total_seconds() / 86400
+def _cycle(lead: LeadFacts, period: Period) -> float:
+    """Days from a lead's creation to its close."""
+    return dates.days_between(lead.created_at, lead.closed_at or period.until)
 
 
 def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 1) if values else None
 
 
-def _weights(config: Config) -> dict[str, Decimal]:
+def weights(config: Config) -> dict[str, Decimal]:
     return {stage.name: Decimal(str(stage.probability)) for stage in config.stages}
 
 
@@ -145,10 +146,10 @@ class Period:
 def snapshot(config: Config, leads: dict[int, LeadFacts], all_visits: list[Visit], at: str) -> dict[str, Total]:
     """The open pipeline as it stood at ``at``: per stage count, value and weighted value."""
     stages = {name: Total() for name in config.stage_names}
-    weights = _weights(config)
+    weight = weights(config)
     for visit in all_visits:
         if visit.entered <= at and (visit.left is None or visit.left > at) and visit.stage in stages:
-            stages[visit.stage].add(_value(leads[visit.lead_id]), weights[visit.stage])
+            stages[visit.stage].add(_value(leads[visit.lead_id]), weight[visit.stage])
     return stages
 
 
@@ -181,7 +182,7 @@ def period_metrics(
                 "count": total.count,
                 "value": total.value,
                 "weighted_value": total.weighted,
-                "median_days_in_stage": _median([_days(v.entered, v.left or period.until) for v in ended]),
+                "median_days_in_stage": _median([dates.days_between(v.entered, v.left or period.until) for v in ended]),
                 "conversion": round(len(forward) / len(ended), 4) if ended else None,
             }
         )
@@ -190,7 +191,7 @@ def period_metrics(
     won_values = [_value(lead) for lead in won]
     win_rate = round(len(won) / (len(won) + len(lost)), 4) if won or lost else None
     avg_deal = sum(won_values, Decimal(0)) / len(won) if won else None
-    cycle = _median([_days(lead.created_at, lead.closed_at or period.until) for lead in won])
+    cycle = _median([_cycle(lead, period) for lead in won])
     open_count = sum(total.count for total in stages.values())
     open_value = sum((total.value for total in stages.values()), Decimal(0))
     velocity = None
@@ -234,11 +235,11 @@ def forecast(config: Config, open_leads: Iterable[LeadFacts], today: date, month
         keys.append(f"{year:04d}-{month:02d}")
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     rows = {key: Total() for key in keys}
-    weights = _weights(config)
+    weight = weights(config)
     for lead in open_leads:
         key = (lead.expected_close or "")[:7]
         if key in rows:
-            rows[key].add(_value(lead), weights.get(lead.stage, Decimal(0)))
+            rows[key].add(_value(lead), weight.get(lead.stage, Decimal(0)))
     return [{"month": key, "count": t.count, "value": t.value, "weighted_value": t.weighted} for key, t in rows.items()]
 
 
@@ -264,7 +265,7 @@ def groups(leads: Iterable[LeadFacts], by: str, period: Period) -> list[dict[str
                 "lost_count": len(lost),
                 "win_rate": round(len(won) / (len(won) + len(lost)), 4) if won or lost else None,
                 "won_value": sum((_value(i) for i in won), Decimal(0)),
-                "median_cycle_days": _median([_days(i.created_at, i.closed_at or period.until) for i in won]),
+                "median_cycle_days": _median([_cycle(i, period) for i in won]),
             }
         )
     return sorted(rows, key=lambda row: (-row["won_value"], -row["won_count"], row["group"]))
@@ -338,7 +339,5 @@ class Coverage:
 def period_of(now: datetime, since: datetime | None, kind: str) -> Period:
     """The report period: from ``since`` (default: the start of the current target period) until now."""
     if since is None:
-        today = dates.local_today(now)
-        month = {"month": today.month, "quarter": (today.month - 1) // 3 * 3 + 1, "year": 1}[kind]
-        since = dates.at_local(today.replace(month=month, day=1))
+        since, _ = dates.target_period(now, kind)
     return Period(dates.to_iso(since), dates.to_iso(now))

@@ -125,7 +125,7 @@ def _console() -> Any:
 def _days(since: str | None, now_iso: str) -> str:
     if not since:
         return ""
-    return str(int((dates.from_iso(now_iso) - dates.from_iso(since)).total_seconds() // 86400))
+    return str(int(dates.days_between(since, now_iso) // 1))
 
 
 def lead_rows(leads: Sequence[Lead], now_iso: str) -> tuple[list[str], list[list[str]]]:

@@ -91,17 +91,13 @@ def coverage_needed(config: Config, facts: Facts) -> Figure:
     )
 
 
-def _days(since: str, now: datetime) -> float:
-    return (now - dates.from_iso(since)).total_seconds() / 86400
-
-
 def _plural(count: float, word: str) -> str:
     number = int(count)
     return f"{number} {word}{'' if number == 1 else 's'}"
 
 
-def is_snoozed(lead: Lead, now: datetime) -> bool:
-    return lead.snoozed_until is not None and dates.from_iso(lead.snoozed_until) > now
+def is_snoozed(lead: Lead, now_iso: str) -> bool:
+    return lead.snoozed_until is not None and lead.snoozed_until > now_iso
 
 
 @dataclass(frozen=True)
@@ -145,7 +141,7 @@ def lead_findings(lead: Lead, config: Config, now: datetime, cycle: Figure, cut:
     due = lead.next_action_due
     entered_cut = cut.stage_entered.get(lead.stage)
     if entered_cut is not None and lead.stage_entered_at < entered_cut:
-        in_stage = _days(lead.stage_entered_at, now)
+        in_stage = dates.days_between(lead.stage_entered_at, now)
         max_days = config.stage(lead.stage).max_days
         add(
             "stale",
@@ -155,7 +151,7 @@ def lead_findings(lead: Lead, config: Config, now: datetime, cycle: Figure, cut:
             max_days=max_days,
         )
     elif (lead.last_touch_at or lead.created_at) <= cut.idle and not (due is not None and due > cut.now):
-        idle = _days(lead.last_touch_at or lead.created_at, now)
+        idle = dates.days_between(lead.last_touch_at or lead.created_at, now)
         what = "untouched" if lead.last_touch_at else "never touched"
         add(
             "stale",
@@ -166,16 +162,16 @@ def lead_findings(lead: Lead, config: Config, now: datetime, cycle: Figure, cut:
         )
 
     if due is not None and due <= cut.now:
-        late = _days(due, now)
+        late = dates.days_between(due, now)
         step = lead.next_action or "next step"
         when = f"{dates.show(due)} ({_plural(late, 'day')} ago)" if late >= 1 else dates.show(due)
         add("overdue", f"{step!r} was due {when}", late, next_action=lead.next_action, due=due)
     elif index > 0 and due is None:
         step = f"next step {lead.next_action!r} has no due date" if lead.next_action else "no next step scheduled"
-        add("no_next_step", f"{step} in {lead.stage}", _days(lead.stage_entered_at, now))
+        add("no_next_step", f"{step} in {lead.stage}", dates.days_between(lead.stage_entered_at, now))
 
     if lead.last_outbound_at is None and lead.created_at <= cut.uncontacted:
-        hours = _days(lead.created_at, now) * 24
+        hours = dates.days_between(lead.created_at, now) * 24
         add(
             "uncontacted",
             f"came in {_age(hours)} ago, not contacted yet (respond within {cadence['respond_within_hours']:g} h)",
@@ -203,7 +199,7 @@ def lead_findings(lead: Lead, config: Config, now: datetime, cycle: Figure, cut:
 
     if lead.last_chance_at is not None:
         if lead.last_chance_at <= cut.last_chance:
-            waited = _days(lead.last_chance_at, now)
+            waited = dates.days_between(lead.last_chance_at, now)
             add(
                 "close_out",
                 f"last chance sent {_plural(waited, 'day')} ago, no reply: let it go",
@@ -219,7 +215,7 @@ def lead_findings(lead: Lead, config: Config, now: datetime, cycle: Figure, cut:
             attempts=lead.attempts,
         )
     if lead.created_at < cut.cycle and not any(f.kind == "close_out" for f in found):
-        age = _days(lead.created_at, now)
+        age = dates.days_between(lead.created_at, now)
         add(
             "close_out",
             f"open {_plural(age, 'day')}, past the sales cycle of {cycle.value:g} days x "
@@ -320,7 +316,7 @@ def review(leads: list[Lead], config: Config, now: datetime, facts: Facts) -> tu
     cut = Cutoffs.at(config, now, cycle)
     found: list[Finding] = []
     for lead in leads:
-        if lead.snoozed_until is None or lead.snoozed_until <= cut.now:
+        if not is_snoozed(lead, cut.now):
             found.extend(lead_findings(lead, config, now, cycle, cut))
     found.extend(pipeline_findings(leads, config, facts))
     order = {kind: index for index, kind in enumerate(KINDS)}

@@ -440,7 +440,7 @@ class BoardApp(App[None]):
         if row == 1:
             return _line(lead.company or ""), Style(dim=True)
         if row == 2:
-            days = int((self.now - dates.from_iso(lead.stage_entered_at)).total_seconds() // 86400)
+            days = int(dates.days_between(lead.stage_entered_at, self.now) // 1)
             return f"{render.money(lead.value) or '-'} · {days}d", Style()
         marks = render.card_marks(self.marks.get(lead.id, []))
         return ("! " + ", ".join(marks) if marks else ""), Style(color="red")

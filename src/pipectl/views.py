@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from pipectl import dates, metrics, review
-from pipectl.actions import Context, period, run_review
+from pipectl.actions import Context, run_review
 from pipectl.model import Finding, Lead
 from pipectl.store import Filter, bulk
 
@@ -38,7 +38,7 @@ def _report(ctx: Context, since: datetime | None, by: str | None, owner: str | N
         config, review.Facts(won_count=closed.count("won"), lost_count=closed.count("lost"))
     )
     quota = Decimal(str(config.targets["quota"]))
-    start, end = period(ctx.now, config.targets["period"])
+    start, end = dates.target_period(ctx.now, config.targets["period"])
     won_in_target = sum(
         (
             lead.value or Decimal(0)
@@ -86,12 +86,20 @@ def board(
     columns: dict[str, list[Lead]] = {name: [] for name in config.stage_names}
     for lead in leads:
         columns.setdefault(lead.stage, []).append(lead)
+    weights = metrics.weights(config)
     stages = []
     for name, items in columns.items():
-        weight = Decimal(str(config.stage(name).probability)) if name in config.stage_index else Decimal(0)
-        value = sum((lead.value or Decimal(0) for lead in items), Decimal(0))
+        total = metrics.Total()
+        for lead in items:
+            total.add(lead.value or Decimal(0), weights.get(name, Decimal(0)))
         stages.append(
-            {"stage": name, "count": len(items), "value": value, "weighted_value": value * weight, "leads": items}
+            {
+                "stage": name,
+                "count": total.count,
+                "value": total.value,
+                "weighted_value": total.weighted,
+                "leads": items,
+            }
         )
     by_lead: dict[int, list[Finding]] = {}
     for finding in run_review(ctx, owner)[0] if marks else []:
