@@ -17,6 +17,7 @@ import json
 import operator
 import os
 import sqlite3
+import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -187,10 +188,23 @@ class Store:
         try:
             conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
             store = cls(conn, path)
-            store._prepare()
+            store._prepare_patiently()
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(f"cannot use {path} as a pipectl database: {exc}") from None
         return store
+
+    def _prepare_patiently(self) -> None:
+        """Prepare the connection, waiting out another process that is creating or migrating the same
+        database: switching a new database to WAL takes it whole and SQLite does not wait for that."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                self._prepare()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _prepare(self) -> None:
         self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
