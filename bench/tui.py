@@ -35,7 +35,7 @@ import sys
 from pathlib import Path
 import pipectl.cli
 from pipectl import actions, config, dates
-ctx = actions.Context(config=config.load(), db_path=Path(sys.argv[1]), now=dates.clock())
+ctx = actions.Context(config=config.load(), database=sys.argv[1], now=dates.clock())
 from pipectl import tui
 tui.run(ctx)
 """
@@ -131,7 +131,7 @@ def main() -> None:
     from pipectl import actions, config, dates, views
 
     def context() -> actions.Context:
-        return actions.Context(config=config.load(), db_path=db, now=dates.clock())
+        return actions.Context(config=config.load(), database=str(db), now=dates.clock())
 
     stages, _ = views.board(context(), marks=False)
     top = stages[0]["leads"][0]

@@ -1,14 +1,23 @@
-"""Shared fixtures: every test runs against its own temporary data and config folders, at a fixed now."""
+"""Shared fixtures: every test runs against its own temporary data and config folders, at a fixed now.
+
+Backends: a test module marked ``pytestmark = pytest.mark.backends`` runs each of its tests twice,
+on SQLite and on PostgreSQL (a test marked ``sqlite_only`` once). The PostgreSQL run needs a server:
+``PIPECTL_TEST_POSTGRES`` names a database URL (``.ci/postgres start`` makes one and prints it); each
+test gets a schema of its own there, dropped afterwards. Without it those runs are skipped, saying so.
+"""
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from typer.testing import CliRunner
@@ -16,6 +25,55 @@ from typer.testing import CliRunner
 from pipectl.cli import app
 
 NOW = "2026-11-30T09:00:00Z"
+POSTGRES = os.environ.get("PIPECTL_TEST_POSTGRES")
+_SCHEMAS = itertools.count(1)
+
+
+def pytest_report_header() -> str:
+    if POSTGRES:
+        return "backends: sqlite, postgres (PIPECTL_TEST_POSTGRES)"
+    return "backends: sqlite only; the PostgreSQL runs are skipped: set PIPECTL_TEST_POSTGRES (see README)"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not POSTGRES:
+        terminalreporter.write_line("PostgreSQL backend not tested: no server (set PIPECTL_TEST_POSTGRES; see README)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marked = metafunc.definition.get_closest_marker("backends") is not None
+    if marked and metafunc.definition.get_closest_marker("sqlite_only") is None:
+        metafunc.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, isolated: Path) -> Iterator[str]:
+    """The database the test's commands use: SQLite in the data folder, or a fresh PostgreSQL schema."""
+    name = getattr(request, "param", "sqlite")
+    if name == "postgres":
+        if not POSTGRES:
+            pytest.skip("PostgreSQL backend: no server configured (set PIPECTL_TEST_POSTGRES; see README)")
+        schema = f"test_{os.getpid()}_{next(_SCHEMAS)}"
+        _server().execute(f"CREATE SCHEMA {schema}")
+        separator = "&" if "?" in POSTGRES else "?"
+        monkeypatch.setenv("PIPECTL_DB", f"{POSTGRES}{separator}options={quote(f'-csearch_path={schema}')}")
+        yield name
+        _server().execute(f"DROP SCHEMA {schema} CASCADE")
+    else:
+        yield name
+
+
+def _server() -> Any:
+    """One connection to the test server for making and dropping schemas."""
+    global _connection
+    if _connection is None:
+        import psycopg
+
+        _connection = psycopg.connect(POSTGRES, autocommit=True)
+    return _connection
+
+
+_connection: Any = None
 
 
 @pytest.fixture(autouse=True)
@@ -64,16 +122,42 @@ def add(*args: str) -> int:
 
 
 def db_path(tmp_path: Path) -> Path:
+    """The SQLite file of a test's default database."""
     return tmp_path / "data" / "pipectl" / "pipeline.db"
 
 
-def snapshot(path: Path) -> list[str]:
-    """Everything in a database, to assert that a failed command changed nothing."""
-    conn = sqlite3.connect(path)
+def database() -> str:
+    """The test's database, whichever backend: what `--db` would name."""
+    return os.environ.get("PIPECTL_DB") or str(Path(os.environ["XDG_DATA_HOME"]) / "pipectl" / "pipeline.db")
+
+
+def query(sql: str, path: Path | None = None) -> list[tuple[Any, ...]]:
+    """The rows ``sql`` (no parameters) reads from a database (by default the test's own), whichever backend."""
+    location = str(path) if path is not None else database()
+    if "://" in location:
+        import psycopg
+
+        conn: Any = psycopg.connect(location)
+    else:
+        conn = sqlite3.connect(f"file:{location}?mode=ro", uri=True)
     try:
-        return list(conn.iterdump())
+        return [tuple(row) for row in conn.execute(sql).fetchall()]
     finally:
         conn.close()
+
+
+def snapshot(path: Path | None = None) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table of a database (by default the test's own), whichever backend, to
+    assert that a failed command changed nothing."""
+    location = str(path) if path is not None else database()
+    if "://" in location:
+        tables = ["leads", "touchpoints", "events", "schema_version"]
+    elif Path(location).exists():
+        tables = [row[0] for row in query("SELECT name FROM sqlite_master WHERE type = 'table'", Path(location))]
+        tables.append("pragma_user_version")
+    else:
+        return {}
+    return {table: sorted(query(f"SELECT * FROM {table}", path), key=repr) for table in tables}
 
 
 def assert_error(result: Result, text: str) -> None:

@@ -9,6 +9,8 @@ import pytest
 
 from conftest import add, assert_error, db_path, ok, run, snapshot
 
+pytestmark = pytest.mark.backends
+
 
 @pytest.fixture
 def pipeline(tmp_path: Path) -> Path:
@@ -113,6 +115,7 @@ def test_read_on_missing_database_creates_nothing(tmp_path: Path) -> None:
     assert not db_path(tmp_path).parent.exists()
 
 
+@pytest.mark.sqlite_only
 def test_database_from_newer_pipectl_is_refused_untouched(pipeline: Path) -> None:
     conn = sqlite3.connect(pipeline)
     conn.execute("PRAGMA user_version = 999")
@@ -123,6 +126,7 @@ def test_database_from_newer_pipectl_is_refused_untouched(pipeline: Path) -> Non
     assert pipeline.read_bytes() == before
 
 
+@pytest.mark.sqlite_only
 def test_foreign_sqlite_file_is_refused_untouched(tmp_path: Path) -> None:
     other = tmp_path / "other.db"
     conn = sqlite3.connect(other)

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import add, assert_error, db_path, ok, run, snapshot
+from conftest import add, assert_error, ok, run, snapshot
 from pipectl import cli
+
+pytestmark = pytest.mark.backends
 
 ALL_YES = ["-a", "budget=yes", "-a", "authority=yes", "-a", "need=yes", "-a", "timeline=yes"]
 
@@ -135,11 +137,11 @@ def test_qualify_prompts_at_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_interrupted_prompt_stores_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     add("Acme")
-    before = snapshot(db_path(tmp_path))
+    before = snapshot()
     monkeypatch.setattr(cli, "_interactive", lambda: True)
     result = run("qualify", "acme", input="y\n")
     assert result.exit_code == 130 and "Error:" in result.stderr
-    assert snapshot(db_path(tmp_path)) == before
+    assert snapshot() == before
 
 
 def test_undo_reverts_a_qualify() -> None:
@@ -165,9 +167,9 @@ def test_undo_reverts_a_qualify() -> None:
 )
 def test_bad_answers_store_nothing(tmp_path: Path, args: list[str], message: str) -> None:
     add("Acme")
-    before = snapshot(db_path(tmp_path))
+    before = snapshot()
     assert_error(run(*args), message)
-    assert snapshot(db_path(tmp_path)) == before
+    assert snapshot() == before
 
 
 def test_bad_checklist_is_one_error(tmp_path: Path) -> None:

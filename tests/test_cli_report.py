@@ -12,6 +12,8 @@ import pytest
 
 from conftest import assert_error, ok, run
 
+pytestmark = pytest.mark.backends
+
 YES = ["-a", "budget=yes", "-a", "authority=yes", "-a", "need=yes", "-a", "timeline=yes"]
 
 

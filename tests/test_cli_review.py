@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import add, db_path, ok, run, snapshot
+from conftest import add, ok, run, snapshot
 from pipectl import cli
+
+pytestmark = pytest.mark.backends
 
 YES = ["-a", "budget=yes", "-a", "authority=yes", "-a", "need=yes", "-a", "timeline=yes"]
 
@@ -140,7 +142,7 @@ def test_pipeline_level_findings(tmp_path: Path) -> None:
 
 def test_yes_applies_close_outs_and_last_chance_and_one_undo_reverts_them(tmp_path: Path, quiet_config: Path) -> None:
     ids = scenario()
-    before = snapshot(db_path(tmp_path))
+    before = snapshot()
     result = ok("review", "--yes")
     assert "closed: 2, last chance sent: 1" in result.stderr
     closeout = ok("show", str(ids["closeout"]), "--json").json()
@@ -156,8 +158,8 @@ def test_yes_applies_close_outs_and_last_chance_and_one_undo_reverts_them(tmp_pa
     # the other findings stay listed
     assert {(f["kind"]) for f in ok("review", "--json").json()["findings"]} >= {"overdue", "uncontacted"}
     ok("undo")
-    after = [line for line in snapshot(db_path(tmp_path)) if 'INTO "leads"' in line or 'INTO "touchpoints"' in line]
-    assert after == [line for line in before if 'INTO "leads"' in line or 'INTO "touchpoints"' in line]
+    after = snapshot()
+    assert (after["leads"], after["touchpoints"]) == (before["leads"], before["touchpoints"])
 
 
 def test_apply_asks_at_each(quiet_config: Path, monkeypatch: pytest.MonkeyPatch) -> None:

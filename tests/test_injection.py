@@ -16,12 +16,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 
-from conftest import Result, add, db_path, ok, run
+from conftest import Result, add, ok, run, snapshot
+
+pytestmark = pytest.mark.backends
 
 SQL = [
     "'; DROP TABLE leads; --",
@@ -67,13 +68,9 @@ def assert_no_raw_controls(result: Result) -> None:
         assert "\x1b" not in stream and "\x07" not in stream and "\x9b" not in stream, stream
 
 
-def tables(db: Path) -> dict[str, int]:
-    conn = sqlite3.connect(db)
-    try:
-        names = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        return {name: conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in names}
-    finally:
-        conn.close()
+def tables() -> dict[str, int]:
+    """How many rows each table of the test's database holds."""
+    return {name: len(rows) for name, rows in snapshot().items()}
 
 
 def seed(payload: str) -> tuple[int, int]:
@@ -147,7 +144,7 @@ def test_stored_verbatim_and_no_sql_runs(tmp_path: Path, seeded: dict[str, tuple
     ok("snooze", str(sleepy), "--until", "+3d", "--reason", reason)
     assert ok("show", str(sleepy), "--json").json()["snooze_reason"] == reason.strip()
 
-    counts = tables(db_path(tmp_path))
+    counts = tables()
     assert counts.keys() >= TABLES
     assert counts["leads"] == 2 * len(seeded) + 1
     assert counts["touchpoints"] == 2 * len(seeded)  # the first note and the email of each
@@ -243,7 +240,7 @@ def test_stage_names_from_the_config_are_not_sql(tmp_path: Path, name: str) -> N
     for args in [("list", "--sort", "stage"), ("today",), ("board",), ("review",), ("report",)]:
         ok(*args)
     assert ok("show", str(lead), "--json").json()["stage"] == name[1:-1]
-    counts = tables(db_path(tmp_path))
+    counts = tables()
     assert counts.keys() >= TABLES and counts["leads"] == 1
 
 

@@ -8,12 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import sqlite_utils
 
-from conftest import add, db_path, ok
+from conftest import add, db_path, ok, query
 from pipectl.migrations import SCHEMA_VERSION
 
+pytestmark = pytest.mark.backends
 
+
+@pytest.mark.sqlite_only
 def test_public_schema(tmp_path: Path) -> None:
     add("Jane")
     db = sqlite_utils.Database(db_path(tmp_path))
@@ -79,16 +83,14 @@ def test_public_schema(tmp_path: Path) -> None:
 
 def test_money_is_stored_in_hundredths(tmp_path: Path) -> None:
     add("Jane", "--value", "1,200.50")
-    conn = sqlite3.connect(db_path(tmp_path))
-    assert conn.execute("SELECT value, typeof(value) FROM leads").fetchone() == (120050, "integer")
+    assert query("SELECT value FROM leads") == [(120050,)]
 
 
 def test_every_change_is_in_the_event_log(tmp_path: Path) -> None:
     add("Jane", "--note", "hello")
     ok("touch", "1", "call")
     ok("advance", "1")
-    conn = sqlite3.connect(db_path(tmp_path))
-    rows = conn.execute("SELECT batch, type, command, actor FROM events ORDER BY id").fetchall()
+    rows = query("SELECT batch, type, command, actor FROM events ORDER BY id")
     assert rows == [
         (1, "create", "pipectl add Jane --note hello", "taro"),
         (1, "touch", "pipectl add Jane --note hello", "taro"),
@@ -97,6 +99,7 @@ def test_every_change_is_in_the_event_log(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.sqlite_only
 def test_two_processes_writing_at_once_both_succeed(tmp_path: Path) -> None:
     env = {**os.environ, "PIPECTL_DB": str(tmp_path / "shared.db")}
     script = 'for i in $(seq 25); do {py} -m pipectl add "Lead $i-$1" >/dev/null || exit 1; done'

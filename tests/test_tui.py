@@ -14,9 +14,11 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from conftest import add, db_path, ok, run
+from conftest import add, database, ok, run
 from pipectl import actions, config, dates
 from pipectl.tui import BoardApp, CardList, ColumnHead
+
+pytestmark = pytest.mark.backends
 
 Script = Callable[[Pilot[None]], Awaitable[None]]
 
@@ -24,7 +26,7 @@ Script = Callable[[Pilot[None]], Awaitable[None]]
 @pytest.fixture
 def board(tmp_path: Path) -> Callable[..., BoardApp]:
     def make(**options: Any) -> BoardApp:
-        ctx = actions.Context(config=config.load(), db_path=db_path(tmp_path), now=dates.clock())
+        ctx = actions.Context(config=config.load(), database=database(), now=dates.clock())
         return BoardApp(ctx, **options)
 
     return make
@@ -252,7 +254,7 @@ def test_a_change_by_another_process_shows_up_and_the_selection_stays(board: Cal
     async def script(pilot: Pilot[None]) -> None:
         app = pilot.app
         assert isinstance(app, BoardApp)
-        env = {**os.environ, "PIPECTL_DB": str(app.ctx.db_path)}
+        env = {**os.environ, "PIPECTL_DB": app.ctx.database}
         subprocess.run(
             [sys.executable, "-m", "pipectl", "add", "Newcomer", "--value", "99"], env=env, check=True, timeout=60
         )

@@ -10,7 +10,6 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipectl import dates, leads, pipeline
@@ -29,10 +28,11 @@ LAST_CHANCE_FILE = "last-chance.txt"
 
 @dataclass
 class Context:
-    """Everything a command runs with: config, where the database is, the clock, its own name."""
+    """Everything a command runs with: config, the database (a file path or a postgresql:// URL),
+    the clock, its own name."""
 
     config: Config
-    db_path: Path
+    database: str
     now: datetime
     command: str = ""
     _store: Store | None = field(default=None, repr=False)
@@ -43,7 +43,7 @@ class Context:
 
     def store(self, create: bool = False) -> Store:
         if self._store is None:
-            self._store = Store.open(self.db_path, create=create)
+            self._store = Store.open(self.database, create=create)
         return self._store
 
     def writing(self) -> AbstractContextManager[Store]:
@@ -329,11 +329,19 @@ def _after_touch(
 
 
 def undo(ctx: Context) -> list[Event]:
-    """Revert the last command that changed data; returns its events (empty: nothing to undo)."""
+    """Revert the last command that changed data (on a shared pipeline: the last the current owner
+    ran), unless someone changed its leads since; returns its events (empty: nothing to undo)."""
     ctx.store()  # a missing database has nothing to undo: say so, create nothing
     with ctx.writing() as store:
-        events = store.last_batch()
+        events = store.last_batch(ctx.config.owner if store.shared else None)
         if events:
+            later = store.changed_since(events)
+            if later is not None:
+                lead_id, actor, command = later
+                raise Refused(
+                    f"cannot undo `{events[0].command}`: lead #{lead_id} was changed since by {actor or 'someone'}"
+                    f" (`{command}`); nothing was changed"
+                )
             store.revert(events)
     return events
 

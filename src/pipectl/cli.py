@@ -104,7 +104,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _global(
-    db: Path = typer.Option(None, "--db", help="Database file (default: $PIPECTL_DB or XDG data folder)."),
+    db: str = typer.Option(
+        None, "--db", help="Database file or postgresql:// URL (default: $PIPECTL_DB or XDG data folder)."
+    ),
     config: Path = typer.Option(None, "--config", help="Config file (default: $PIPECTL_CONFIG or XDG)."),
     as_of: str = typer.Option(None, "--as-of", help="Act as if now were this time (also $PIPECTL_NOW)."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of unexpected errors."),
@@ -120,13 +122,13 @@ def context(config_may_be_missing: bool = False) -> actions.Context:
     """
     from pipectl import config as config_module
     from pipectl import dates
-    from pipectl.store import default_db_path
+    from pipectl.store import default_database
 
     if "ctx" not in _state:
         config_path = _state.get("config")
         _state["ctx"] = actions.Context(
             config=config_module.load(config_path, explicit=config_path is not None and not config_may_be_missing),
-            db_path=_state.get("db") or default_db_path(),
+            database=_state.get("db") or default_database(),
             now=dates.clock(_state.get("as_of")),
             command="pipectl " + shlex.join(_state.get("argv", [])),
         )
@@ -755,7 +757,7 @@ def backup(file: Path = typer.Argument(..., help="Where to write the copy (a new
 
     ctx = context()
     transfer.backup(ctx, file)
-    render.out(f"backed up {ctx.db_path} to {file}")
+    render.out(f"backed up {ctx.store().label} to {file}")
 
 
 @app.command("merge")

@@ -1,17 +1,18 @@
-"""Ordered schema migrations, keyed by ``PRAGMA user_version``.
+"""Ordered schema migrations, keyed by the schema version (SQLite: ``PRAGMA user_version``;
+PostgreSQL: the ``schema_version`` table).
 
-Each migration is a function that takes the open connection (inside the store's write transaction)
-and brings the schema from version ``n - 1`` to ``n``. Never edit a released migration: add one.
-The schema they produce is the public one documented in the README (tables ``leads``,
-``touchpoints``, ``events``).
+Each migration is a function that returns the SQL script (statements separated by ``;``) that
+brings the schema from version ``n - 1`` to ``n``. It is written once, in SQLite's words; each
+backend's ``ddl`` translates the few types and collations that differ, so both backends always have
+the same tables. Never edit a released migration: add one. The schema they produce is the public one
+documented in the README (tables ``leads``, ``touchpoints``, ``events``).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 
-Migration = Callable[[sqlite3.Connection], None]
+Migration = Callable[[], str]
 MIGRATIONS: list[Migration] = []
 
 
@@ -20,18 +21,14 @@ def migration(fn: Migration) -> Migration:
     return fn
 
 
-def _run(conn: sqlite3.Connection, script: str) -> None:
-    # Statement by statement: executescript() would COMMIT the caller's transaction first.
-    for statement in script.split(";"):
-        if statement.strip():
-            conn.execute(statement)
+def statements(script: str) -> list[str]:
+    """A script's statements, one by one (executescript() would COMMIT the caller's transaction first)."""
+    return [statement for statement in script.split(";") if statement.strip()]
 
 
 @migration
-def m001_initial(conn: sqlite3.Connection) -> None:
-    _run(
-        conn,
-        """
+def m001_initial() -> str:
+    return """
         CREATE TABLE leads (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             name TEXT NOT NULL,
@@ -85,16 +82,13 @@ def m001_initial(conn: sqlite3.Connection) -> None:
         );
         CREATE INDEX events_batch ON events (batch);
         CREATE INDEX events_lead ON events (lead_id, id);
-        """,
-    )
+        """
 
 
 @migration
-def m002_cadence_and_snooze(conn: sqlite3.Connection) -> None:
+def m002_cadence_and_snooze() -> str:
     """Cadence state, snooze reason and close time on the lead, backfilled from the history."""
-    _run(
-        conn,
-        """
+    return """
         ALTER TABLE leads ADD COLUMN snooze_reason TEXT;
         ALTER TABLE leads ADD COLUMN closed_at TEXT;
         ALTER TABLE leads ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
@@ -117,24 +111,20 @@ def m002_cadence_and_snooze(conn: sqlite3.Connection) -> None:
              AND e.type IN ('won', 'lost', 'qualify'))
             WHERE status <> 'open';
         CREATE INDEX leads_status_closed ON leads (status, closed_at)
-        """,
-    )
+        """
 
 
 @migration
-def m003_lookup_indexes(conn: sqlite3.Connection) -> None:
+def m003_lookup_indexes() -> str:
     """Indexes for finding a duplicate without an email (import) and the import that brought a lead;
     and none that no query uses: every index slows every insert (measured: -25 % import time)."""
-    _run(
-        conn,
-        """
+    return """
         CREATE INDEX leads_name_company ON leads (name COLLATE NOCASE, company COLLATE NOCASE);
         CREATE INDEX events_type ON events (type);
         DROP INDEX leads_owner;
         DROP INDEX leads_next_action_due;
         DROP INDEX leads_status_closed
-        """,
-    )
+        """
 
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -151,8 +141,9 @@ INDEXES = {
 }
 
 
-def migrate(conn: sqlite3.Connection, current: int) -> None:
-    """Apply the migrations after ``current``, recording the version; the caller holds the transaction."""
+def migrate(run: Callable[[str], None], current: int, record: Callable[[int], None]) -> None:
+    """Apply the migrations after ``current`` (``run`` executes a script in the backend's words) and
+    ``record`` each version reached; the caller holds the transaction."""
     for version, step in enumerate(MIGRATIONS[current:], start=current + 1):
-        step(conn)
-        conn.execute(f"PRAGMA user_version = {version}")
+        run(step())
+        record(version)

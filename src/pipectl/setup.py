@@ -48,9 +48,8 @@ def init(ctx: actions.Context, config_path: Path | None, force: bool) -> Iterato
     yield _write(checklist, text, force, "checklist")
     template = resources.files("pipectl").joinpath(f"data/{actions.LAST_CHANCE_FILE}").read_text(encoding="utf-8")
     yield _write(path.parent / actions.LAST_CHANCE_FILE, template, force, "last-chance template")
-    existed = ctx.db_path.exists()
-    ctx.store(create=True)
-    yield f"{'kept' if existed else 'created'} database {ctx.db_path}"
+    store = ctx.store(create=True)
+    yield f"{'created' if store.created else 'kept'} database {store.label}"
 
 
 # --- demo --------------------------------------------------------------------------------------
@@ -62,7 +61,7 @@ def demo(now: datetime, keep: Path | None) -> None:
     folder = Path(tempfile.mkdtemp(prefix="pipectl-demo-"))
     try:
         ctx = actions.Context(
-            config=config.parse(DEMO_CONFIG, None), db_path=folder / "demo.db", now=now, command="pipectl demo"
+            config=config.parse(DEMO_CONFIG, None), database=str(folder / "demo.db"), now=now, command="pipectl demo"
         )
         seed(ctx)
         ctx.now = now
@@ -70,7 +69,7 @@ def demo(now: datetime, keep: Path | None) -> None:
         ctx.close()
         if keep is not None:
             keep.parent.mkdir(parents=True, exist_ok=True)
-            Store.open(folder / "demo.db", create=False).backup(keep)
+            Store.open(str(folder / "demo.db"), create=False).backup(keep)
             render.out(f"kept the demo database at {keep}: try `pipectl --db {keep} show acme`")
         else:
             render.out("This database was thrown away. `pipectl demo --keep demo.db` keeps one to explore.")

@@ -451,7 +451,7 @@ class BoardApp(App[None]):
         """A new Context for one action (its own store, its own batch in the event log)."""
         return actions.Context(
             config=self.ctx.config,
-            db_path=self.ctx.db_path,
+            database=self.ctx.database,
             now=dates.clock(self.as_of),
             command=f"{COMMAND}: {what}" if what else COMMAND,
         )
@@ -496,7 +496,7 @@ class BoardApp(App[None]):
         """
         try:
             if self._watch is None:
-                self._watch = Store.open(self.ctx.db_path, create=False)
+                self._watch = Store.open(self.ctx.database, create=False)
             events = self._watch.last_batch()
         except (PipectlError, sqlite3.Error):
             self._close_watch()

@@ -1,9 +1,10 @@
 """The store: the only code that speaks SQL.
 
-It opens the SQLite database (WAL, busy timeout, foreign keys), keeps its schema current, reads
-leads, touchpoints and history as domain objects, and writes. Every write happens inside
-:meth:`Store.transaction` (``BEGIN IMMEDIATE``) together with its event-log rows, so the history
-that ``undo`` and the reports read is never out of step with the data.
+It opens the database (a SQLite file, or a PostgreSQL server for a team: see ``backend.py``), keeps
+its schema current, reads leads, touchpoints and history as domain objects, and writes. Every write
+happens inside :meth:`Store.transaction` (holding the write lock) together with its event-log rows,
+so the history that ``undo`` and the reports read is never out of step with the data. The SQL here
+is the same for both backends; what differs lives in the backend.
 
 Events: one row per change, grouped by ``batch`` (one command). ``data`` is JSON holding what undo
 needs: ``lead`` (a row inserted), ``old``/``new`` (lead columns changed), ``touchpoint`` (a row
@@ -12,12 +13,12 @@ inserted), plus descriptive keys (``from``, ``to``, ``forced``, ``reason``...).
 
 from __future__ import annotations
 
+import functools
 import gc
+import itertools
 import json
 import operator
 import os
-import sqlite3
-import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -26,11 +27,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipectl.errors import DatabaseError, PipectlError
+from pipectl.model import Event, Lead, Touchpoint
+from pipectl.store.backend import TABLES, Backend
 
 if TYPE_CHECKING:
     from pipectl.metrics import LeadFacts, Move
-from pipectl.migrations import SCHEMA_VERSION, migrate
-from pipectl.model import Event, Lead, Touchpoint
 
 LEAD_COLUMNS = tuple(f.name for f in fields(Lead))
 TOUCHPOINT_COLUMNS = ("id", "lead_id", "kind", "direction", "outcome", "note", "at", "created_at")
@@ -50,24 +51,55 @@ BRIEF_COLUMNS = (
     "last_outbound_at",
     "last_chance_at",
 )
-BUSY_TIMEOUT_MS = 30_000
+# Sort keys of `list`: a column, or (for text compared without case) a column marked "nocase".
 SORT_KEYS = {
     "id": "id",
-    "name": "name COLLATE NOCASE",
-    "company": "company COLLATE NOCASE",
+    "name": "name nocase",
+    "company": "company nocase",
     "value": "value",
     "created": "created_at",
     "updated": "updated_at",
     "due": "next_action_due",
     "touched": "last_touch_at",
 }
+# Every column of each table, in the order copies read and write them.
+TABLE_COLUMNS = {
+    "leads": LEAD_COLUMNS,
+    "touchpoints": TOUCHPOINT_COLUMNS,
+    "events": ("id", "batch", "at", "command", "actor", "lead_id", "type", "data", "undone_by"),
+}
+COPY_ROWS = 5000
+_NO_COMPANY = "COALESCE(company, '')"
 
 
-def default_db_path() -> Path:
+def default_database() -> str:
+    """Where the pipeline lives: $PIPECTL_DB (a path or a postgresql:// URL), else the XDG data folder."""
     if os.environ.get("PIPECTL_DB"):
-        return Path(os.environ["PIPECTL_DB"])
+        return os.environ["PIPECTL_DB"]
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "pipectl" / "pipeline.db"
+    return str(Path(base) / "pipectl" / "pipeline.db")
+
+
+def is_url(database: str) -> bool:
+    return "://" in database
+
+
+def open_backend(database: str, create: bool) -> Backend:
+    """The backend ``database`` names: a ``postgresql://`` URL, or else a SQLite file path."""
+    if not is_url(database):
+        from pipectl.store.sqlite import SQLite
+
+        return SQLite.open(Path(database), create)
+    scheme = database.split("://", 1)[0].lower()
+    if scheme not in ("postgresql", "postgres"):
+        raise DatabaseError(f"unknown database URL scheme {scheme!r}: use a file path or postgresql://...")
+    try:
+        from pipectl.store.postgres import Postgres
+    except ImportError:
+        raise DatabaseError(
+            "a postgresql:// database needs the PostgreSQL extra: pip install 'pipectl[postgres]'"
+        ) from None
+    return Postgres.open(database, create)
 
 
 # --- lead <-> row ------------------------------------------------------------------------------
@@ -126,7 +158,6 @@ class NewLeads:
 
     def __init__(self, columns: Collection[str]) -> None:
         self.columns = tuple(name for name in LEAD_COLUMNS if name in columns)
-        self.sql = f"INSERT INTO leads ({', '.join(self.columns)}) VALUES ({', '.join('?' for _ in self.columns)})"
         self._converted = [(i, name) for i, name in enumerate(self.columns) if name in _CONVERTED]
         self._pick = operator.itemgetter(*self.columns)
         self.empty = dict.fromkeys(self.columns)  # merge a lead's attributes over it: every column present
@@ -158,9 +189,9 @@ class Filter:
 
 
 class Store:
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
-        self.conn = conn
-        self.path = path
+    def __init__(self, backend: Backend) -> None:
+        self.db = backend
+        self.conn = backend.conn
         self._batch: int | None = None
         self._command = ""
         self._actor: str | None = None
@@ -169,85 +200,68 @@ class Store:
     # --- opening --------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, path: Path, create: bool) -> Store:
-        """Open the database; ``create`` makes the file (and its folder) when missing.
+    def open(cls, database: str, create: bool) -> Store:
+        """Open the database (a file path or a URL); ``create`` makes it when missing.
 
-        A read command passes ``create=False`` and gets a clear error instead of a new empty file.
+        A read command passes ``create=False`` and gets a clear error instead of a new empty database.
         """
-        if not path.exists():
-            if not create:
-                raise DatabaseError(f"no database at {path} yet: `pipectl init` or `pipectl add` creates it")
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                # Readable by the user only: a pipeline is personal data.
-                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-            except FileExistsError:
-                pass
-            except OSError as exc:
-                raise DatabaseError(f"cannot create the database at {path}: {exc.strerror}") from None
-        try:
-            conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
-            store = cls(conn, path)
-            store._prepare_patiently()
-        except sqlite3.DatabaseError as exc:
-            raise DatabaseError(f"cannot use {path} as a pipectl database: {exc}") from None
-        return store
+        return cls(open_backend(database, create))
 
-    def _prepare_patiently(self) -> None:
-        """Prepare the connection, waiting out another process that is creating or migrating the same
-        database: switching a new database to WAL takes it whole and SQLite does not wait for that."""
-        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-        while True:
-            try:
-                self._prepare()
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+    @property
+    def shared(self) -> bool:
+        return self.db.shared
 
-    def _prepare(self) -> None:
-        self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self.conn.execute("PRAGMA foreign_keys = ON")
-        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise DatabaseError(
-                f"{self.path} was written by a newer pipectl (schema {version}, this one knows {SCHEMA_VERSION}):"
-                " upgrade pipectl; the database was not touched"
-            )
-        if version < SCHEMA_VERSION:
-            self._migrate()
-        self.conn.execute("PRAGMA synchronous = NORMAL")
+    @property
+    def created(self) -> bool:
+        return self.db.created
 
-    def _migrate(self) -> None:
-        if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            self.conn.execute("PRAGMA journal_mode = WAL")
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Another process may have migrated while we waited for the lock.
-            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-            if version == 0 and self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-                raise DatabaseError(f"{self.path} is an SQLite database but not a pipectl one; it was not touched")
-            migrate(self.conn, version)
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
+    @property
+    def label(self) -> str:
+        """The database as messages name it (a path, or a URL without its password)."""
+        return self.db.label
 
     def backup(self, target: Path) -> None:
-        """A consistent copy of the database (SQLite's online backup), readable by the user only."""
-        try:
-            os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-        except OSError as exc:
-            raise PipectlError(f"cannot create {target}: {exc.strerror}") from None
-        copy = sqlite3.connect(target)
-        try:
-            self.conn.backup(copy)
-        finally:
-            copy.close()
+        """A consistent copy of the whole pipeline in a new SQLite file, readable by the user only."""
+        self.db.backup(target)
+
+    # --- copying a whole pipeline ----------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        """How many rows each table holds."""
+        return {table: int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]) for table in TABLES}
+
+    def copy_into(self, target: Store, replace: bool) -> dict[str, int]:
+        """Every lead, touchpoint and event (ids, history and id sequences included) into ``target``, read
+        from one consistent snapshot and written in one transaction, checked by counting both sides.
+        ``replace`` empties a target that holds a pipeline first; without it such a target is refused."""
+        with self.db.snapshot():
+            expected = self.counts()
+            target.db.begin()
+            try:
+                found = target.counts()
+                if any(found.values()):
+                    if not replace:
+                        raise DatabaseError(
+                            f"{target.label} already holds {found['leads']} leads: --force replaces them"
+                        )
+                    for table in reversed(TABLES):
+                        target.conn.execute(f"DELETE FROM {table}")
+                for table in TABLES:
+                    columns = TABLE_COLUMNS[table]
+                    rows = self.db.stream(f"SELECT {', '.join(columns)} FROM {table} ORDER BY id")
+                    while chunk := list(itertools.islice(rows, COPY_ROWS)):
+                        target.db.insert_rows(table, columns, chunk)
+                target.db.set_last_ids(self.db.last_ids())
+                if target.counts() != expected:
+                    raise DatabaseError(f"the copy into {target.label} does not match its source; nothing was written")
+                target.conn.execute("COMMIT")
+            except BaseException:
+                target.conn.execute("ROLLBACK")
+                raise
+        return expected
 
     def close(self) -> None:
-        self.conn.close()
+        self.db.close()
 
     # --- writing --------------------------------------------------------------------------------
 
@@ -259,7 +273,7 @@ class Store:
         so that it never holds the lock while waiting for the user) share one event batch, so
         ``undo`` reverts the command as a whole.
         """
-        self.conn.execute("BEGIN IMMEDIATE")
+        self.db.begin()
         had_batch = self._batch is not None
         self._command, self._actor, self._now = command, actor, now
         try:
@@ -282,31 +296,28 @@ class Store:
 
     def _insert(self, table: str, row: dict[str, Any]) -> int:
         names = [name for name in row if not (name == "id" and row[name] is None)]
-        sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
+        sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)}) RETURNING id"
         try:
-            cursor = self.conn.execute(sql, [row[name] for name in names])
-        except sqlite3.IntegrityError as exc:
+            return int(self.conn.execute(sql, [row[name] for name in names]).fetchone()[0])
+        except self.db.integrity_errors as exc:
             raise _integrity(exc) from None
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
 
     def _update(self, lead_id: int, columns: dict[str, Any]) -> None:
         assignments = ", ".join(f"{name} = ?" for name in columns)
         try:
             self.conn.execute(f"UPDATE leads SET {assignments} WHERE id = ?", [*columns.values(), lead_id])
-        except sqlite3.IntegrityError as exc:
+        except self.db.integrity_errors as exc:
             raise _integrity(exc) from None
 
     # --- bulk (import) ----------------------------------------------------------------------------
 
     def use_cache(self, mib: int) -> None:
-        """Give this connection's page cache ``mib`` MiB: a bulk insert touches index pages all over."""
-        self.conn.execute(f"PRAGMA cache_size = {-1024 * int(mib)}")
+        """Give this connection ``mib`` MiB of page cache: a bulk insert touches index pages all over."""
+        self.db.use_cache(mib)
 
     def last_lead_id(self) -> int:
         """The highest id a lead ever had (ids are never reused): new leads get higher ones."""
-        row = self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'leads'").fetchone()
-        return row[0] if row else 0
+        return self.db.last_ids()["leads"]
 
     def existing_emails(self, emails: list[str]) -> set[str]:
         """Which of ``emails`` a lead already has (chunked: SQLite caps the parameters of a query)."""
@@ -322,13 +333,14 @@ class Store:
         row, at, text); returns the id of the first. Ids are consecutive: the write lock is held."""
         first = self.last_lead_id() + 1
         try:
-            self.conn.executemany(rows.sql, rows.pending)
-        except sqlite3.IntegrityError as exc:
+            self.db.insert_rows("leads", rows.columns, rows.pending)
+        except self.db.integrity_errors as exc:
             raise _integrity(exc) from None
         if notes:
-            self.conn.executemany(
-                "INSERT INTO touchpoints (lead_id, kind, at, created_at, note) VALUES (?, 'note', ?, ?, ?)",
-                [(first + index, at, at, text) for index, at, text in notes],
+            self.db.insert_rows(
+                "touchpoints",
+                ("lead_id", "kind", "at", "created_at", "note"),
+                [(first + index, "note", at, at, text) for index, at, text in notes],
             )
         rows.pending = []
         return first
@@ -359,9 +371,10 @@ class Store:
         """The lead a new one would duplicate: the same email, or without one the same name and company."""
         if email:
             return self.lead_by_email(email)
+        nocase = self.db.nocase
         row = self.conn.execute(
-            _SELECT_LEAD + " WHERE email IS NULL AND name = ? COLLATE NOCASE"
-            " AND COALESCE(company, '') = ? COLLATE NOCASE LIMIT 1",
+            f"{_SELECT_LEAD} WHERE email IS NULL AND {nocase('name')} = {nocase('?')}"
+            f" AND {nocase(_NO_COMPANY)} = {nocase('?')} LIMIT 1",
             (name, company or ""),
         ).fetchone()
         return lead_from_row(row) if row else None
@@ -411,14 +424,35 @@ class Store:
 
     # --- undo -------------------------------------------------------------------------------------
 
-    def last_batch(self) -> list[Event]:
-        """The events of the most recent command not yet undone (undo commands themselves excluded)."""
-        row = self.conn.execute(
-            "SELECT batch FROM events WHERE undone_by IS NULL AND type <> 'undo' ORDER BY id DESC LIMIT 1"
-        ).fetchone()
+    def last_batch(self, actor: str | None = None) -> list[Event]:
+        """The events of the most recent command not yet undone (undo commands themselves excluded);
+        with ``actor``, of the most recent command that actor ran (on a shared pipeline, each rep's
+        undo reverts their own last change)."""
+        sql = "SELECT batch FROM events WHERE undone_by IS NULL AND type <> 'undo'"
+        params: tuple[str, ...] = ()
+        if actor is not None:
+            sql, params = sql + " AND (actor = ? OR actor IS NULL)", (actor,)
+        row = self.conn.execute(sql + " ORDER BY id DESC LIMIT 1", params).fetchone()
         if row is None:
             return []
         return self._events("WHERE batch = ? ORDER BY id", (row[0],))
+
+    def changed_since(self, events: list[Event]) -> tuple[int, str | None, str] | None:
+        """A later change, still standing, to a lead that ``events`` touched: (lead id, actor, command)
+        of the first one, or None. Undoing over it would throw that change away."""
+        ids = sorted({event.lead_id for event in events if event.lead_id is not None})
+        ranges = [event.data["lead_range"] for event in events if "lead_range" in event.data]
+        if not ids and not ranges:
+            return None
+        touched = [f"lead_id IN ({', '.join('?' for _ in ids)})"] if ids else []
+        touched += ["lead_id BETWEEN ? AND ?" for _ in ranges]
+        params: list[Any] = [events[-1].id, events[0].batch, *ids, *(bound for pair in ranges for bound in pair)]
+        row = self.conn.execute(
+            "SELECT lead_id, actor, command FROM events WHERE id > ? AND batch <> ? AND undone_by IS NULL"
+            f" AND type <> 'undo' AND ({' OR '.join(touched)}) ORDER BY id LIMIT 1",
+            params,
+        ).fetchone()
+        return (row[0], row[1], row[2]) if row else None
 
     def revert(self, events: list[Event]) -> None:
         """Undo ``events`` (newest first) and mark them undone by the current batch."""
@@ -459,7 +493,7 @@ class Store:
         """Leads whose name or company contains ``text`` (case-insensitive), open ones first."""
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         rows = self.conn.execute(
-            _SELECT_LEAD + " WHERE name LIKE ? ESCAPE '\\' OR company LIKE ? ESCAPE '\\'"
+            f"{_SELECT_LEAD} WHERE name {self.db.like} ? ESCAPE '\\' OR company {self.db.like} ? ESCAPE '\\'"
             " ORDER BY status <> 'open', id LIMIT ?",
             (pattern, pattern, limit),
         ).fetchall()
@@ -474,7 +508,7 @@ class Store:
         stage_order: Sequence[str] = (),
     ) -> list[Lead]:
         """Leads matching ``where``, sorted by a key of SORT_KEYS (``stage`` in ``stage_order``)."""
-        clauses, params = _filter_sql(where)
+        clauses, params = self._filter_sql(where)
         sql = _SELECT_LEAD + (" WHERE " + " AND ".join(clauses) if clauses else "")
         if sort == "stage":
             term = (
@@ -485,7 +519,8 @@ class Store:
                 + " END"
             )
         else:
-            term = SORT_KEYS[sort]
+            column, _, nocase = SORT_KEYS[sort].partition(" ")
+            term = self.db.nocase(column) if nocase else column
         direction = " DESC" if desc else ""
         # Empty values sort last whichever way; id breaks ties so the order is stable.
         sql += f" ORDER BY {term} IS NULL, {term}{direction}, id{direction}"
@@ -538,9 +573,7 @@ class Store:
         awake = "status = 'open' AND (snoozed_until IS NULL OR snoozed_until <= :now)"
         if owner is not None:
             awake += " AND owner = :owner"
-        urgent = (
-            "(COALESCE(next_action_due <= :end, 0) OR last_outbound_at IS NULL OR COALESCE(snoozed_until >= :start, 0))"
-        )
+        urgent = "(next_action_due <= :end IS TRUE OR last_outbound_at IS NULL OR snoozed_until >= :start IS TRUE)"
         weight = (
             "CASE stage "
             + " ".join(
@@ -582,35 +615,52 @@ class Store:
             )
         ]
         kinds = {"stage": "stage", "won": "won", "lost": "lost", "reopen": "reopen", "qualify": "disqualified"}
-        rows = self.conn.execute(
-            "SELECT lead_id, at, type, json_extract(data, '$.to'), json_extract(data, '$.from'),"
-            " json_extract(data, '$.stage') FROM events WHERE undone_by IS NULL"
-            " AND (type IN ('stage', 'won', 'lost', 'reopen')"
-            " OR (type = 'qualify' AND json_extract(data, '$.verdict') = 'disqualified'))"
-            " ORDER BY lead_id, id"
+        field = functools.partial(self.db.json_text, "data")
+        rows = self.db.stream(
+            f"SELECT lead_id, at, type, {field('to')}, {field('from')}, {field('stage')} FROM events"
+            " WHERE undone_by IS NULL AND (type IN ('stage', 'won', 'lost', 'reopen')"
+            f" OR (type = 'qualify' AND {field('verdict')} = 'disqualified')) ORDER BY lead_id, id"
         )
         moves = [Move(row[0], row[1], kinds[row[2]], row[3] or row[5], row[4]) for row in rows]
         return leads, moves
 
+    def _filter_sql(self, where: Filter) -> tuple[list[str], list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if where.statuses is not None:
+            clauses.append(f"status IN ({', '.join('?' for _ in where.statuses)})")
+            params.extend(where.statuses)
+        if where.stage is not None:
+            clauses.append("stage = ?")
+            params.append(where.stage)
+        if where.owner is not None:
+            clauses.append("owner = ?")
+            params.append(where.owner)
+        if where.tag is not None:
+            clauses.append(self.db.has_tag())
+            params.append(where.tag)
+        if where.qualified is not None:
+            clauses.append("qualified = 1" if where.qualified else "(qualified IS NULL OR qualified = 0)")
+        return clauses, params
+
     # --- health (doctor) ---------------------------------------------------------------------------
 
     def integrity(self) -> list[str]:
-        """What SQLite's integrity and foreign key checks report (empty: healthy)."""
-        problems = [row[0] for row in self.conn.execute("PRAGMA integrity_check") if row[0] != "ok"]
-        problems += [f"touchpoint {row[1]} points to no lead" for row in self.conn.execute("PRAGMA foreign_key_check")]
-        return problems
+        """What the database's integrity and reference checks report (empty: healthy)."""
+        return self.db.integrity()
 
     def create_missing_indexes(self) -> None:
         from pipectl.migrations import INDEXES
 
         for ddl in INDEXES.values():
-            self.conn.execute(ddl)
+            for statement in self.db.ddl(ddl):
+                self.conn.execute(statement)
 
     def index_names(self) -> set[str]:
-        return {row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        return self.db.index_names()
 
     def schema_version(self) -> int:
-        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+        return self.db.schema_version()
 
     def stages_in_use(self) -> dict[str, int]:
         rows = self.conn.execute("SELECT stage, count(*) FROM leads WHERE status = 'open' GROUP BY stage")
@@ -618,15 +668,13 @@ class Store:
 
     def activity(self) -> Iterator[tuple[Lead, list[Touchpoint]]]:
         """Every lead with its touchpoints (streamed in id order; touchpoints in time order)."""
-        points = self.conn.execute(
-            "SELECT id, lead_id, kind, at, direction, outcome, note FROM touchpoints ORDER BY lead_id, at, id"
-        )
+        points = iter(self.iter_touchpoints())
         pending = next(points, None)
         for lead in self.iter_leads():
             own = []
-            while pending is not None and pending[1] <= lead.id:
-                if pending[1] == lead.id:
-                    own.append(Touchpoint(*pending))
+            while pending is not None and pending.lead_id <= lead.id:
+                if pending.lead_id == lead.id:
+                    own.append(pending)
                 pending = next(points, None)
             yield lead, own
 
@@ -650,11 +698,11 @@ class Store:
 
     def iter_leads(self) -> Iterator[Lead]:
         """Every lead in id order, streamed (export: memory stays flat)."""
-        for row in self.conn.execute(_SELECT_LEAD + " ORDER BY id"):
+        for row in self.db.stream(_SELECT_LEAD + " ORDER BY id"):
             yield lead_from_row(row)
 
     def iter_touchpoints(self) -> Iterator[Touchpoint]:
-        rows = self.conn.execute(
+        rows = self.db.stream(
             "SELECT id, lead_id, kind, at, direction, outcome, note FROM touchpoints ORDER BY lead_id, at, id"
         )
         for row in rows:
@@ -678,27 +726,7 @@ class Store:
         return [Event(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6])) for row in rows]
 
 
-def _filter_sql(where: Filter) -> tuple[list[str], list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if where.statuses is not None:
-        clauses.append(f"status IN ({', '.join('?' for _ in where.statuses)})")
-        params.extend(where.statuses)
-    if where.stage is not None:
-        clauses.append("stage = ?")
-        params.append(where.stage)
-    if where.owner is not None:
-        clauses.append("owner = ?")
-        params.append(where.owner)
-    if where.tag is not None:
-        clauses.append("EXISTS (SELECT 1 FROM json_each(leads.tags) WHERE json_each.value = ?)")
-        params.append(where.tag)
-    if where.qualified is not None:
-        clauses.append("qualified = 1" if where.qualified else "(qualified IS NULL OR qualified = 0)")
-    return clauses, params
-
-
-def _integrity(exc: sqlite3.IntegrityError) -> PipectlError:
-    if "leads.email" in str(exc):
+def _integrity(exc: Exception) -> PipectlError:
+    if "email" in str(exc):
         return PipectlError("another lead already has that email")
     return PipectlError(f"the database refused the change: {exc}")

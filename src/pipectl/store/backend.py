@@ -1,0 +1,110 @@
+"""What differs between the databases pipectl speaks, in one place per backend.
+
+The store writes its SQL once, in the words both SQLite and PostgreSQL accept (``?`` and ``:name``
+placeholders, ``INSERT ... RETURNING``, ``ON CONFLICT``, plain types and ISO text); a backend supplies
+the connection (``execute`` / ``executemany`` returning cursors of tuples) and the few fragments and
+operations where the two differ: case-insensitive comparison, JSON access, the write lock, id
+sequences, bulk inserts, streaming reads, schema version, health checks.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+TABLES = ("leads", "touchpoints", "events")
+
+
+class IntegrityError(Exception):
+    """A write that broke a constraint (a taken email), whichever database refused it."""
+
+
+class Backend(ABC):
+    """The interface; ``sqlite.SQLite`` and ``postgres.Postgres`` implement it."""
+
+    conn: Any
+    #: Where the data lives, as the user may be shown it (a path, or a URL without its password).
+    label: str
+    #: The database file, when there is one (SQLite).
+    file: Path | None = None
+    #: Whether a team shares it (undo then reverts the current owner's last change, not anyone's).
+    shared = False
+    #: Whether opening it created it (a new file, or the schema in an empty server database).
+    created = False
+    #: Case-insensitive LIKE.
+    like = "LIKE"
+    #: Starts a read-only transaction on one snapshot.
+    snapshot_begin = "BEGIN"
+    #: What the driver raises for a broken constraint.
+    integrity_errors: tuple[type[Exception], ...] = (IntegrityError,)
+
+    @abstractmethod
+    def nocase(self, expr: str) -> str:
+        """``expr`` compared and sorted without regard to (ASCII) case."""
+
+    @abstractmethod
+    def json_text(self, column: str, key: str) -> str:
+        """The text at ``key`` of the JSON object in ``column``."""
+
+    @abstractmethod
+    def has_tag(self) -> str:
+        """A condition on ``leads`` with one parameter: the lead's tags include it."""
+
+    @abstractmethod
+    def ddl(self, script: str) -> list[str]:
+        """A schema script written in SQLite's words, as this database's statements."""
+
+    @abstractmethod
+    def begin(self) -> None:
+        """Start a write transaction that holds the database's write lock until it ends: writers take
+        turns, so ids handed out inside one are consecutive and ``MAX(batch) + 1`` is never taken twice."""
+
+    @abstractmethod
+    def schema_version(self) -> int:
+        """The version of the schema the database holds (0: none yet)."""
+
+    @abstractmethod
+    def last_ids(self) -> dict[str, int]:
+        """The highest id each table ever handed out (ids are never reused, even after deletes)."""
+
+    @abstractmethod
+    def set_last_ids(self, ids: dict[str, int]) -> None:
+        """Continue each table's ids after ``ids`` (after rows were inserted with their own ids)."""
+
+    @abstractmethod
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Many rows at once, by the fastest path the database has."""
+
+    @abstractmethod
+    def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Sequence[Any]]:
+        """The rows of a big query, fetched a batch at a time so memory stays flat."""
+
+    @abstractmethod
+    def integrity(self) -> list[str]:
+        """What the database's own checks report (empty: healthy)."""
+
+    @abstractmethod
+    def index_names(self) -> set[str]:
+        """The names of the indexes on pipectl's tables."""
+
+    def use_cache(self, mib: int) -> None:  # noqa: B027 (only SQLite lets a connection choose)
+        """Give a bulk write ``mib`` MiB of page cache, where the database lets a connection choose."""
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see the database as it was when the first one ran, whatever others commit."""
+        self.conn.execute(self.snapshot_begin)
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
+
+    @abstractmethod
+    def backup(self, target: Path) -> None:
+        """A consistent copy of the whole database in a new SQLite file, readable by the user only."""
+
+    def close(self) -> None:
+        self.conn.close()
