@@ -1,9 +1,10 @@
 """Shared fixtures: every test runs against its own temporary data and config folders, at a fixed now.
 
 Backends: a test module marked ``pytestmark = pytest.mark.backends`` runs each of its tests twice,
-on SQLite and on PostgreSQL (a test marked ``sqlite_only`` once). The PostgreSQL run needs a server:
-``PIPECTL_TEST_POSTGRES`` names a database URL (``.ci/postgres start`` makes one and prints it); each
-test gets a schema of its own there, dropped afterwards. Without it those runs are skipped, saying so.
+on SQLite and on PostgreSQL (a test marked ``sqlite_only`` or ``postgres_only`` once). The
+PostgreSQL runs need a server: ``PIPECTL_TEST_POSTGRES`` names a database URL (``.ci/postgres start``
+makes one and prints it); each test gets a schema of its own there, dropped afterwards. Without it
+those runs are skipped, saying so.
 """
 
 from __future__ import annotations
@@ -41,8 +42,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    marked = metafunc.definition.get_closest_marker("backends") is not None
-    if marked and metafunc.definition.get_closest_marker("sqlite_only") is None:
+    marks = {
+        name for name in ("backends", "sqlite_only", "postgres_only") if metafunc.definition.get_closest_marker(name)
+    }
+    if "postgres_only" in marks:
+        metafunc.parametrize("backend", ["postgres"], indirect=True)
+    elif "backends" in marks and "sqlite_only" not in marks:
         metafunc.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import assert_error, ok, run
+from conftest import add, assert_error, ok, run
 
 pytestmark = pytest.mark.backends
 
@@ -205,3 +205,19 @@ def test_board_cuts_long_columns() -> None:
 @pytest.mark.parametrize("command", [["board"], ["report"], ["board", "--json"], ["report", "--json"]])
 def test_read_commands_on_missing_database(command: list[str]) -> None:
     assert_error(run(*command), "no database")
+
+
+def test_report_by_owner_gives_the_team_verdict_and_each_reps_own() -> None:
+    for number in range(24):
+        add(f"Ana {number}", "--owner", "ana", "--value", "100")
+    for number in range(2):
+        add(f"Bo {number}", "--owner", "bo", "--value", "100")
+    data = ok("report", "--by", "owner", "--json").json()
+    assert data["verdict"] == "on_track"
+    verdicts = {row["group"]: (row["verdict"], row["verdict_reasons"]) for row in data["groups"]}
+    assert verdicts["ana"] == ("on_track", ["24 open leads, 100% in prospecting"])
+    assert verdicts["bo"] == ("prospect_more", ["only 2 open leads (review.min_open = 20)"])
+    assert ok("report", "--owner", "bo", "--json").json()["verdict"] == "prospect_more"
+    table = ok("report", "--by", "owner").stdout
+    assert "verdict" in table and "prospect more" in table
+    assert "verdict" not in ok("report", "--by", "source", "--json").json()["groups"][0]

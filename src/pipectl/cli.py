@@ -750,6 +750,23 @@ def export(
         render.err(f"exported {count} leads to {output}" + (f", touchpoints to {second}" if second else ""))
 
 
+@app.command("copy")
+def copy_pipeline(
+    target: str = typer.Option(..., "--to", help="Where to copy to: a file path or postgresql:// URL."),
+    source: str = typer.Option(None, "--from", help="What to copy (default: the current database, --db)."),
+    force: bool = typer.Option(False, "--force", help="Replace the pipeline the target already holds."),
+) -> None:
+    """Copy a whole pipeline (every lead, touchpoint and event) to another database: a solo file to the
+    team's PostgreSQL server, or the team pipeline to a local SQLite snapshot."""
+    from pipectl import transfer
+
+    origin, destination, counts = transfer.copy(context(), source, target, force)
+    render.out(
+        f"copied {counts['leads']} leads, {counts['touchpoints']} touchpoints and {counts['events']} events"
+        f" from {origin} to {destination}"
+    )
+
+
 @app.command("backup")
 def backup(file: Path = typer.Argument(..., help="Where to write the copy (a new file).")) -> None:
     """A consistent copy of the database, safe while other pipectl processes write to it."""

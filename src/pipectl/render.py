@@ -669,8 +669,11 @@ def report_renderables(data: dict[str, Any]) -> list[Any]:
         )
     if "groups" in data:
         groups = Table(title="by group", title_justify="left", header_style="bold")
+        verdicts = any("verdict" in row for row in data["groups"])
         for name in ("group", "new", "won", "lost", "win rate", "won value", "median cycle"):
             groups.add_column(name, justify="left" if name == "group" else "right")
+        if verdicts:
+            groups.add_column("verdict")
         for row in data["groups"]:
             groups.add_row(
                 Text(safe(row["group"])),
@@ -680,6 +683,7 @@ def report_renderables(data: dict[str, Any]) -> list[Any]:
                 _figure(row["win_rate"], "share"),
                 _figure(row["won_value"], "money"),
                 _figure(row["median_cycle_days"], "days"),
+                *([row["verdict"].replace("_", " ")] if verdicts else []),
             )
         parts.append(groups)
     return parts

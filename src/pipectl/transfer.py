@@ -19,7 +19,7 @@ from pipectl import cadence, csvio, leads
 from pipectl.actions import Context, resolve
 from pipectl.errors import PipectlError, Refused
 from pipectl.model import Lead, Status
-from pipectl.store import NewLeads, Store
+from pipectl.store import NewLeads, Store, is_url
 
 ON_DUPLICATE = ("skip", "update", "fill", "error")
 # What a merge takes from the duplicate into KEEP's empty fields (tags and extra are united).
@@ -311,6 +311,37 @@ def backup(ctx: Context, target: Path) -> None:
     if target.exists():
         raise Refused(f"{target} exists: a backup never overwrites a file")
     ctx.store().backup(target)
+
+
+def copy(ctx: Context, source: str | None, target: str, replace: bool) -> tuple[str, str, dict[str, int]]:
+    """Copy a whole pipeline (every lead, touchpoint and event, ids and history included) from
+    ``source`` (default: the current database) to ``target``, a file path or URL; a new target file
+    is removed again when the copy fails. Returns both databases' labels and how many rows of each
+    table moved."""
+    origin = Store.open(source or ctx.database, create=False)
+    if _same_database(origin.label, target):
+        raise Refused(f"{target} is the pipeline being copied: name another database with --to")
+    new_file = not is_url(target) and not Path(target).exists()
+    try:
+        destination = Store.open(target, create=True)
+        try:
+            counts = origin.copy_into(destination, replace)
+        finally:
+            destination.close()
+    except BaseException:
+        if new_file:
+            for leftover in (target, f"{target}-wal", f"{target}-shm"):
+                Path(leftover).unlink(missing_ok=True)
+        raise
+    finally:
+        origin.close()
+    return origin.label, destination.label, counts
+
+
+def _same_database(label: str, target: str) -> bool:
+    if is_url(target) or is_url(label):
+        return label == target
+    return Path(label).resolve() == Path(target).resolve()
 
 
 # --- merge ---------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Any
 
 from pipectl import dates, metrics, review
 from pipectl.actions import Context, run_review
+from pipectl.metrics import LeadFacts, Move
 from pipectl.model import Finding, Lead
 from pipectl.store import Filter, bulk
 
@@ -28,9 +29,46 @@ def _report(ctx: Context, since: datetime | None, by: str | None, owner: str | N
     all_leads, moves = ctx.store().report_facts()
     if owner is not None:
         all_leads = [lead for lead in all_leads if lead.owner == owner]
+    current = metrics.period_of(ctx.now, since, config.targets["period"])
+    now, before, coverage, decided = _standing(ctx, all_leads, moves, current)
+    open_leads = [lead for lead in all_leads if lead.status == "open"]
+    result: dict[str, Any] = {
+        "period": {"since": current.since, "until": current.until},
+        **{key: value for key, value in now.items() if key != "lost_reasons"},
+        "coverage": coverage.ratio,
+        "coverage_needed": {"ratio": coverage.needed, "source": coverage.source},
+        "remaining_target": coverage.remaining,
+        "verdict": decided.verdict,
+        "verdict_reasons": decided.reasons,
+        "previous": {
+            "period": {"since": current.before().since, "until": current.before().until},
+            **{key: value for key, value in before.items() if key != "lost_reasons"},
+        },
+        "lost_reasons": now["lost_reasons"],
+        "forecast": metrics.forecast(config, open_leads, dates.local_today(ctx.now)),
+        "currency": config.currency,
+        "quota": Decimal(str(config.targets["quota"])),
+        "target_period": config.targets["period"],
+    }
+    if by is not None:
+        result["groups"] = metrics.groups(all_leads, by, current)
+        if by == "owner":  # each rep's own verdict, against the same targets
+            for row in result["groups"]:
+                name = None if row["group"] == "(none)" else row["group"]
+                own = [lead for lead in all_leads if lead.owner == name]
+                mine = _standing(ctx, own, moves, current)[3]
+                row.update(verdict=mine.verdict, verdict_reasons=mine.reasons)
+    return result
+
+
+def _standing(
+    ctx: Context, all_leads: list[LeadFacts], moves: list[Move], current: metrics.Period
+) -> tuple[dict[str, Any], dict[str, Any], metrics.Coverage, metrics.Verdict]:
+    """The metrics of ``all_leads`` in the current and the previous period, the coverage of the
+    target, and the verdict they lead to."""
+    config = ctx.config
     leads = {lead.id: lead for lead in all_leads}
     all_visits = metrics.visits(all_leads, (move for move in moves if move.lead_id in leads))
-    current = metrics.period_of(ctx.now, since, config.targets["period"])
     now = metrics.period_metrics(config, leads, all_visits, current)
     before = metrics.period_metrics(config, leads, all_visits, current.before())
     closed = [lead.status for lead in all_leads]
@@ -51,28 +89,7 @@ def _report(ctx: Context, since: datetime | None, by: str | None, owner: str | N
     ratio = round(float(Decimal(str(now["open_value"])) / remaining), 2) if quota > 0 and remaining > 0 else None
     coverage = metrics.Coverage(ratio, needed.value, needed.source, remaining if quota > 0 else None)
     decided = metrics.verdict(config, now, before, coverage, metrics.stale_share(config, all_visits, current.until))
-    open_leads = [lead for lead in all_leads if lead.status == "open"]
-    result: dict[str, Any] = {
-        "period": {"since": current.since, "until": current.until},
-        **{key: value for key, value in now.items() if key != "lost_reasons"},
-        "coverage": ratio,
-        "coverage_needed": {"ratio": needed.value, "source": needed.source},
-        "remaining_target": coverage.remaining,
-        "verdict": decided.verdict,
-        "verdict_reasons": decided.reasons,
-        "previous": {
-            "period": {"since": current.before().since, "until": current.before().until},
-            **{key: value for key, value in before.items() if key != "lost_reasons"},
-        },
-        "lost_reasons": now["lost_reasons"],
-        "forecast": metrics.forecast(config, open_leads, dates.local_today(ctx.now)),
-        "currency": config.currency,
-        "quota": quota,
-        "target_period": config.targets["period"],
-    }
-    if by is not None:
-        result["groups"] = metrics.groups(all_leads, by, current)
-    return result
+    return now, before, coverage, decided
 
 
 def board(

@@ -16,7 +16,6 @@ import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -56,14 +55,17 @@ def pyformat(sql: str) -> str:
     return _TOKEN.sub(swap, sql)
 
 
-def redact(url: str) -> str:
-    """The URL without its password: what messages may show."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = netloc[0].split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+_PASSWORDS = (re.compile(r"^\w+://[^/?#@:]*:([^/?#]*)@"), re.compile(r"[?&]password=([^&#]*)"))
+
+
+def redact(text: str, url: str) -> str:
+    """``text`` (the URL itself, or a message quoting it) without the URL's password, even when the URL
+    is malformed: what messages may show."""
+    for pattern in _PASSWORDS:
+        match = pattern.search(url)
+        if match and match.group(1):
+            text = text.replace(match.group(1), "***")
+    return text
 
 
 def reason(exc: Exception) -> str:
@@ -115,17 +117,16 @@ class Postgres(Backend):
 
     def __init__(self, conn: Connection, url: str) -> None:
         self.conn = conn
-        self.label = redact(url)
+        self.label = redact(url, url)
 
     @classmethod
     def open(cls, url: str, create: bool) -> Postgres:
         """Connect (credentials from the URL, ``PGPASSFILE`` / ``~/.pgpass`` or ``PG*`` variables) and
         bring the schema up to date; ``create`` makes it in an empty database."""
-        label = redact(url)
         try:
             raw = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, application_name="pipectl")
         except psycopg.Error as exc:
-            raise DatabaseError(f"cannot connect to {label}: {reason(exc)}") from None
+            raise DatabaseError(redact(f"cannot connect to {url}: {reason(exc)}", url)) from None
         backend = cls(Connection(raw), url)
         try:
             backend._prepare(create)

@@ -1,0 +1,162 @@
+"""The team backend's own behaviour: connecting, refusing, copying pipelines between backends, undo per
+owner. (Every other command's tests run on PostgreSQL too: see conftest.py.)"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from conftest import NOW, POSTGRES, add, assert_error, database, ok, query, run, snapshot
+
+pytestmark = pytest.mark.backends
+on_postgres = pytest.mark.postgres_only
+
+
+def server_port() -> str:
+    assert POSTGRES
+    return parse_qs(urlsplit(POSTGRES).query)["port"][0]
+
+
+def exports(db: str) -> str:
+    return ok("--db", db, "export", "--format", "jsonl", "--touchpoints").stdout
+
+
+@pytest.mark.sqlite_only
+def test_sqlite_users_never_load_psycopg(tmp_path: Path) -> None:
+    script = (
+        "import sys\nfrom pipectl.cli import main\nsys.argv = ['pipectl', 'add', 'Kim']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\nprint('psycopg' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines() == ["1", "False"]
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgresq://rep@db/sales", "unknown database URL scheme 'postgresq'"),
+        ("mysql://rep@db/sales", "unknown database URL scheme 'mysql'"),
+    ],
+)
+def test_a_url_that_is_not_postgresql_is_refused(url: str, message: str) -> None:
+    assert_error(run("--db", url, "list"), message)
+
+
+@on_postgres
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgresql://rep:s3cret-pw@127.0.0.1:1/sales", "connection refused"),
+        ("postgresql://pipectl_rep:s3cret-pw@127.0.0.1:{port}/pipectl_test", "password authentication failed"),
+        ("postgresql://postgres@/no_such_db?host={host}&port={port}", 'database "no_such_db" does not exist'),
+        ("postgresql://rep:s3cret-pw@[127.0.0.1/sales", "ipv6"),
+        ("postgresql://rep@127.0.0.1:1/sales?password=s3cret-pw", "connection refused"),
+    ],
+)
+def test_connection_problems_are_one_error_line_without_the_password(url: str, message: str) -> None:
+    assert POSTGRES
+    host = parse_qs(urlsplit(POSTGRES).query)["host"][0]
+    result = run("--db", url.format(port=server_port(), host=host), "list")
+    assert_error(result, "cannot connect to postgresql://")
+    assert message.lower() in result.stderr.lower()
+    assert "s3cret-pw" not in result.stderr
+    assert ("***" in result.stderr) == ("s3cret-pw" in url)
+
+
+@on_postgres
+def test_a_schema_from_a_newer_pipectl_is_refused_untouched() -> None:
+    add("Kim")
+    import psycopg
+
+    with psycopg.connect(database(), autocommit=True) as conn:
+        conn.execute("UPDATE schema_version SET version = 99")
+    before = snapshot()
+    assert_error(run("add", "Lee"), "written by a newer pipectl (schema 99")
+    assert snapshot() == before
+
+
+@on_postgres
+def test_tables_named_like_pipectls_are_not_taken_over() -> None:
+    import psycopg
+
+    with psycopg.connect(database(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE leads (id int)")
+    assert_error(run("init"), "has tables named like pipectl's; it was not touched")
+    assert query("SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()") == [(1,)]
+
+
+@on_postgres
+def test_undo_on_the_team_database_is_per_owner_and_never_throws_away_a_colleagues_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("USER", "kim")
+    kims = add("Lead of Kim")
+    monkeypatch.setenv("USER", "lee")
+    lees = add("Lead of Lee")
+    monkeypatch.setenv("USER", "kim")
+    assert "undid: pipectl add 'Lead of Kim'" in ok("undo").stdout
+    assert [lead["id"] for lead in ok("list", "--json").json()] == [lees]
+    ok("touch", str(lees), "call", "--outcome", "reached")
+    monkeypatch.setenv("USER", "lee")
+    ok("note", str(lees), "left a voicemail")
+    monkeypatch.setenv("USER", "kim")
+    before = snapshot()
+    assert_error(run("undo"), f"lead #{lees} was changed since by lee (`pipectl note {lees} 'left a voicemail'`)")
+    assert snapshot() == before
+    assert kims != lees
+
+
+@on_postgres
+def test_copy_solo_to_team_and_back_keeps_every_lead_touchpoint_and_event(tmp_path: Path) -> None:
+    solo = str(tmp_path / "solo.db")
+    ok("demo", "--keep", solo)
+    ok("--db", solo, "add", "Gone")
+    ok("--db", solo, "undo")  # the highest id was handed out: the team pipeline must not reuse it
+    team = database()
+    copied = ok("--db", solo, "copy", "--to", team).stdout
+    assert copied.startswith("copied 52 leads, ") and "solo.db to postgresql://" in copied
+    assert exports(team) == exports(solo)
+    assert query("SELECT count(*) FROM events") == [(len(query("SELECT id FROM events", Path(solo))),)]
+    assert add("First on the team") == 54
+
+    assert_error(run("--db", solo, "copy", "--to", team), "already holds 53 leads: --force replaces them")
+    back = str(tmp_path / "back.db")
+    ok("copy", "--from", team, "--to", back)
+    assert exports(back) == exports(team)
+    assert ok("--db", back, "undo").stdout.startswith("undid: pipectl add 'First on the team'")
+
+    ok("--db", solo, "copy", "--to", team, "--force")
+    assert exports(team) == exports(solo)
+
+
+@on_postgres
+def test_a_copy_that_fails_leaves_no_target_behind(tmp_path: Path) -> None:
+    add("Kim")
+    target = tmp_path / "out.db"
+    assert_error(run("copy", "--from", "postgresql://rep@127.0.0.1:1/x", "--to", str(target)), "cannot connect")
+    assert not target.exists()
+    assert_error(run("copy", "--to", database()), "is the pipeline being copied")
+
+
+@on_postgres
+def test_backup_of_the_team_pipeline_is_a_sqlite_file(tmp_path: Path) -> None:
+    add("Kim", "--note", "met at the fair", "--at", NOW)
+    target = tmp_path / "team.db"
+    assert ok("backup", str(target)).stdout.startswith("backed up postgresql://")
+    assert target.stat().st_mode & 0o777 == 0o600
+    assert exports(str(target)) == exports(database())
+    assert_error(run("backup", str(target)), "exists")
+
+
+@on_postgres
+def test_doctor_and_init_on_the_server() -> None:
+    assert "created database postgresql://" in ok("init").stdout
+    assert "kept database postgresql://" in ok("init").stdout
+    add("Kim")
+    report = ok("doctor").stdout
+    assert "file permissions" not in report and report.count("ok ") >= 5
