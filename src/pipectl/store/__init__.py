@@ -573,7 +573,7 @@ class Store:
         awake = "status = 'open' AND (snoozed_until IS NULL OR snoozed_until <= :now)"
         if owner is not None:
             awake += " AND owner = :owner"
-        urgent = "(next_action_due <= :end IS TRUE OR last_outbound_at IS NULL OR snoozed_until >= :start IS TRUE)"
+        urgent = "((next_action_due <= :end) IS TRUE OR last_outbound_at IS NULL OR (snoozed_until >= :start) IS TRUE)"
         weight = (
             "CASE stage "
             + " ".join(
@@ -616,7 +616,7 @@ class Store:
         ]
         kinds = {"stage": "stage", "won": "won", "lost": "lost", "reopen": "reopen", "qualify": "disqualified"}
         field = functools.partial(self.db.json_text, "data")
-        rows = self.db.stream(
+        rows = self.conn.execute(
             f"SELECT lead_id, at, type, {field('to')}, {field('from')}, {field('stage')} FROM events"
             " WHERE undone_by IS NULL AND (type IN ('stage', 'won', 'lost', 'reopen')"
             f" OR (type = 'qualify' AND {field('verdict')} = 'disqualified')) ORDER BY lead_id, id"

@@ -14,6 +14,7 @@ import functools
 import itertools
 import re
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -98,15 +99,15 @@ class Connection:
         self.raw.close()
 
 
-class _translated:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
-        if isinstance(exc, pg_errors.IntegrityError):
-            raise IntegrityError(reason(exc)) from None
-        if isinstance(exc, psycopg.Error):
-            raise DatabaseError(f"the database server refused: {reason(exc)}") from None
+@contextmanager
+def _translated() -> Iterator[None]:
+    """The server's refusals as pipectl's: a broken constraint, or one ``Error:`` line."""
+    try:
+        yield
+    except pg_errors.IntegrityError as exc:
+        raise IntegrityError(reason(exc)) from None
+    except psycopg.Error as exc:
+        raise DatabaseError(f"the database server refused: {reason(exc)}") from None
 
 
 class Postgres(Backend):
@@ -184,7 +185,7 @@ class Postgres(Backend):
         return f"lower({expr})"
 
     def json_text(self, column: str, key: str) -> str:
-        return f"({column}::jsonb ->> '{key}')"
+        return f"({column}::json ->> '{key}')"
 
     def has_tag(self) -> str:
         return "leads.tags::jsonb @> jsonb_build_array(?::text)"
