@@ -94,6 +94,14 @@ def test_rejects_file_and_exit_code(tmp_path: Path) -> None:
     assert oct(rejects.stat().st_mode & 0o777) == "0o600"
 
 
+def test_a_nul_character_is_a_row_error_on_every_backend(tmp_path: Path) -> None:
+    source = write(tmp_path / "nul.csv", "Name,Email,Notes\nA\x00b,a@x.com,hi\nCy,c@x.com,fine\nDi,d@x.com,n\x00o\n")
+    result = run("import", str(source))
+    assert result.exit_code == 1 and "1 inserted" in result.stdout and "2 rejected" in result.stdout
+    assert "line 2: a cell holds a NUL character (0x00)" in result.stderr
+    assert [lead["name"] for lead in ok("list", "--json").json()] == ["Cy"]
+
+
 def test_strict_and_dry_run_write_nothing(tmp_path: Path) -> None:
     add("Existing")
     before = snapshot()

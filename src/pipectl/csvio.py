@@ -815,6 +815,8 @@ class Plan:
         """Validate one data row: a ParsedRow, or a RowError naming the offending value and why."""
         if len(cells) != self.width and (len(cells) < self.width or any(c.strip() for c in cells[self.width :])):
             return RowError(line, "", f"row has {len(cells)} cells, the header has {self.width}")
+        if "\x00" in "".join(cells):  # a corrupt file's, never a lead's (and PostgreSQL text cannot hold it)
+            return RowError(line, "", "a cell holds a NUL character (0x00)")
         lead: dict[str, Any] = {}
         extra: dict[str, Any] = {}
         name = first = last = note = stage = status = None
