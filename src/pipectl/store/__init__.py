@@ -653,8 +653,7 @@ class Store:
         from pipectl.migrations import INDEXES
 
         for ddl in INDEXES.values():
-            for statement in self.db.ddl(ddl):
-                self.conn.execute(statement)
+            self.db.run_script(ddl)
 
     def index_names(self) -> set[str]:
         return self.db.index_names()

@@ -57,6 +57,11 @@ class Backend(ABC):
     def ddl(self, script: str) -> list[str]:
         """A schema script written in SQLite's words, as this database's statements."""
 
+    def run_script(self, script: str) -> None:
+        """Run a schema script written in SQLite's words, statement by statement."""
+        for statement in self.ddl(script):
+            self.conn.execute(statement)
+
     @abstractmethod
     def begin(self) -> None:
         """Start a write transaction that holds the database's write lock until it ends: writers take

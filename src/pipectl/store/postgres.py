@@ -159,7 +159,7 @@ class Postgres(Backend):
                 self.conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
                 self.conn.execute("INSERT INTO schema_version (version) VALUES (0)")
                 self.created = True
-            migrate(self._run, version, self._record_version)
+            migrate(self.run_script, version, self._record_version)
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
@@ -174,10 +174,6 @@ class Postgres(Backend):
             " AND table_name IN ('leads', 'touchpoints', 'events')"
         ).fetchone()
         return bool(row[0])
-
-    def _run(self, script: str) -> None:
-        for statement in self.ddl(script):
-            self.conn.execute(statement)
 
     # --- dialect ----------------------------------------------------------------------------------
 

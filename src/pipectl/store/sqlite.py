@@ -90,15 +90,11 @@ class SQLite(Backend):
             version = self.schema_version()
             if version == 0 and self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
                 raise DatabaseError(f"{self.label} is an SQLite database but not a pipectl one; it was not touched")
-            migrate(self._run, version, lambda reached: self.conn.execute(f"PRAGMA user_version = {reached}"))
+            migrate(self.run_script, version, lambda reached: self.conn.execute(f"PRAGMA user_version = {reached}"))
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
-
-    def _run(self, script: str) -> None:
-        for statement in self.ddl(script):
-            self.conn.execute(statement)
 
     # --- dialect ----------------------------------------------------------------------------------
 
