@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
@@ -160,3 +160,39 @@ def test_doctor_and_init_on_the_server() -> None:
     add("Kim")
     report = ok("doctor").stdout
     assert "file permissions" not in report and report.count("ok ") >= 5
+
+
+@on_postgres
+@pytest.mark.parametrize("how", ["PGPASSFILE", "PGPASSWORD"])
+def test_a_rep_signs_in_with_the_pgpass_file_or_the_environment_and_works_with_the_granted_rights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """The owner creates the schema and grants a rep's role what the README's roles section says; the
+    rep (the role .ci/postgres makes) signs in with a password pipectl never stores, and works."""
+    ok("init")
+    schema = query("SELECT current_schema()")[0][0]
+    import psycopg
+
+    with psycopg.connect(database(), autocommit=True) as conn:
+        conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO pipectl_rep")
+        conn.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON leads, touchpoints, events TO pipectl_rep")
+        conn.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO pipectl_rep")
+        conn.execute("GRANT SELECT ON schema_version TO pipectl_rep")
+    port = server_port()
+    if how == "PGPASSFILE":
+        passfile = tmp_path / "pgpass"
+        passfile.write_text(f"127.0.0.1:{port}:pipectl_test:pipectl_rep:rep-secret\n")
+        passfile.chmod(0o600)
+        monkeypatch.setenv("PGPASSFILE", str(passfile))
+    else:
+        monkeypatch.setenv("PGPASSWORD", "rep-secret")
+    rep = f"postgresql://pipectl_rep@127.0.0.1:{port}/pipectl_test?options={quote(f'-csearch_path={schema}')}"
+    lead = int(ok("--db", rep, "add", "Kim Lee", "--note", "met at the fair").stdout)
+    ok("--db", rep, "touch", str(lead), "call")
+    assert ok("--db", rep, "undo").stdout.startswith("undid: pipectl --db ")
+    assert [row["name"] for row in ok("list", "--json").json()] == ["Kim Lee"]
+    ok("--db", rep.replace("pipectl_rep@", "pipectl_rep:rep-secret@"), "note", str(lead), "from a URL with a password")
+    commands = [row[0] for row in query("SELECT command FROM events")]
+    assert "pipectl_rep:***@" in commands[-1] and not any("rep-secret" in command for command in commands)
+    config = (tmp_path / "config" / "pipectl" / "config.toml").read_text()
+    assert "rep-secret" not in config and "postgresql" not in config

@@ -123,6 +123,7 @@ def context(config_may_be_missing: bool = False) -> actions.Context:
     from pipectl import config as config_module
     from pipectl import dates
     from pipectl.store import default_database
+    from pipectl.store.backend import redact
 
     if "ctx" not in _state:
         config_path = _state.get("config")
@@ -130,7 +131,8 @@ def context(config_may_be_missing: bool = False) -> actions.Context:
             config=config_module.load(config_path, explicit=config_path is not None and not config_may_be_missing),
             database=_state.get("db") or default_database(),
             now=dates.clock(_state.get("as_of")),
-            command="pipectl " + shlex.join(_state.get("argv", [])),
+            # A database URL's password never reaches the event log.
+            command="pipectl " + shlex.join(redact(arg, arg) for arg in _state.get("argv", [])),
         )
     ctx: actions.Context = _state["ctx"]
     return ctx

@@ -9,6 +9,7 @@ sequences, bulk inserts, streaming reads, schema version, health checks.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,6 +17,17 @@ from pathlib import Path
 from typing import Any
 
 TABLES = ("leads", "touchpoints", "events")
+_PASSWORDS = (re.compile(r"^\w+://[^/?#@:]*:([^/?#]*)@"), re.compile(r"[?&]password=([^&#]*)"))
+
+
+def redact(text: str, url: str) -> str:
+    """``text`` (the URL itself, or a message quoting it) without the URL's password, even when the URL
+    is malformed: what messages, and the event log's command lines, may show."""
+    for pattern in _PASSWORDS:
+        match = pattern.search(url)
+        if match and match.group(1):
+            text = text.replace(match.group(1), "***")
+    return text
 
 
 class IntegrityError(Exception):

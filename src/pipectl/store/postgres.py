@@ -23,7 +23,7 @@ from psycopg import errors as pg_errors
 
 from pipectl.errors import DatabaseError
 from pipectl.migrations import SCHEMA_VERSION, migrate, statements
-from pipectl.store.backend import TABLES, Backend, IntegrityError
+from pipectl.store.backend import TABLES, Backend, IntegrityError, redact
 
 SCHEMES = ("postgresql", "postgres")
 # The key of the advisory lock every write transaction holds ("pipe" in ASCII).
@@ -54,19 +54,6 @@ def pyformat(sql: str) -> str:
         return f"%({match.group(1)})s"
 
     return _TOKEN.sub(swap, sql)
-
-
-_PASSWORDS = (re.compile(r"^\w+://[^/?#@:]*:([^/?#]*)@"), re.compile(r"[?&]password=([^&#]*)"))
-
-
-def redact(text: str, url: str) -> str:
-    """``text`` (the URL itself, or a message quoting it) without the URL's password, even when the URL
-    is malformed: what messages may show."""
-    for pattern in _PASSWORDS:
-        match = pattern.search(url)
-        if match and match.group(1):
-            text = text.replace(match.group(1), "***")
-    return text
 
 
 def reason(exc: Exception) -> str:
