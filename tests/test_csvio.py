@@ -754,6 +754,12 @@ def test_round_trip_of_an_example_export() -> None:
     assert [r.lead for r in round_trip(leads)] == [expected_fields(lead) for lead in leads]
 
 
+def test_quoted_newlines_next_to_semicolons_do_not_mislead_the_delimiter_sniffer() -> None:
+    """Found by the property below: read by ";", the two rows broke into four rows of two cells."""
+    leads = [sample_lead(tags=["1", "0\n0", "0"], email=None, value=None) for _ in range(2)]
+    assert [r.lead for r in round_trip(leads)] == [expected_fields(lead) for lead in leads]
+
+
 NOT_NUL = st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00")
 
 

@@ -318,7 +318,9 @@ def _count_lines(stream: IO[bytes], exc: UnicodeDecodeError, codec: str) -> int 
 
 
 def _sniff(lines: list[str]) -> str:
-    """The delimiter that splits the most sample rows into the same number (more than one) of cells."""
+    """The delimiter that splits the sample into the most cells of rows of one width (more than one):
+    rows times width, since a wrong delimiter also breaks quoted cells that hold newlines into more,
+    narrower rows (an export of tags "1;0<newline>0" has more rows of 2 cells by ";" than rows of 30 by ",")."""
     best, best_score = ",", 0
     for delimiter in _DELIMITERS:
         try:
@@ -328,7 +330,8 @@ def _sniff(lines: list[str]) -> str:
         if not counts:
             continue
         # The most common width wins; ties go to the wider one (a title row has one cell).
-        width, score = max(counts.items(), key=lambda item: (item[1], item[0]))
+        width, rows = max(counts.items(), key=lambda item: (item[1], item[0]))
+        score = rows * width
         if width > 1 and score > best_score:
             best, best_score = delimiter, score
     return best
