@@ -21,7 +21,8 @@ names a lead, a date, a stage or an amount. A command that changed the database 
 still lists and reviews.
 
 Every example starts from the same small pipeline (a fresh copy of a template database), so a failure
-replays exactly. Run with more examples by setting ``PIPECTL_FUZZ_EXAMPLES`` (default 40):
+replays exactly. It runs on both backends (conftest.py): on PostgreSQL the template is copied into the
+test's schema (``Store.copy_into``). Run with more examples by setting ``PIPECTL_FUZZ_EXAMPLES`` (default 40):
 
     PIPECTL_FUZZ_EXAMPLES=2000 pytest tests/test_fuzz.py
 
@@ -45,8 +46,11 @@ import tomli_w
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import Result, add, db_path, ok, snapshot
+from conftest import Result, add, database, ok, snapshot
 from conftest import run as run_cli
+from pipectl.store import Store
+
+pytestmark = pytest.mark.backends
 
 EXAMPLES = int(os.environ.get("PIPECTL_FUZZ_EXAMPLES", "40"))
 FUZZ = settings(
@@ -73,7 +77,7 @@ def run(*args: str) -> Result:
     return result
 
 
-def check(result: Result, db: Path, before: list[str], allowed: tuple[int, ...] = (0, 2)) -> None:
+def check(result: Result, db: Database, before: Snapshot, allowed: tuple[int, ...] = (0, 2)) -> None:
     """The allowed outcomes (see the module docstring)."""
     shown = (result.exit_code, result.stdout[-2000:], result.stderr[-2000:])
     assert "Traceback" not in result.stdout and "Traceback" not in result.stderr, shown
@@ -82,23 +86,26 @@ def check(result: Result, db: Path, before: list[str], allowed: tuple[int, ...] 
     if result.exit_code == 2:
         lines = result.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error: "), shown
-        assert snapshot(db) == before, shown
+        assert state(db) == before, shown
 
 
 # --- the pipeline every example starts from ----------------------------------------------------------
 
 
+Database = str  # the test's database: a SQLite file path or a postgresql:// URL (conftest.database)
+Snapshot = dict[str, list[tuple[Any, ...]]]
+
+
 @pytest.fixture
-def pipeline(tmp_path: Path) -> tuple[Path, Path]:
+def pipeline(tmp_path: Path) -> tuple[Database, Path]:
     """A small pipeline (three leads, one closed), kept as a template: returns (database, template)."""
     add("Jane Doe", "--company", "Acme", "--email", "jane@acme.com", "--value", "1200", "--tag", "hot")
     add("John Smith", "--company", "Globex", "--next", "call back", "--due", "tomorrow")
     add("Mei Tanaka", "--company", "Initech", "--stage", "connecting")
     ok("lost", "initech", "--reason", "went with competitor")
-    db = db_path(tmp_path)
     template = tmp_path / "template.db"
-    copy_db(db, template)
-    return db, template
+    ok("backup", str(template))  # a SQLite file on either backend
+    return database(), template
 
 
 def copy_db(source: Path, target: Path) -> None:
@@ -114,11 +121,23 @@ def copy_db(source: Path, target: Path) -> None:
         src.close()
 
 
-def fresh(pipeline: tuple[Path, Path]) -> tuple[Path, list[str]]:
+def fresh(pipeline: tuple[Database, Path]) -> tuple[Database, Snapshot]:
     """Reset the database to the template; return it and its snapshot."""
     db, template = pipeline
-    copy_db(template, db)
-    return db, snapshot(db)
+    if "://" in db:
+        source, target = Store.open(str(template), create=False), Store.open(db, create=False)
+        try:
+            source.copy_into(target, replace=True)
+        finally:
+            source.close()
+            target.close()
+    else:
+        copy_db(template, Path(db))
+    return db, state(db)
+
+
+def state(db: Database) -> Snapshot:
+    return snapshot(None if "://" in db else Path(db))
 
 
 # --- import: random CSV bytes --------------------------------------------------------------------------
@@ -280,7 +299,7 @@ IMPORT_OPTIONS = st.lists(
 )
 
 
-def _import(db: Path, before: list[str], path: Path, options: list[tuple[str, ...]]) -> None:
+def _import(db: Database, before: Snapshot, path: Path, options: list[tuple[str, ...]]) -> None:
     args = [item for option in options for item in option]
     result = run("import", str(path), *args)
     check(result, db, before, allowed=(0, 1, 2))
@@ -288,7 +307,7 @@ def _import(db: Path, before: list[str], path: Path, options: list[tuple[str, ..
     if ("--strict",) in options:
         assert result.exit_code in (0, 2), shown  # any bad row aborts the whole import
     if ("--dry-run",) in options:
-        assert snapshot(db) == before, shown
+        assert state(db) == before, shown
 
 
 @FUZZ
@@ -301,7 +320,7 @@ def _import(db: Path, before: list[str], path: Path, options: list[tuple[str, ..
 @example(data="name,company\nÉlodie,Café\n".encode("latin-1"), options=[])
 @example(data="name,company\nA,B\n".encode("utf-16"), options=[])
 def test_import_random_csv(
-    pipeline: tuple[Path, Path], tmp_path: Path, data: bytes, options: list[tuple[str, ...]]
+    pipeline: tuple[Database, Path], tmp_path: Path, data: bytes, options: list[tuple[str, ...]]
 ) -> None:
     db, before = fresh(pipeline)
     path = tmp_path / "fuzz.csv"
@@ -312,7 +331,7 @@ def test_import_random_csv(
 @FUZZ
 @given(headers=st.lists(header, min_size=1, max_size=6), rows=st.lists(st.lists(cell, max_size=6), max_size=5))
 def test_import_random_headers_utf8(
-    pipeline: tuple[Path, Path], tmp_path: Path, headers: list[str], rows: list[list[str]]
+    pipeline: tuple[Database, Path], tmp_path: Path, headers: list[str], rows: list[list[str]]
 ) -> None:
     """Well-formed UTF-8 CSV with random headers (some mapping to the name) and random cells."""
     db, before = fresh(pipeline)
@@ -497,7 +516,7 @@ def _config_file(tmp_path: Path) -> Path:
     return path
 
 
-def _list_with_config(pipeline: tuple[Path, Path], tmp_path: Path, content: bytes) -> None:
+def _list_with_config(pipeline: tuple[Database, Path], tmp_path: Path, content: bytes) -> None:
     db, before = fresh(pipeline)
     _config_file(tmp_path).write_bytes(content)
     try:
@@ -517,7 +536,7 @@ def _list_with_config(pipeline: tuple[Path, Path], tmp_path: Path, content: byte
 @example(text="[review]\nidle_days = 1e400\n")
 @example(text="[[stages]]\nname = 'a'\nprobability = 0.5\nmax_days = 1\nmax_open = 1\n")
 @example(text="[targets]\nquota = 1e300\n")
-def test_random_toml_config(pipeline: tuple[Path, Path], tmp_path: Path, text: str) -> None:
+def test_random_toml_config(pipeline: tuple[Database, Path], tmp_path: Path, text: str) -> None:
     _list_with_config(pipeline, tmp_path, text.encode("utf-8", "surrogatepass"))
 
 
@@ -525,7 +544,7 @@ def test_random_toml_config(pipeline: tuple[Path, Path], tmp_path: Path, text: s
 @given(content=st.binary(max_size=200))
 @example(content=b"\xff\xfe[\x00r\x00")
 @example(content=b"owner = '\x00'")
-def test_random_bytes_config(pipeline: tuple[Path, Path], tmp_path: Path, content: bytes) -> None:
+def test_random_bytes_config(pipeline: tuple[Database, Path], tmp_path: Path, content: bytes) -> None:
     _list_with_config(pipeline, tmp_path, content)
 
 
@@ -535,7 +554,7 @@ def test_random_bytes_config(pipeline: tuple[Path, Path], tmp_path: Path, conten
 @example(doc={"cadence": {"attempt_interval_days": [10**9]}})
 @example(doc={"targets": {"quota": float("inf")}})
 @example(doc={"stages": [{"name": "only", "probability": 0.5, "max_days": 10**6, "max_open": 10**30}]})
-def test_structured_config(pipeline: tuple[Path, Path], tmp_path: Path, doc: dict[str, Any]) -> None:
+def test_structured_config(pipeline: tuple[Database, Path], tmp_path: Path, doc: dict[str, Any]) -> None:
     _list_with_config(pipeline, tmp_path, _dump(doc).encode())
 
 
@@ -713,13 +732,13 @@ AMOUNT_COMMANDS = [("add", "X", "--value={}"), ("edit", "1", "--value={}"), ("wo
 READ_BACK = (("list", "--status", "all"), ("review",))
 
 
-def _invoke(pipeline: tuple[Path, Path], template: tuple[str, ...], v: str) -> None:
+def _invoke(pipeline: tuple[Database, Path], template: tuple[str, ...], v: str) -> None:
     db, before = fresh(pipeline)
     result = run(*(part.format(v) for part in template))
     check(result, db, before)
-    if result.exit_code == 0 and snapshot(db) != before:
+    if result.exit_code == 0 and state(db) != before:
         for args in READ_BACK:
-            check(run(*args), db, snapshot(db))
+            check(run(*args), db, state(db))
 
 
 @FUZZ
@@ -727,7 +746,7 @@ def _invoke(pipeline: tuple[Path, Path], template: tuple[str, ...], v: str) -> N
 @example(v="-1", command=LEAD_COMMANDS[0])
 @example(v="x\ny", command=LEAD_COMMANDS[0])
 @example(v="#1", command=LEAD_COMMANDS[-1])
-def test_random_lead_argument(pipeline: tuple[Path, Path], v: str, command: tuple[str, ...]) -> None:
+def test_random_lead_argument(pipeline: tuple[Database, Path], v: str, command: tuple[str, ...]) -> None:
     _invoke(pipeline, command, v)
 
 
@@ -736,7 +755,7 @@ def test_random_lead_argument(pipeline: tuple[Path, Path], v: str, command: tupl
 @example(v="x\ny", command=DATE_COMMANDS[0])
 @example(v="9999-12-31", command=DATE_COMMANDS[0])
 @example(v="+99999d", command=DATE_COMMANDS[1])
-def test_random_date_argument(pipeline: tuple[Path, Path], v: str, command: tuple[str, ...]) -> None:
+def test_random_date_argument(pipeline: tuple[Database, Path], v: str, command: tuple[str, ...]) -> None:
     _invoke(pipeline, command, v)
 
 
@@ -744,7 +763,7 @@ def test_random_date_argument(pipeline: tuple[Path, Path], v: str, command: tupl
 @given(v=values(STAGES), command=st.sampled_from(STAGE_COMMANDS))
 @example(v="x\ny", command=STAGE_COMMANDS[0])
 @example(v="", command=STAGE_COMMANDS[1])
-def test_random_stage_argument(pipeline: tuple[Path, Path], v: str, command: tuple[str, ...]) -> None:
+def test_random_stage_argument(pipeline: tuple[Database, Path], v: str, command: tuple[str, ...]) -> None:
     _invoke(pipeline, command, v)
 
 
@@ -755,7 +774,7 @@ def test_random_stage_argument(pipeline: tuple[Path, Path], v: str, command: tup
 )
 @example(v="1" * 5000, command=AMOUNT_COMMANDS[0])
 @example(v="x\ny", command=AMOUNT_COMMANDS[1])
-def test_random_amount_argument(pipeline: tuple[Path, Path], v: str, command: tuple[str, ...]) -> None:
+def test_random_amount_argument(pipeline: tuple[Database, Path], v: str, command: tuple[str, ...]) -> None:
     _invoke(pipeline, command, v)
 
 
@@ -763,12 +782,12 @@ def test_random_amount_argument(pipeline: tuple[Path, Path], v: str, command: tu
 # What the fuzz found, fixed and kept as regression tests with the exact inputs.
 
 
-def _each(pipeline: tuple[Path, Path], *commands: tuple[str, ...]) -> list[Result]:
+def _each(pipeline: tuple[Database, Path], *commands: tuple[str, ...]) -> list[Result]:
     """Run commands in turn on a fresh pipeline; each must end in an allowed outcome."""
     db, _ = fresh(pipeline)
     results = []
     for args in commands:
-        before = snapshot(db)
+        before = state(db)
         results.append(run(*args))
         check(results[-1], db, before)
     return results
@@ -790,7 +809,7 @@ def _each(pipeline: tuple[Path, Path], *commands: tuple[str, ...]) -> list[Resul
         [("--as-of=Dec 31 9999", "review")],
     ],
 )
-def test_found_dates_out_of_range(pipeline: tuple[Path, Path], commands: list[tuple[str, ...]]) -> None:
+def test_found_dates_out_of_range(pipeline: tuple[Database, Path], commands: list[tuple[str, ...]]) -> None:
     _each(pipeline, *commands, ("list", "--status", "all"), ("review",))
 
 
@@ -805,7 +824,7 @@ def test_found_dates_out_of_range(pipeline: tuple[Path, Path], commands: list[tu
     ],
 )
 @pytest.mark.parametrize("command", [("show", "--", "{}"), ("touch", "--", "{}", "call"), ("merge", "1", "{}")])
-def test_found_ids_that_are_no_id(pipeline: tuple[Path, Path], lead: str, command: tuple[str, ...]) -> None:
+def test_found_ids_that_are_no_id(pipeline: tuple[Database, Path], lead: str, command: tuple[str, ...]) -> None:
     (result,) = _each(pipeline, tuple(part.format(lead) for part in command))
     assert result.exit_code == 2
 
@@ -834,7 +853,7 @@ def test_found_ids_that_are_no_id(pipeline: tuple[Path, Path], lead: str, comman
     ],
 )
 def test_found_config_numbers_out_of_range(
-    pipeline: tuple[Path, Path], tmp_path: Path, text: str, args: tuple[str, ...]
+    pipeline: tuple[Database, Path], tmp_path: Path, text: str, args: tuple[str, ...]
 ) -> None:
     """Unbounded or non-finite numbers made the review, board, report, today or touch crash later."""
     _config_file(tmp_path).write_text(text, encoding="utf-8")
@@ -848,7 +867,9 @@ def test_found_checklist_weight_overflow(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("case", ["header", "ambiguous", "config", "import", "strict-stage", "config-key"])
-def test_found_errors_quoting_a_newline_stay_one_line(pipeline: tuple[Path, Path], tmp_path: Path, case: str) -> None:
+def test_found_errors_quoting_a_newline_stay_one_line(
+    pipeline: tuple[Database, Path], tmp_path: Path, case: str
+) -> None:
     db, _ = fresh(pipeline)
     if case == "header":  # 'no column maps to name'
         path = tmp_path / "newline-header.csv"
@@ -870,14 +891,14 @@ def test_found_errors_quoting_a_newline_stay_one_line(pipeline: tuple[Path, Path
         args = ("list",)
     else:
         args = ("import", "no\nfile.csv")
-    before = snapshot(db)
+    before = state(db)
     result = run(*args)
     check(result, db, before)
     assert result.exit_code == 2
 
 
 @pytest.mark.parametrize("args", [("add", "Caf\udce9"), ("show", "\udce9"), ("note", "1", "caf\udce9")])
-def test_non_utf8_argv(pipeline: tuple[Path, Path], args: tuple[str, ...]) -> None:
+def test_non_utf8_argv(pipeline: tuple[Database, Path], args: tuple[str, ...]) -> None:
     _each(pipeline, args)
 
 
