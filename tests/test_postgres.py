@@ -196,3 +196,23 @@ def test_a_rep_signs_in_with_the_pgpass_file_or_the_environment_and_works_with_t
     assert "pipectl_rep:***@" in commands[-1] and not any("rep-secret" in command for command in commands)
     config = (tmp_path / "config" / "pipectl" / "config.toml").read_text()
     assert "rep-secret" not in config and "postgresql" not in config
+
+
+@on_postgres
+def test_a_connection_the_server_drops_mid_command_fails_with_why_and_writes_nothing() -> None:
+    import psycopg
+
+    from pipectl.errors import DatabaseError
+    from pipectl.store import Store
+
+    add("Kim")
+    before = snapshot()
+    store = Store.open(database(), create=False)
+    pid = store.conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+    with pytest.raises(DatabaseError) as failure, store.transaction("pipectl test", "taro", NOW):
+        store.record_import({"file": "x.csv"})
+        with psycopg.connect(database(), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        store.record_import({"file": "y.csv"})
+    assert failure.value.message == "the database server refused: terminating connection due to administrator command"
+    assert snapshot() == before

@@ -236,8 +236,7 @@ class Store:
         ``replace`` empties a target that holds a pipeline first; without it such a target is refused."""
         with self.db.snapshot():
             expected = self.counts()
-            target.db.begin()
-            try:
+            with target.db.writing():
                 found = target.counts()
                 if any(found.values()):
                     if not replace:
@@ -254,10 +253,6 @@ class Store:
                 target.db.set_last_ids(self.db.last_ids())
                 if target.counts() != expected:
                     raise DatabaseError(f"the copy into {target.label} does not match its source; nothing was written")
-                target.conn.execute("COMMIT")
-            except BaseException:
-                target.conn.execute("ROLLBACK")
-                raise
         return expected
 
     def close(self) -> None:
@@ -273,14 +268,12 @@ class Store:
         so that it never holds the lock while waiting for the user) share one event batch, so
         ``undo`` reverts the command as a whole.
         """
-        self.db.begin()
         had_batch = self._batch is not None
         self._command, self._actor, self._now = command, actor, now
         try:
-            yield self
-            self.conn.execute("COMMIT")
+            with self.db.writing():
+                yield self
         except BaseException:
-            self.conn.execute("ROLLBACK")
             if not had_batch:
                 self._batch = None  # its number was never written: another process may take it
             raise

@@ -74,6 +74,20 @@ class Backend(ABC):
         for statement in self.ddl(script):
             self.conn.execute(statement)
 
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """A write transaction (see ``begin``): committed when the block ends, rolled back when it raises."""
+        self.begin()
+        try:
+            yield
+        except BaseException:
+            self.rollback()
+            raise
+        self.conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.conn.execute("ROLLBACK")
+
     @abstractmethod
     def begin(self) -> None:
         """Start a write transaction that holds the database's write lock until it ends: writers take

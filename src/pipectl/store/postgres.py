@@ -73,8 +73,8 @@ class Connection:
         self.raw = raw
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> psycopg.Cursor[Any]:
-        cursor = self.raw.cursor()
         with _translated():
+            cursor = self.raw.cursor()
             cursor.execute(pyformat(sql), params or None)
         return cursor
 
@@ -137,8 +137,7 @@ class Postgres(Backend):
                 f"no database at {self.label} yet (no pipectl schema on the server):"
                 " `pipectl init` or `pipectl add` creates it"
             )
-        self.begin()
-        try:
+        with self.writing():
             version = self.schema_version()  # another process may have migrated while we waited
             if version == 0:
                 if self._has_tables():
@@ -147,10 +146,6 @@ class Postgres(Backend):
                 self.conn.execute("INSERT INTO schema_version (version) VALUES (0)")
                 self.created = True
             migrate(self.run_script, version, self._record_version)
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
 
     def _record_version(self, version: int) -> None:
         self.conn.execute("UPDATE schema_version SET version = ?", (version,))
@@ -180,6 +175,11 @@ class Postgres(Backend):
         script = re.sub(r"\bTEXT\b", 'TEXT COLLATE "C"', script)
         script = re.sub(r"(\w+) COLLATE NOCASE", r"lower(\1)", script)
         return statements(script)
+
+    def rollback(self) -> None:
+        # A connection the server dropped has no transaction left to end: say why it failed, not this.
+        if not self.conn.raw.closed:
+            self.conn.execute("ROLLBACK")
 
     def begin(self) -> None:
         self.conn.execute("BEGIN")

@@ -84,17 +84,12 @@ class SQLite(Backend):
     def _migrate(self) -> None:
         if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             self.conn.execute("PRAGMA journal_mode = WAL")
-        self.begin()
-        try:
+        with self.writing():
             # Another process may have migrated while we waited for the lock.
             version = self.schema_version()
             if version == 0 and self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
                 raise DatabaseError(f"{self.label} is an SQLite database but not a pipectl one; it was not touched")
             migrate(self.run_script, version, lambda reached: self.conn.execute(f"PRAGMA user_version = {reached}"))
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
 
     # --- dialect ----------------------------------------------------------------------------------
 
