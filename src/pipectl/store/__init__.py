@@ -154,7 +154,8 @@ def lead_to_row(lead: Lead) -> dict[str, Any]:
 
 class NewLeads:
     """New leads with a fixed set of columns (the others take their defaults), gathered for one
-    ``executemany``: the import's per-row path, so only the few converted columns cost a conversion."""
+    bulk insert (``Backend.insert_rows``): the import's per-row path, so only the few converted columns
+    cost a conversion."""
 
     def __init__(self, columns: Collection[str]) -> None:
         self.columns = tuple(name for name in LEAD_COLUMNS if name in columns)

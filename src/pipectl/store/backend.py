@@ -2,7 +2,7 @@
 
 The store writes its SQL once, in the words both SQLite and PostgreSQL accept (``?`` and ``:name``
 placeholders, ``INSERT ... RETURNING``, ``ON CONFLICT``, plain types and ISO text); a backend supplies
-the connection (``execute`` / ``executemany`` returning cursors of tuples) and the few fragments and
+the connection (``execute`` returning a cursor of tuples) and the few fragments and
 operations where the two differ: case-insensitive comparison, JSON access, the write lock, id
 sequences, bulk inserts, streaming reads, schema version, health checks.
 """

@@ -25,7 +25,6 @@ from pipectl.errors import DatabaseError
 from pipectl.migrations import SCHEMA_VERSION, migrate, statements
 from pipectl.store.backend import TABLES, Backend, IntegrityError, redact
 
-SCHEMES = ("postgresql", "postgres")
 # The key of the advisory lock every write transaction holds ("pipe" in ASCII).
 WRITE_LOCK = 0x70697065
 CONNECT_TIMEOUT_S = 10
@@ -65,8 +64,8 @@ def reason(exc: Exception) -> str:
 
 
 class Connection:
-    """psycopg's connection with the sqlite3 calls the store makes: ``execute`` / ``executemany`` with
-    ``?`` placeholders; a constraint broken is :class:`IntegrityError`, any other refusal a
+    """psycopg's connection with the sqlite3 call the store makes: ``execute`` with ``?`` placeholders,
+    returning a cursor; a constraint broken is :class:`IntegrityError`, any other refusal a
     :class:`DatabaseError` (one line, never a traceback)."""
 
     def __init__(self, raw: psycopg.Connection[Any]) -> None:
@@ -77,10 +76,6 @@ class Connection:
             cursor = self.raw.cursor()
             cursor.execute(pyformat(sql), params or None)
         return cursor
-
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        with _translated(), self.raw.cursor() as cursor:
-            cursor.executemany(pyformat(sql), rows)
 
     def close(self) -> None:
         self.raw.close()
@@ -101,7 +96,6 @@ class Postgres(Backend):
     like = "ILIKE"
     shared = True
     snapshot_begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-    integrity_errors = (IntegrityError,)
 
     def __init__(self, conn: Connection, url: str) -> None:
         self.conn = conn
