@@ -3,6 +3,7 @@ owner. (Every other command's tests run on PostgreSQL too: see conftest.py.)"""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -216,3 +217,33 @@ def test_a_connection_the_server_drops_mid_command_fails_with_why_and_writes_not
         store.record_import({"file": "y.csv"})
     assert failure.value.message == "the database server refused: terminating connection due to administrator command"
     assert snapshot() == before
+
+
+@on_postgres
+def test_a_writer_waits_for_the_one_before_it_within_a_timeout_and_other_schemas_never_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipectl.store import Store, postgres
+
+    add("Kim")
+    monkeypatch.setattr(postgres, "LOCK_TIMEOUT_S", 1)
+    holder = Store.open(database(), create=False)
+    with holder.transaction("pipectl test", "taro", NOW):
+        holder.record_import({"file": "slow.csv"})  # holds the write lock, as a long import would
+        before = snapshot()
+        assert_error(run("add", "Lee"), "the pipeline is busy: another pipectl has been writing to it for 1 s")
+        assert snapshot() == before
+        assert [lead["name"] for lead in ok("list", "--json").json()] == ["Kim"]  # reading never waits
+        import psycopg
+
+        assert POSTGRES
+        schema = f"other_{os.getpid()}"
+        with psycopg.connect(POSTGRES, autocommit=True) as admin:
+            admin.execute(f"CREATE SCHEMA {schema}")
+            try:
+                other = f"{POSTGRES}&options={quote(f'-csearch_path={schema}')}"
+                assert ok("--db", other, "add", "Another team's lead").stdout == "1\n"
+            finally:
+                admin.execute(f"DROP SCHEMA {schema} CASCADE")
+    assert add("Lee") == 2
+    holder.close()
