@@ -330,8 +330,9 @@ def copy(ctx: Context, source: str | None, target: str, replace: bool) -> tuple[
             destination.close()
     except BaseException:
         if new_file:
-            for leftover in (target, f"{target}-wal", f"{target}-shm"):
-                Path(leftover).unlink(missing_ok=True)
+            from pipectl.store.sqlite import remove
+
+            remove(Path(target))
         raise
     finally:
         origin.close()

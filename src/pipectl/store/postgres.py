@@ -239,7 +239,7 @@ class Postgres(Backend):
     def backup(self, target: Path) -> None:
         """The whole team pipeline as a new SQLite file, copied from one consistent snapshot."""
         from pipectl.store import Store
-        from pipectl.store.sqlite import SQLite, create_private
+        from pipectl.store.sqlite import SQLite, create_private, remove
 
         create_private(target)
         try:
@@ -249,5 +249,5 @@ class Postgres(Backend):
             finally:
                 copy.close()
         except BaseException:
-            target.unlink()
+            remove(target)
             raise

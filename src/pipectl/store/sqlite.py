@@ -159,6 +159,12 @@ class SQLite(Backend):
             copy.close()
 
 
+def remove(path: Path) -> None:
+    """Delete a database file with the WAL files SQLite keeps beside it (a copy that failed)."""
+    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        leftover.unlink(missing_ok=True)
+
+
 def create_private(target: Path) -> None:
     """Create ``target`` readable by the user only; refuse an existing file."""
     try:
