@@ -60,12 +60,17 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, iso
             pytest.skip("PostgreSQL backend: no server configured (set PIPECTL_TEST_POSTGRES; see README)")
         schema = f"test_{os.getpid()}_{next(_SCHEMAS)}"
         _server().execute(f"CREATE SCHEMA {schema}")
-        separator = "&" if "?" in POSTGRES else "?"
-        monkeypatch.setenv("PIPECTL_DB", f"{POSTGRES}{separator}options={quote(f'-csearch_path={schema}')}")
+        monkeypatch.setenv("PIPECTL_DB", in_schema(POSTGRES, schema))
         yield name
         _server().execute(f"DROP SCHEMA {schema} CASCADE")
     else:
         yield name
+
+
+def in_schema(url: str, schema: str) -> str:
+    """A PostgreSQL URL whose connections work in ``schema`` (their search_path)."""
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
 
 
 def _server() -> Any:
@@ -136,9 +141,10 @@ def database() -> str:
     return os.environ.get("PIPECTL_DB") or str(Path(os.environ["XDG_DATA_HOME"]) / "pipectl" / "pipeline.db")
 
 
-def query(sql: str, path: Path | None = None) -> list[tuple[Any, ...]]:
-    """The rows ``sql`` (no parameters) reads from a database (by default the test's own), whichever backend."""
-    location = str(path) if path is not None else database()
+def query(sql: str, db: str | Path | None = None) -> list[tuple[Any, ...]]:
+    """The rows ``sql`` (no parameters) reads from a database (a path or URL; by default the test's
+    own), whichever backend."""
+    location = str(db) if db is not None else database()
     if "://" in location:
         import psycopg
 
@@ -151,18 +157,18 @@ def query(sql: str, path: Path | None = None) -> list[tuple[Any, ...]]:
         conn.close()
 
 
-def snapshot(path: Path | None = None) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table of a database (by default the test's own), whichever backend, to
-    assert that a failed command changed nothing."""
-    location = str(path) if path is not None else database()
+def snapshot(db: str | Path | None = None) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table of a database (a path or URL; by default the test's own), whichever
+    backend, to assert that a failed command changed nothing."""
+    location = str(db) if db is not None else database()
     if "://" in location:
         tables = ["leads", "touchpoints", "events", "schema_version"]
     elif Path(location).exists():
-        tables = [row[0] for row in query("SELECT name FROM sqlite_master WHERE type = 'table'", Path(location))]
+        tables = [row[0] for row in query("SELECT name FROM sqlite_master WHERE type = 'table'", location)]
         tables.append("pragma_user_version")
     else:
         return {}
-    return {table: sorted(query(f"SELECT * FROM {table}", path), key=repr) for table in tables}
+    return {table: sorted(query(f"SELECT * FROM {table}", location), key=repr) for table in tables}
 
 
 def assert_error(result: Result, text: str) -> None:

@@ -86,7 +86,7 @@ def check(result: Result, db: Database, before: Snapshot, allowed: tuple[int, ..
     if result.exit_code == 2:
         lines = result.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error: "), shown
-        assert state(db) == before, shown
+        assert snapshot(db) == before, shown
 
 
 # --- the pipeline every example starts from ----------------------------------------------------------
@@ -133,11 +133,7 @@ def fresh(pipeline: tuple[Database, Path]) -> tuple[Database, Snapshot]:
             target.close()
     else:
         copy_db(template, Path(db))
-    return db, state(db)
-
-
-def state(db: Database) -> Snapshot:
-    return snapshot(None if "://" in db else Path(db))
+    return db, snapshot(db)
 
 
 # --- import: random CSV bytes --------------------------------------------------------------------------
@@ -307,7 +303,7 @@ def _import(db: Database, before: Snapshot, path: Path, options: list[tuple[str,
     if ("--strict",) in options:
         assert result.exit_code in (0, 2), shown  # any bad row aborts the whole import
     if ("--dry-run",) in options:
-        assert state(db) == before, shown
+        assert snapshot(db) == before, shown
 
 
 @FUZZ
@@ -736,9 +732,9 @@ def _invoke(pipeline: tuple[Database, Path], template: tuple[str, ...], v: str) 
     db, before = fresh(pipeline)
     result = run(*(part.format(v) for part in template))
     check(result, db, before)
-    if result.exit_code == 0 and state(db) != before:
+    if result.exit_code == 0 and snapshot(db) != before:
         for args in READ_BACK:
-            check(run(*args), db, state(db))
+            check(run(*args), db, snapshot(db))
 
 
 @FUZZ
@@ -787,7 +783,7 @@ def _each(pipeline: tuple[Database, Path], *commands: tuple[str, ...]) -> list[R
     db, _ = fresh(pipeline)
     results = []
     for args in commands:
-        before = state(db)
+        before = snapshot(db)
         results.append(run(*args))
         check(results[-1], db, before)
     return results
@@ -891,7 +887,7 @@ def test_found_errors_quoting_a_newline_stay_one_line(
         args = ("list",)
     else:
         args = ("import", "no\nfile.csv")
-    before = state(db)
+    before = snapshot(db)
     result = run(*args)
     check(result, db, before)
     assert result.exit_code == 2

@@ -7,11 +7,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from conftest import NOW, POSTGRES, add, assert_error, database, ok, query, run, snapshot
+from conftest import NOW, POSTGRES, add, assert_error, database, in_schema, ok, query, run, snapshot
 
 pytestmark = pytest.mark.backends
 on_postgres = pytest.mark.postgres_only
@@ -122,7 +122,7 @@ def test_copy_solo_to_team_and_back_keeps_every_lead_touchpoint_and_event(tmp_pa
     copied = ok("--db", solo, "copy", "--to", team).stdout
     assert copied.startswith("copied 52 leads, ") and "solo.db to postgresql://" in copied
     assert exports(team) == exports(solo)
-    assert query("SELECT count(*) FROM events") == [(len(query("SELECT id FROM events", Path(solo))),)]
+    assert query("SELECT count(*) FROM events") == [(len(query("SELECT id FROM events", solo)),)]
     assert add("First on the team") == 54
 
     assert_error(run("--db", solo, "copy", "--to", team), "already holds 53 leads: --force replaces them")
@@ -187,7 +187,7 @@ def test_a_rep_signs_in_with_the_pgpass_file_or_the_environment_and_works_with_t
         monkeypatch.setenv("PGPASSFILE", str(passfile))
     else:
         monkeypatch.setenv("PGPASSWORD", "rep-secret")
-    rep = f"postgresql://pipectl_rep@127.0.0.1:{port}/pipectl_test?options={quote(f'-csearch_path={schema}')}"
+    rep = in_schema(f"postgresql://pipectl_rep@127.0.0.1:{port}/pipectl_test", schema)
     lead = int(ok("--db", rep, "add", "Kim Lee", "--note", "met at the fair").stdout)
     ok("--db", rep, "touch", str(lead), "call")
     assert ok("--db", rep, "undo").stdout.startswith("undid: pipectl --db ")
@@ -241,7 +241,7 @@ def test_a_writer_waits_for_the_one_before_it_within_a_timeout_and_other_schemas
         with psycopg.connect(POSTGRES, autocommit=True) as admin:
             admin.execute(f"CREATE SCHEMA {schema}")
             try:
-                other = f"{POSTGRES}&options={quote(f'-csearch_path={schema}')}"
+                other = in_schema(POSTGRES, schema)
                 assert ok("--db", other, "add", "Another team's lead").stdout == "1\n"
             finally:
                 admin.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -50,7 +50,7 @@ def env_for(db: Path | str) -> dict[str, str]:
 
 
 def count(db: Path | str, sql: str) -> int:
-    return int(query(sql, Path(db) if "://" not in str(db) else None)[0][0])
+    return int(query(sql, db)[0][0])
 
 
 def big_csv(path: Path, rows: int, domain: str = "import.test") -> Path:
