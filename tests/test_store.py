@@ -13,6 +13,7 @@ import sqlite_utils
 
 from conftest import add, db_path, ok, query
 from pipectl.migrations import SCHEMA_VERSION
+from pipectl.store import Store
 
 pytestmark = pytest.mark.backends
 
@@ -79,6 +80,21 @@ def test_public_schema(tmp_path: Path) -> None:
     assert {"leads_status_stage", "touchpoints_lead_at", "events_batch", "events_lead"} <= indexes
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+@pytest.mark.sqlite_only
+def test_a_duplicate_without_email_is_found_by_the_partial_index(tmp_path: Path) -> None:
+    # Before, SQLite scanned every lead without an email for each such row: importing 20,000 of them
+    # into a pipeline holding 20,000 took 76 s instead of 0.6 s.
+    add("Jane Doe", "--company", "Acme")
+    store = Store.open(str(db_path(tmp_path)), create=False)
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    assert store.duplicate_of(None, "JANE DOE", "acme") is not None
+    assert store.duplicate_of(None, "Jane Doe", None) is None
+    lookup = statements[0].replace("'JANE DOE'", "?").replace("'acme'", "?")
+    plan = store.conn.execute("EXPLAIN QUERY PLAN " + lookup, ("", ""))
+    assert "USING INDEX leads_name_company" in " ".join(row[-1] for row in plan)
 
 
 def test_money_is_stored_in_hundredths(tmp_path: Path) -> None:

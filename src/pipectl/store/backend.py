@@ -58,6 +58,11 @@ class Backend(ABC):
         """``expr`` compared and sorted without regard to (ASCII) case."""
 
     @abstractmethod
+    def likely(self, condition: str) -> str:
+        """``condition``, marked as true for most rows: steers a planner without statistics (SQLite)
+        to the index that ``condition`` makes usable (a partial one) instead of one it matches."""
+
+    @abstractmethod
     def json_text(self, column: str, key: str) -> str:
         """The text at ``key`` of the JSON object in ``column``."""
 

@@ -96,6 +96,9 @@ class SQLite(Backend):
     def nocase(self, expr: str) -> str:
         return f"{expr} COLLATE NOCASE"
 
+    def likely(self, condition: str) -> str:
+        return f"likely({condition})"
+
     def json_text(self, column: str, key: str) -> str:
         return f"json_extract({column}, '$.{key}')"
 
