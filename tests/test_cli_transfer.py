@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import add, assert_error, db_path, ok, query, run, snapshot
+from conftest import add, assert_error, database, db_path, ok, query, run, snapshot
+from pipectl import config, csvio, dates, transfer
+from pipectl.actions import Context
 
 pytestmark = pytest.mark.backends
 
@@ -310,3 +312,139 @@ def test_a_killed_import_leaves_all_or_nothing(tmp_path: Path) -> None:
         assert count in (1, 60_001)
         if count == 60_001:
             ok("undo")
+
+
+# --- a large file: read and parsed by a second process while this one inserts --------------------
+
+
+def mixed_csv(path: Path, rows: int = 300) -> Path:
+    """Rows of every kind an import meets: repeated emails (within and across batches), rows without
+    an email (checked on their own, some repeating an earlier one), bad amounts, notes, and a lead
+    the database already has."""
+    lines = ["Name,Email,Company,Amount,Notes"]
+    for number in range(rows):
+        email = f"lead{number}@example.com"
+        if number % 10 == 9:
+            email = f"lead{number // 3}@example.com"
+        elif number % 17 == 5:
+            email = ""
+        elif number == 120:
+            email = "existing@example.com"
+        name, company = (f"Lead {number % 250}", f"Company {number % 7}") if email else (f"Lone {number % 3}", "Solo")
+        amount = "lots" if number % 23 == 11 else f"{number + 1000:,}.50"
+        note = f'"note {number}, with a comma"' if number % 2 else ""
+        lines.append(f'{name},{email},{company},"{amount}",{note}')
+    return write(path, "\n".join(lines) + "\n")
+
+
+def comparable(export: str) -> list[dict]:
+    """Exported leads with their touchpoints, ids left out (an undone import's ids are not reused)."""
+    leads = []
+    for line in export.splitlines():
+        lead = json.loads(line)
+        del lead["id"]
+        for point in lead["touchpoints"]:
+            del point["id"], point["lead_id"]
+        leads.append(lead)
+    return leads
+
+
+SUMMARIES = {
+    "skip": "255 inserted, 0 updated, 32 skipped as duplicates, 13 rejected",
+    "update": "255 inserted, 32 updated, 0 skipped as duplicates, 13 rejected",
+}
+
+
+@pytest.mark.parametrize(("mode", "via_stdin"), [("skip", False), ("update", True)])
+def test_a_large_file_imports_the_same_in_two_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str, via_stdin: bool
+) -> None:
+    source = mixed_csv(tmp_path / "mixed.csv")
+    add("Existing", "--email", "existing@example.com")
+    forks: list[int] = []
+    fork = os.fork
+
+    def counted_fork() -> int:
+        forks.append(1)
+        return fork()
+
+    monkeypatch.setattr(os, "fork", counted_fork)
+    monkeypatch.setattr(transfer, "BATCH", 7)
+    outcomes = []
+    for parallel_after in (10**9, 40):
+        monkeypatch.setattr(transfer, "PARALLEL_AFTER", parallel_after)
+        rejects = tmp_path / f"rejects-{parallel_after}.csv"
+        args = ["import", "-" if via_stdin else str(source), "--on-duplicate", mode, "--rejects", str(rejects)]
+        result = run(*args, input=source.read_text() if via_stdin else None)
+        assert result.exit_code == 1, result.stderr  # some rows were rejected
+        export = ok("export", "--format", "jsonl", "--touchpoints").stdout
+        event = query("SELECT data FROM events WHERE type = 'import' ORDER BY id DESC LIMIT 1")[0][0]
+        counts = {key: value for key, value in json.loads(event).items() if key != "lead_range"}
+        outcomes.append(
+            (result.stdout.rsplit("(", 1)[0], result.stderr, rejects.read_text(), comparable(export), counts)
+        )
+        ok("undo")
+    assert forks == [1]  # only the second import went parallel
+    assert outcomes[0] == outcomes[1]
+    summary, errors, rejected, leads, counts = outcomes[1]
+    assert summary == f"imported 300 rows: {SUMMARIES[mode]} "
+    assert errors.count("value must be an amount") == rejected.count("value must be an amount") == 13
+    assert len(leads) == 1 + counts["inserted"] and counts["rows"] == 300
+
+
+def test_a_bad_row_read_by_the_second_process_aborts_a_strict_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = mixed_csv(tmp_path / "mixed.csv")
+    monkeypatch.setattr(transfer, "PARALLEL_AFTER", 5)
+    add("Existing")
+    before = snapshot()
+    assert_error(run("import", str(source), "--strict"), "line 13: value must be an amount")
+    assert snapshot() == before
+
+
+def test_a_bad_byte_read_by_the_second_process_names_its_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "latin1.csv"
+    source.write_bytes(mixed_csv(tmp_path / "mixed.csv").read_bytes() + "Zoë,zoe@example.com,,1,\n".encode("latin-1"))
+    monkeypatch.setattr(transfer, "PARALLEL_AFTER", 40)
+    add("Existing")
+    before = snapshot()
+    assert_error(run("import", str(source)), "line 302")
+    assert snapshot() == before
+
+
+def test_a_failure_in_the_second_process_is_one_error_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = mixed_csv(tmp_path / "mixed.csv")
+    parse = csvio.Plan.parse
+
+    def failing(self: csvio.Plan, line: int, cells: list[str], now: object) -> object:
+        if line > 100:
+            raise ValueError("boom")
+        return parse(self, line, cells, now)
+
+    monkeypatch.setattr(csvio.Plan, "parse", failing)
+    monkeypatch.setattr(transfer, "PARALLEL_AFTER", 40)
+    add("Existing")
+    before = snapshot()
+    result = run("import", str(source))
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: unexpected RuntimeError: the process reading the file failed with ValueError: boom"
+        " (run with --debug for details)"
+    ]
+    assert snapshot() == before
+
+
+def test_progress_counts_the_rows_read_in_either_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = mixed_csv(tmp_path / "mixed.csv")
+    monkeypatch.setattr(transfer, "PROGRESS_EVERY", 50)
+    monkeypatch.setattr(transfer, "PARALLEL_AFTER", 120)
+    ticks: list[int] = []
+    ctx = Context(config=config.load(None), database=database(), now=dates.clock("2026-11-30T09:00:00Z"), command="t")
+    try:
+        transfer.import_file(ctx, str(source), transfer.ImportOptions(), progress=ticks.append)
+    finally:
+        ctx.close()
+    assert ticks == [50, 100, 150, 200, 250, 300]

@@ -318,12 +318,13 @@ class Store:
         sql = f"SELECT email FROM leads WHERE email IN ({self.db.json_values()})"
         return {row[0] for row in self.conn.execute(sql, (json.dumps(emails, ensure_ascii=False),))}
 
-    def insert_new_leads(self, rows: NewLeads, notes: list[tuple[int, str, str]]) -> int:
-        """Insert ``rows`` (none of which may have a taken email) and their first notes (index of the
-        row, at, text); returns the id of the first. Ids are consecutive: the write lock is held."""
+    def insert_new_leads(self, columns: Sequence[str], rows: list[Any], notes: list[tuple[int, str, str]]) -> int:
+        """Insert ``rows`` of ``columns`` (gathered by ``NewLeads``; none may have a taken email) and
+        their first notes (index of the row, at, text); returns the id of the first. Ids are
+        consecutive: the write lock is held."""
         first = self.last_lead_id() + 1
         try:
-            self.db.insert_rows("leads", rows.columns, rows.pending)
+            self.db.insert_rows("leads", columns, rows)
         except self.db.integrity_errors as exc:
             raise _integrity(exc) from None
         if notes:
@@ -332,7 +333,6 @@ class Store:
                 ("lead_id", "kind", "at", "created_at", "note"),
                 [(first + index, "note", at, at, text) for index, at, text in notes],
             )
-        rows.pending = []
         return first
 
     def merge_leads(self, keep: Lead, other: Lead, changes: dict[str, Any]) -> None:
