@@ -19,7 +19,7 @@ import itertools
 import json
 import operator
 import os
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from decimal import Decimal
@@ -105,17 +105,22 @@ def open_backend(database: str, create: bool) -> Backend:
 # --- lead <-> row ------------------------------------------------------------------------------
 
 
+def _hundredths(value: Any) -> int:
+    return int((value if isinstance(value, Decimal) else Decimal(value)).scaleb(2))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+# How the lead attributes that are not stored as they are become columns.
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {"value": _hundredths, "tags": _json, "extra": _json, "qualified": int}
+
+
 def to_column(name: str, value: Any) -> Any:
     """A lead attribute in its stored form: money in hundredths, lists and objects as JSON."""
-    if value is None:
-        return None
-    if name == "value":
-        return int(Decimal(value).scaleb(2))
-    if name in ("tags", "extra"):
-        return json.dumps(value, ensure_ascii=False)
-    if name == "qualified":
-        return int(value)
-    return value
+    convert = _CONVERTERS.get(name)
+    return value if value is None or convert is None else convert(value)
 
 
 @contextmanager
@@ -159,7 +164,7 @@ class NewLeads:
 
     def __init__(self, columns: Collection[str]) -> None:
         self.columns = tuple(name for name in LEAD_COLUMNS if name in columns)
-        self._converted = [(i, name) for i, name in enumerate(self.columns) if name in _CONVERTED]
+        self._converted = [(i, _CONVERTERS[name]) for i, name in enumerate(self.columns) if name in _CONVERTERS]
         self._pick = operator.itemgetter(*self.columns)
         self.empty = dict.fromkeys(self.columns)  # merge a lead's attributes over it: every column present
         self.pending: list[tuple[Any, ...] | list[Any]] = []
@@ -169,13 +174,11 @@ class NewLeads:
         values = self._pick(data)
         if self._converted:
             values = list(values)
-            for index, name in self._converted:
-                if values[index] is not None:
-                    values[index] = to_column(name, values[index])
+            for index, convert in self._converted:
+                value = values[index]
+                if value is not None:
+                    values[index] = convert(value)
         self.pending.append(values)
-
-
-_CONVERTED = ("value", "tags", "extra", "qualified")
 
 
 @dataclass
