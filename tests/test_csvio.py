@@ -31,7 +31,7 @@ from pipectl.csvio import (
     write_touchpoints,
 )
 from pipectl.errors import PipectlError
-from pipectl.leads import MAX_VALUE
+from pipectl.leads import MAX_VALUE, parse_money
 from pipectl.model import Lead, Touchpoint
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -882,6 +882,18 @@ def test_money_round_trips_grouped_and_decimal_comma_forms(hundredths: int) -> N
     assert parse_amount(comma, decimal_comma=True) == value
     assert parse_amount(f"€ {comma}", decimal_comma=True) == value
     assert parse_amount(grouped.replace(",", " "), decimal_comma=False) == value
+
+
+@given(st.text(alphabet="0123456789,.", max_size=20))
+def test_amounts_of_digits_commas_and_points_read_as_parse_money_reads_them(text: str) -> None:
+    # parse_amount's fast paths (plain digits, digits grouped by commas) must change no outcome.
+    outcomes = []
+    for read in (parse_money, parse_amount):
+        try:
+            outcomes.append(read(text))
+        except PipectlError:
+            outcomes.append(None)
+    assert outcomes[0] == outcomes[1]
 
 
 def test_dates_of_a_big_file_are_memoised_but_bounded() -> None:

@@ -39,6 +39,7 @@ import csv
 import io
 import itertools
 import json
+import re
 import tomllib
 import unicodedata
 from collections import Counter
@@ -445,6 +446,8 @@ def open_table(stream: IO[bytes], encoding: str | None = None, overrides: Mappin
 # --- values -----------------------------------------------------------------------------------------
 
 _CURRENCY_SIGNS = "$¥￥€£₩₹円元 \u00a0\u202f"
+# Digits grouped by commas, 12 at most before the point (so never above MAX_VALUE), 2 decimals at most.
+_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3}){1,3}(?:\.\d{1,2})?", re.ASCII)
 _THOUSANDS_SPACES = (" ", "\u00a0", "\u202f", "'")
 
 
@@ -457,6 +460,8 @@ def parse_amount(text: str, decimal_comma: bool = False) -> Decimal:
     whole, dot, fraction = raw.partition(".")
     if whole.isdigit() and raw.isascii() and (not dot or (fraction.isdigit() and len(fraction) <= 2)):
         return Decimal(raw) if len(whole) <= 13 else parse_money(raw)
+    if not decimal_comma and _THOUSANDS.fullmatch(raw):  # the other common form: 1,200,000.50
+        return Decimal(raw.replace(",", ""))
     core = raw.strip(_CURRENCY_SIGNS)
     # A currency code before or after the number: "JPY 1,200,000", "1.200,50 EUR".
     if len(core) > 3 and core[:3].isascii() and core[:3].isalpha() and core[:3].isupper() and not core[3].isalpha():
