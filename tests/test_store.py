@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from conftest import add, db_path, ok, query
+from conftest import add, database, db_path, ok, query
 from pipectl.migrations import SCHEMA_VERSION
 from pipectl.store import Store
 
@@ -80,6 +80,17 @@ def test_public_schema(tmp_path: Path) -> None:
     assert {"leads_status_stage", "touchpoints_lead_at", "events_batch", "events_lead"} <= indexes
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_existing_emails_are_found_past_one_query_of_parameters(tmp_path: Path) -> None:
+    for number in (0, 998, 999, 2400):
+        add(f"Lead {number}", "--email", f"lead{number}@example.com")
+    store = Store.open(database(), create=False)
+    try:
+        asked = [f"lead{number}@example.com" for number in range(2500)]
+        assert store.existing_emails(asked) == {f"lead{n}@example.com" for n in (0, 998, 999, 2400)}
+    finally:
+        store.close()
 
 
 @pytest.mark.sqlite_only

@@ -67,10 +67,6 @@ class Backend(ABC):
         """The text at ``key`` of the JSON object in ``column``."""
 
     @abstractmethod
-    def json_values(self) -> str:
-        """A query with one parameter, a JSON array of strings, selecting its items."""
-
-    @abstractmethod
     def has_tag(self) -> str:
         """A condition on ``leads`` with one parameter: the lead's tags include it."""
 

@@ -170,9 +170,6 @@ class Postgres(Backend):
     def json_text(self, column: str, key: str) -> str:
         return f"({column}::json ->> '{key}')"
 
-    def json_values(self) -> str:
-        return "SELECT json_array_elements_text(?::json)"
-
     def has_tag(self) -> str:
         return "leads.tags::jsonb @> jsonb_build_array(?::text)"
 

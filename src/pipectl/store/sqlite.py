@@ -104,9 +104,6 @@ class SQLite(Backend):
     def json_text(self, column: str, key: str) -> str:
         return f"json_extract({column}, '$.{key}')"
 
-    def json_values(self) -> str:
-        return "SELECT value FROM json_each(?)"
-
     def has_tag(self) -> str:
         return "EXISTS (SELECT 1 FROM json_each(leads.tags) WHERE json_each.value = ?)"
 
