@@ -4,6 +4,11 @@ An import is one transaction: killed half way, the database holds all of it or n
 are inserted in batches with their ids assigned here (the write lock is held, so the range of ids is
 the import's own), and one ``import`` event records that range: ``undo`` removes exactly those leads.
 Duplicates (the same email; without an email, the same name and company) follow ``--on-duplicate``.
+
+Two halves do an import: ``_Batcher`` parses rows and gathers batches without the database,
+``_Writer`` inserts them and settles what needs the database. For a large file the batcher's half
+moves to a forked copy of the process after the first rows (``_read_in_parallel``): it sends its
+batches through a pipe, so parsing and inserting each take a core.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ PIPE_BYTES = 1 << 20  # lets the reader run a batch or two ahead of the writer
 # of its time reading back index pages (measured: 29 s -> 23 s), at 67 MiB peak memory.
 IMPORT_CACHE_MIB = 32
 NOT_NULL = {"touch_count": 0, "tags": (), "extra": {}}
+_OPEN = Status.OPEN.value
 SHOWN_ERRORS = 20  # bad rows reported on stderr; all of them go to --rejects
 
 
@@ -256,6 +262,7 @@ class _Batcher:
     def __init__(self, ctx: Context, plan: csvio.Plan, options: ImportOptions, sink: Any) -> None:
         self.plan, self.options, self.sink, self.now = plan, options, sink, ctx.now
         self.read = self.skipped = 0
+        self.skip_repeats = options.on_duplicate == "skip"
         now = ctx.now_iso
         # What a row leaves out takes the defaults of `add` (--stage and --source for rows without).
         self.defaults: dict[str, Any] = {
@@ -279,25 +286,28 @@ class _Batcher:
 
     def feed(self, rows: Iterator[tuple[int, list[str]]], limit: int | None = None) -> bool:
         """Take rows until the file ends (True) or ``limit`` rows were read in all (False)."""
-        parse, now, sink = self.plan.parse, self.now, self.sink
+        # Locals, not attributes: this loop runs once a row.
+        parse, take, now, sink, every, read = self.plan.parse, self.take, self.now, self.sink, PROGRESS_EVERY, self.read
         for line, cells in rows:
-            self.read += 1
+            read += 1
             parsed = parse(line, cells, now)
             if isinstance(parsed, csvio.RowError):
                 sink.reject(parsed, cells)
             else:
-                self.take(parsed, cells)
-            if self.read % PROGRESS_EVERY == 0:
-                sink.progress(self.read)
-            if self.read == limit:
+                take(parsed, cells)
+            if read % every == 0:
+                sink.progress(read)
+            if read == limit:
+                self.read = read
                 return False
+        self.read = read
         self.flush()
         return True
 
     def take(self, row: csvio.ParsedRow, cells: list[str]) -> None:
         data = {**self.defaults, **row.lead}
         email = data.get("email")
-        if self.options.on_duplicate == "skip" and email is not None:
+        if self.skip_repeats and email is not None:
             # The fast path: duplicates by email are found a batch at a time (see _Writer.batch).
             if email in self.emails:
                 self.skipped += 1
@@ -317,7 +327,7 @@ class _Batcher:
         created = data["created_at"]
         if data["stage_entered_at"] is None:
             data["stage_entered_at"] = created
-        if data["status"] != Status.OPEN and data["closed_at"] is None and data.get("expected_close"):
+        if data["status"] != _OPEN and data["closed_at"] is None and data.get("expected_close"):
             data["closed_at"] = data["expected_close"] + "T00:00:00Z"  # a CRM's close date of a closed deal
         if note:
             data["touch_count"], data["last_touch_at"] = 1, created
