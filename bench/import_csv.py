@@ -7,7 +7,8 @@ thousands separators, ~10% duplicate emails) is imported, side by side in one ru
   - `sqlite3 db ".mode csv" ".import leads.csv t"`: the raw floor, which validates nothing;
   - `sqlite-utils insert db t leads.csv --csv`;
   - `pipectl import leads.csv` into an empty database;
-and the wall time and peak memory (max RSS, from wait4) are printed. Targets (issue 5, at 1,000,000
+and the wall time and peak memory (max RSS, from wait4: for pipectl, which reads a large file in a
+second process, that of the larger of the two) are printed. Targets (issue 5, at 1,000,000
 rows): pipectl at most 4 x the floor, at least 5 x faster than sqlite-utils, max RSS under 80 MiB and
 the same at 100k and 1M rows.
 """
