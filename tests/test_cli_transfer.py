@@ -437,6 +437,18 @@ def test_a_failure_in_the_second_process_is_one_error_and_writes_nothing(
     assert snapshot() == before
 
 
+def test_a_reading_process_that_vanishes_fails_the_import_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = mixed_csv(tmp_path / "mixed.csv")
+    monkeypatch.setattr(transfer, "_read_and_send", lambda *args: os._exit(0))  # as if killed
+    monkeypatch.setattr(transfer, "PARALLEL_AFTER", 40)
+    add("Existing")
+    before = snapshot()
+    assert_error(run("import", str(source)), "the process reading the file stopped before its end")
+    assert snapshot() == before
+
+
 def test_progress_counts_the_rows_read_in_either_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source = mixed_csv(tmp_path / "mixed.csv")
     monkeypatch.setattr(transfer, "PROGRESS_EVERY", 50)

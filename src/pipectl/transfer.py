@@ -193,7 +193,9 @@ class _Writer:
         if pending:
             self.store.insert_new_leads(self.columns, pending, notes)
 
-    def single(self, row: csvio.ParsedRow, cells: list[str], pending: list[Any], notes: list[Any]) -> None:
+    def single(
+        self, row: csvio.ParsedRow, cells: list[str], pending: list[Any], notes: list[tuple[int, str, str]]
+    ) -> None:
         """A row checked against the database on its own (no email, or --on-duplicate other than
         skip): inserted as ``pending`` unless it duplicates a lead."""
         lead = row.lead
@@ -256,8 +258,8 @@ class _Writer:
 
 class _Batcher:
     """The side of an import that needs no database: parses rows, drops a file's repeated emails and
-    gathers new leads into batches for a ``_Writer`` (its ``sink``). For a large file it runs in a
-    second process (``_Reader``), so parsing and inserting take a core each."""
+    gathers new leads into batches for a ``_Writer`` (its ``sink``). For a large file it goes on in a
+    second process (``_read_in_parallel``), so parsing and inserting take a core each."""
 
     def __init__(self, ctx: Context, plan: csvio.Plan, options: ImportOptions, sink: Any) -> None:
         self.plan, self.options, self.sink, self.now = plan, options, sink, ctx.now
