@@ -111,15 +111,19 @@ class Column:
 # --- widgets -------------------------------------------------------------------------------------
 
 
-class ColumnHead(Widget):
-    """The stage's name, count, total and weighted value."""
-
-    DEFAULT_CSS = "ColumnHead { height: 2; }"
+class _OfColumn:
+    """A widget drawing part of the board's column ``index``."""
 
     def __init__(self, board: BoardApp, index: int) -> None:
         super().__init__()
         self.board = board
         self.index = index
+
+
+class ColumnHead(_OfColumn, Widget):
+    """The stage's name, count, total and weighted value."""
+
+    DEFAULT_CSS = "ColumnHead { height: 2; }"
 
     def render(self) -> Text:
         if self.index >= len(self.board.columns):
@@ -137,18 +141,13 @@ class ColumnHead(Widget):
         return Text.assemble(head, "\n", Text(full, style="dim", no_wrap=True, overflow="ellipsis"))
 
 
-class CardList(ScrollView, can_focus=False):
+class CardList(_OfColumn, ScrollView, can_focus=False):
     """A column's cards, drawn line by line: only what is on screen costs anything.
 
     Pressing the mouse on a card selects it and picks it up; releasing it over another column moves it.
     """
 
     DEFAULT_CSS = "CardList { height: 1fr; overflow-x: hidden; scrollbar-size-vertical: 1; }"
-
-    def __init__(self, board: BoardApp, index: int) -> None:
-        super().__init__()
-        self.board = board
-        self.index = index
 
     def on_mount(self) -> None:
         self.update_size()
@@ -212,13 +211,8 @@ class CardList(ScrollView, can_focus=False):
             self.board.action_detail()
 
 
-class StageColumn(Vertical):
+class StageColumn(_OfColumn, Vertical):
     DEFAULT_CSS = "StageColumn { width: 1fr; border-right: vkey $foreground 30%; }"
-
-    def __init__(self, board: BoardApp, index: int) -> None:
-        super().__init__()
-        self.board = board
-        self.index = index
 
     def compose(self) -> ComposeResult:
         yield ColumnHead(self.board, self.index)
