@@ -83,14 +83,34 @@ def test_public_schema(tmp_path: Path) -> None:
 
 
 def test_existing_emails_are_found_past_one_query_of_parameters(tmp_path: Path) -> None:
-    for number in (0, 998, 999, 2400):
+    taken = (0, 998, 999, 2400)
+    for number in taken:
         add(f"Lead {number}", "--email", f"lead{number}@example.com")
     store = Store.open(database(), create=False)
     try:
-        asked = [f"lead{number}@example.com" for number in range(2500)]
-        assert store.existing_emails(asked) == {f"lead{n}@example.com" for n in (0, 998, 999, 2400)}
+        for size in (1, 2, 3, 5, 998, 999, 1000, 2500):
+            asked = [f"lead{number}@example.com" for number in range(size)]
+            assert store.existing_emails(asked) == {f"lead{n}@example.com" for n in taken if n < size}
     finally:
         store.close()
+
+
+@pytest.mark.sqlite_only
+def test_email_lookups_of_any_length_share_a_few_prepared_statements(tmp_path: Path) -> None:
+    # One statement per length kept up to 128 prepared lists of up to 999 parameters: 10 MB more
+    # memory in a large import, whose lookups have every length.
+    add("Jane", "--email", "lead7@example.com")
+    store = Store.open(database(), create=False)
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    try:
+        for size in range(1, 1200):
+            assert store.existing_emails([f"lead{n}@example.com" for n in range(size)]) == (
+                {"lead7@example.com"} if size > 7 else set()
+            )
+    finally:
+        store.close()
+    assert len({statement.count("@example.com") for statement in statements}) == 11  # 1, 2, 4 ... 512, 999
 
 
 @pytest.mark.sqlite_only

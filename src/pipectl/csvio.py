@@ -1,4 +1,4 @@
-"""CSV import and export, the pure streaming half: bytes in, lead attributes out; leads in, text out.
+"""CSV import and export, the pure streaming half: bytes in, lead rows out; leads in, text out.
 
 No database, no terminal, no clock (``now`` is passed in). A file is read lazily, one record at a
 time, so memory stays flat whatever its size. The public API, in the order an import uses it:
@@ -16,11 +16,13 @@ time, so memory stays flat whatever its size. The public API, in the order an im
 - ``Plan.from_header(header, config, overrides=, map_stage=, dayfirst=, decimal_comma=) -> Plan``:
   which column feeds which field (``plan.columns``), decided once; no name column is a
   PipectlError. ``plan.unused_overrides`` lists ``--map`` headers the file does not have.
-- ``plan.parse(line, cells, now) -> ParsedRow | RowError``: one row validated into ``row.lead``, a
-  dict of Lead attributes (only those the row gives, so ``--on-duplicate fill/update`` can tell),
-  and ``row.note``; or ``RowError(line, value, reason)``.
-- ``plan.fields`` and ``plan.has_notes``: the Lead attributes and notes rows can carry, so that the
-  caller inserts exactly those columns.
+- ``plan.read(line, cells, now, template) -> (row, note) | RowError``: one row validated straight
+  into a new lead's stored row (``plan.row_columns``: the fields rows can carry and those an import
+  fills in, in stored form), over a copy of ``template = plan.template(defaults)``; or
+  ``RowError(line, value, reason)``. The import's per-row path.
+- ``plan.parse(line, cells, now) -> ParsedRow | RowError``: the same row as ``row.lead``, a dict of
+  Lead attributes (only those the row gives, so ``--on-duplicate fill/update`` can tell), and
+  ``row.note``.
 - ``RejectsWriter(stream, header).write(line, cells, reason)``: the ``--rejects`` CSV.
 - ``write_leads(leads, fmt, stream, bom)``, ``write_touchpoints(touchpoints, fmt, stream, bom)``:
   export as ``csv``, ``json`` (an array) or ``jsonl``. An exported CSV imports back into the same
@@ -54,7 +56,7 @@ from pipectl import dates
 from pipectl.config import Config
 from pipectl.errors import NotFound, PipectlError
 from pipectl.leads import EMAIL, clean_tags, normalize_email, parse_money
-from pipectl.model import Lead, Touchpoint
+from pipectl.model import Lead, Touchpoint, from_column, to_column
 from pipectl.render import JSON_KEYS, lead_json, neutralise
 
 FORMATS = ("csv", "json", "jsonl")
@@ -111,28 +113,30 @@ for _lead_field in fields(Lead):
         _moment = _lead_field.name.endswith(("_at", "_until"))  # times: closed_at, last_reply_at...
         _KINDS[_lead_field.name] = _KIND_POINT if _moment else _TYPE_KINDS.get(str(_lead_field.type), _KIND_TEXT)
 # What a non-empty cell (``text``, stripped) of each kind does: the statements Plan compiles its
-# reader from (see _compile_reader); {key} is the field (or the extra key), {index} the column.
+# reader from (see _compile_reader). ``row`` is the lead's stored row (values in stored form: money in
+# hundredths, tags as JSON...), {slot} the field's place in it, {key} the field (or the extra key),
+# {index} the column.
 _STATEMENTS = {
-    _KIND_TEXT: "lead[{key}] = text",
+    _KIND_TEXT: "row[{slot}] = text",
     _KIND_EXTRA: "extra[{key}] = text",
     _KIND_NAME: "name = text",
     _KIND_FIRST: "first = text",
     _KIND_LAST: "last = text",
     # leads.normalize_email, without its second strip
-    _KIND_EMAIL: "email = text.lower()\nlead[{key}] = email if EMAIL.match(email) else normalize_email(text)",
-    _KIND_VALUE: "lead[{key}] = amount(text)",
-    _KIND_POINT: "lead[{key}] = moment(text, now, 'point')",
+    _KIND_EMAIL: "email = text.lower()\nrow[{slot}] = email if EMAIL.match(email) else normalize_email(text)",
+    _KIND_VALUE: "row[{slot}] = amount(text)",
+    _KIND_POINT: "row[{slot}] = moment(text, now, 'point')",
     _KIND_STAGE: "stage = text",
     _KIND_STATUS: "status = text",
-    _KIND_TAGS: "lead[{key}] = tags(text)",
+    _KIND_TAGS: "row[{slot}] = tags(text)",
     _KIND_NOTE: "note = text",
-    _KIND_DUE: "lead[{key}] = moment(text, now, 'due')",
-    _KIND_DAY: "lead[{key}] = day(text, now)",
-    _KIND_FLAG: "lead[{key}] = _flag(text)",
-    _KIND_SCORE: "lead[{key}] = _score(text)",
+    _KIND_DUE: "row[{slot}] = moment(text, now, 'due')",
+    _KIND_DAY: "row[{slot}] = day(text, now)",
+    _KIND_FLAG: "row[{slot}] = int(_flag(text))",
+    _KIND_SCORE: "row[{slot}] = _score(text)",
     _KIND_JSON: "merge_json(text, {index}, extra)",
-    _KIND_COUNT: "lead[{key}] = _count(text, {key})",
-    _KIND_NUMBER: "lead[{key}] = _number(text, {key})",
+    _KIND_COUNT: "row[{slot}] = _count(text, {key})",
+    _KIND_NUMBER: "row[{slot}] = _number(text, {key})",
 }
 
 
@@ -479,13 +483,6 @@ def parse_amount(text: str, decimal_comma: bool = False) -> Decimal:
     """An amount as spreadsheets and CRMs write it: ``1,200.50``, ``¥1,200,000``, ``€ 1.200,50``
     (with ``decimal_comma``), ``1 200``, ``JPY 1,200,000``; non-negative, 2 decimals at most."""
     raw = text.strip()
-    # Fast path: plain digits with an optional 1-2 digit fraction (most exports); 13 digits or fewer
-    # before the point cannot exceed MAX_VALUE.
-    whole, dot, fraction = raw.partition(".")
-    if whole.isdigit() and raw.isascii() and (not dot or (fraction.isdigit() and len(fraction) <= 2)):
-        return Decimal(raw) if len(whole) <= 13 else parse_money(raw)
-    if not decimal_comma and _THOUSANDS.fullmatch(raw):  # the other common form: 1,200,000.50
-        return Decimal(raw.replace(",", ""))
     core = raw.strip(_CURRENCY_SIGNS)
     # A currency code before or after the number: "JPY 1,200,000", "1.200,50 EUR".
     if len(core) > 3 and core[:3].isascii() and core[:3].isalpha() and core[:3].isupper() and not core[3].isalpha():
@@ -708,13 +705,23 @@ class RowError(NamedTuple):
 _Outcome = tuple[str | None, str | None]  # (stage, status) a stage or status cell names
 # Column kinds that do not put their own key in a row's lead dict.
 _NOT_FIELDS = {_KIND_EXTRA, _KIND_JSON, _KIND_NAME, _KIND_FIRST, _KIND_LAST, _KIND_NOTE, _KIND_STAGE, _KIND_STATUS}
+_LEAD_FIELDS = tuple(f.name for f in fields(Lead))  # the order of the leads table's columns
+# What an import fills in for a new lead besides the fields its file gives (Plan.row_columns).
+_FILLED = (
+    *("stage", "status", "owner", "source", "created_at", "updated_at", "stage_entered_at", "closed_at"),
+    *("touch_count", "last_touch_at"),  # for a note
+)
+_UNSET = object()  # a field the row does not give (Plan.parse's template)
 
 
 class Plan:
-    """Which column feeds which field, decided once from the header; ``parse`` applies it per row.
+    """Which column feeds which field, decided once from the header; ``read`` and ``parse`` apply
+    it per row.
 
-    Per row only the non-empty mapped cells are looked at, stage values and dates are memoised, and
-    nothing is serialised: the import budget is a few microseconds a row.
+    A row is read straight into the stored row of a new lead (``row_columns``, values in stored
+    form), over a template of what the row leaves out; per row only the non-empty mapped cells are
+    looked at, and stage values, dates and the common amounts cost no parser: the import budget is a
+    few microseconds a row.
     """
 
     def __init__(
@@ -737,8 +744,8 @@ class Plan:
         self._map_stage = map_stage
         self._dates = _Dates(dayfirst)
         self._outcomes: dict[str, _Outcome | None] = {}
-        self._tag_lists: dict[str, list[str]] = {}
-        self._amounts: dict[str, Decimal] = {}
+        self._tag_lists: dict[str, str] = {}
+        self._amounts: dict[str, int] = {}
         self._pairs: dict[tuple[str | None, str | None], _Outcome] = {}
         # One step per column that feeds anything, in column order: (index, key, kind).
         self._steps: list[tuple[int, str, int]] = []
@@ -749,6 +756,9 @@ class Plan:
                 self._steps.append((i, extra_keys[-1], _KIND_EXTRA))
             elif name != IGNORE:
                 self._steps.append((i, name, _KINDS.get(name, _KIND_TEXT)))
+        self.row_columns = tuple(name for name in _LEAD_FIELDS if name in {*self.fields, *_FILLED})
+        self.slots = {name: i for i, name in enumerate(self.row_columns)}
+        self._given = [_UNSET] * len(self.row_columns)
         self._read = _compile_reader(self._steps, self)
         index = {name: i for i, name in enumerate(columns) if name not in (EXTRA, IGNORE)}
         # 姓 + 名 (family name first) when the headers are Japanese.
@@ -768,10 +778,6 @@ class Plan:
         if _KIND_DUE in kinds:
             found.add("next_action")
         return found
-
-    @property
-    def has_notes(self) -> bool:
-        return any(kind == _KIND_NOTE for _, _, kind in self._steps)
 
     @classmethod
     def from_header(
@@ -844,16 +850,24 @@ class Plan:
             "or won, lost, disqualified)"
         )
 
-    def parse(self, line: int, cells: list[str], now: datetime) -> ParsedRow | RowError:
-        """Validate one data row: a ParsedRow, or a RowError naming the offending value and why."""
+    def template(self, defaults: Mapping[str, Any]) -> list[Any]:
+        """The stored row a new lead starts from: ``defaults`` (stored form) for what a row leaves out."""
+        return [defaults.get(name) for name in self.row_columns]
+
+    def read(
+        self, line: int, cells: list[str], now: datetime, template: list[Any]
+    ) -> tuple[list[Any], str | None] | RowError:
+        """Validate one data row into a copy of ``template`` (in ``row_columns`` order, stored form):
+        the row and the text of its note; or a RowError naming the offending value and why."""
         if len(cells) != self.width and (len(cells) < self.width or any(c.strip() for c in cells[self.width :])):
             return RowError(line, "", f"row has {len(cells)} cells, the header has {self.width}")
         if "\x00" in "".join(cells):  # a corrupt file's, never a lead's (and PostgreSQL text cannot hold it)
             return RowError(line, "", "a cell holds a NUL character (0x00)")
-        lead: dict[str, Any] = {}
+        row = template.copy()
         extra: dict[str, Any] = {}
+        slots = self.slots
         try:
-            name, first, last, note, stage, status = self._read(cells, now, lead, extra)
+            name, first, last, note, stage, status = self._read(cells, now, row, extra)
             if stage is not None or status is not None:
                 outcome = self._pairs.get((stage, status))
                 if outcome is None:
@@ -861,9 +875,9 @@ class Plan:
                     if len(self._pairs) < _CACHE_LIMIT:
                         self._pairs[stage, status] = outcome
                 if outcome[0] is not None:
-                    lead["stage"] = outcome[0]
+                    row[slots["stage"]] = outcome[0]
                 if outcome[1] is not None:
-                    lead["status"] = outcome[1]
+                    row[slots["status"]] = outcome[1]
         except PipectlError as exc:  # a cell's (_CellError, from the reader) or the stage's
             return RowError(line, exc.value if isinstance(exc, _CellError) else "", exc.message)
         if name is None:
@@ -875,30 +889,51 @@ class Plan:
             if name is None:
                 columns = " + ".join(repr(column) for column in self.name_columns)
                 return RowError(line, "", f"name is empty (column {columns})")
-        lead["name"] = name
+        row[slots["name"]] = name
         if extra:
-            lead["extra"] = extra
-        if "next_action_due" in lead and "next_action" not in lead:
-            lead["next_action"] = "follow up"  # as `add --due` without --next
-        return tuple.__new__(ParsedRow, (line, lead, note))  # NamedTuple's own constructor is 2x slower
+            row[slots["extra"]] = to_column("extra", extra)
+        due = slots.get("next_action_due")
+        if due is not None and row[due] is not template[due]:
+            action = slots["next_action"]
+            if row[action] is template[action]:
+                row[action] = "follow up"  # as `add --due` without --next
+        return row, note
 
-    def _amount(self, text: str) -> Decimal:
+    def parse(self, line: int, cells: list[str], now: datetime) -> ParsedRow | RowError:
+        """Validate one data row into the Lead attributes it gives (only those, so that
+        ``--on-duplicate fill/update`` can tell) and its note; or a RowError as ``read``."""
+        result = self.read(line, cells, now, self._given)
+        if isinstance(result, RowError):
+            return result
+        row, note = result
+        given = zip(self.row_columns, row, strict=True)
+        return ParsedRow(line, {name: from_column(name, value) for name, value in given if value is not _UNSET}, note)
+
+    def _amount(self, text: str) -> int:
+        """An amount cell in hundredths: plain digits without a Decimal (most exports), the rest memoised."""
+        # The two common forms first: plain digits (13 cannot exceed MAX_VALUE), and digits grouped by
+        # commas with up to 2 decimals (1,200,000.50).
+        if text.isdigit() and text.isascii() and len(text) <= 13:
+            return int(text) * 100
+        if not self.decimal_comma and _THOUSANDS.fullmatch(text):
+            whole, _, cents = text.partition(".")
+            return int(whole.replace(",", "")) * 100 + int(cents.ljust(2, "0"))
         amount = self._amounts.get(text)
         if amount is None:
-            amount = parse_amount(text, self.decimal_comma)
+            amount = to_column("value", parse_amount(text, self.decimal_comma))
             if len(self._amounts) >= _CACHE_LIMIT:
                 self._amounts.clear()
-            self._amounts[text] = amount  # Decimals are immutable: safe to share
+            self._amounts[text] = amount
         return amount
 
-    def _tags(self, text: str) -> list[str]:
-        # A few distinct tag cells repeat down a file: split each once (a copy: lists are mutable).
+    def _tags(self, text: str) -> str:
+        # A few distinct tag cells repeat down a file: split each once.
         tags = self._tag_lists.get(text)
         if tags is None:
-            tags = clean_tags(text.replace(";", ",").split(","))
+            tags = to_column("tags", clean_tags(text.replace(";", ",").split(",")))
             if len(self._tag_lists) < _CACHE_LIMIT:
                 self._tag_lists[text] = tags
-        return list(tags)
+        return tags
 
     def _stage_status(self, stage_text: str | None, status_text: str | None) -> _Outcome:
         """The (stage, status) a row's stage and status cells give together."""
@@ -947,14 +982,15 @@ def _compile_reader(steps: list[tuple[int, str, int]], plan: Plan) -> Callable[.
     (An exporter's guard against formulas, ``'=...``, or csvio's doubled quote is taken off first.)
     """
     lines = [
-        "def read(cells, now, lead, extra):",
+        "def read(cells, now, row, extra):",
         "    name = first = last = note = stage = status = None",
         "    cell = ''",
         "    try:",
         "        pass",  # a plan always reads a name column; an empty body would not compile
     ]
     for index, key, kind in steps:
-        statement = _STATEMENTS[kind].format(key=repr(key), index=index)
+        slot = plan.slots.get(key)  # None for an extra column's key
+        statement = _STATEMENTS[kind].format(slot=slot, key=repr(key), index=index)
         lines += [
             f"        cell = cells[{index}]",
             "        text = cell.strip()",

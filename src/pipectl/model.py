@@ -6,6 +6,8 @@ take. Money is a ``Decimal`` (exact); times are UTC ISO-8601 strings as stored, 
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -112,3 +114,37 @@ class Finding:
     name: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     urgency: float = 0.0
+
+
+# --- stored forms ----------------------------------------------------------------------------------
+# How the lead attributes that are not stored as they are become columns, and back: money in
+# hundredths, tags and extra as JSON, the qualified flag as 0/1.
+
+
+def hundredths(value: Decimal | int | str) -> int:
+    return int((value if isinstance(value, Decimal) else Decimal(value)).scaleb(2))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+_TO_COLUMN: dict[str, Callable[[Any], Any]] = {"value": hundredths, "tags": _json, "extra": _json, "qualified": int}
+_FROM_COLUMN: dict[str, Callable[[Any], Any]] = {
+    "value": lambda stored: Decimal(stored).scaleb(-2),
+    "tags": json.loads,
+    "extra": json.loads,
+    "qualified": bool,
+}
+
+
+def to_column(name: str, value: Any) -> Any:
+    """A lead attribute in its stored form."""
+    convert = _TO_COLUMN.get(name)
+    return value if value is None or convert is None else convert(value)
+
+
+def from_column(name: str, value: Any) -> Any:
+    """A lead attribute from its stored form (``to_column``'s inverse)."""
+    convert = _FROM_COLUMN.get(name)
+    return value if value is None or convert is None else convert(value)

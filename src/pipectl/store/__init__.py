@@ -17,9 +17,8 @@ import functools
 import gc
 import itertools
 import json
-import operator
 import os
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from decimal import Decimal
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipectl.errors import DatabaseError, PipectlError
-from pipectl.model import Event, Lead, Touchpoint
+from pipectl.model import Event, Lead, Touchpoint, to_column
 from pipectl.store.backend import TABLES, Backend
 
 if TYPE_CHECKING:
@@ -105,24 +104,6 @@ def open_backend(database: str, create: bool) -> Backend:
 # --- lead <-> row ------------------------------------------------------------------------------
 
 
-def _hundredths(value: Any) -> int:
-    return int((value if isinstance(value, Decimal) else Decimal(value)).scaleb(2))
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-# How the lead attributes that are not stored as they are become columns.
-_CONVERTERS: dict[str, Callable[[Any], Any]] = {"value": _hundredths, "tags": _json, "extra": _json, "qualified": int}
-
-
-def to_column(name: str, value: Any) -> Any:
-    """A lead attribute in its stored form: money in hundredths, lists and objects as JSON."""
-    convert = _CONVERTERS.get(name)
-    return value if value is None or convert is None else convert(value)
-
-
 @contextmanager
 def bulk() -> Iterator[None]:
     """Read and compute over many leads without the cyclic garbage collector: what is built holds no
@@ -155,30 +136,6 @@ def lead_from_row(row: Sequence[Any]) -> Lead:
 
 def lead_to_row(lead: Lead) -> dict[str, Any]:
     return {name: to_column(name, getattr(lead, name)) for name in LEAD_COLUMNS}
-
-
-class NewLeads:
-    """New leads with a fixed set of columns (the others take their defaults), gathered for one
-    bulk insert (``Backend.insert_rows``): the import's per-row path, so only the few converted columns
-    cost a conversion."""
-
-    def __init__(self, columns: Collection[str]) -> None:
-        self.columns = tuple(name for name in LEAD_COLUMNS if name in columns)
-        self._converted = [(i, _CONVERTERS[name]) for i, name in enumerate(self.columns) if name in _CONVERTERS]
-        self._pick = operator.itemgetter(*self.columns)
-        self.empty = dict.fromkeys(self.columns)  # merge a lead's attributes over it: every column present
-        self.pending: list[tuple[Any, ...] | list[Any]] = []
-
-    def add(self, data: dict[str, Any]) -> None:
-        """Gather one lead, given as Lead attributes over ``empty`` (None is NULL or the column's default)."""
-        values = self._pick(data)
-        if self._converted:
-            values = list(values)
-            for index, convert in self._converted:
-                value = values[index]
-                if value is not None:
-                    values[index] = convert(value)
-        self.pending.append(values)
 
 
 @dataclass
@@ -316,18 +273,25 @@ class Store:
         """The highest id a lead ever had (ids are never reused): new leads get higher ones."""
         return self.db.last_ids()["leads"]
 
+    def has_emails(self) -> bool:
+        """Whether any lead has an email."""
+        return self.conn.execute("SELECT 1 FROM leads WHERE email IS NOT NULL LIMIT 1").fetchone() is not None
+
     def existing_emails(self, emails: list[str]) -> set[str]:
         """Which of ``emails`` a lead already has: a query per 999 (SQLite's least limit of
         parameters; 40 % faster than passing them all as one JSON array)."""
         taken: set[str] = set()
         for start in range(0, len(emails), 999):
             part = emails[start : start + 999]
+            # Padded to a power of two (the last email repeated): a few distinct statements, not one
+            # per length, each kept prepared (SQLite: 128 of them, 10 MB for lists of this size).
+            part += part[-1:] * (min(999, 1 << (len(part) - 1).bit_length()) - len(part))
             sql = f"SELECT email FROM leads WHERE email IN ({', '.join('?' * len(part))})"
             taken.update(row[0] for row in self.conn.execute(sql, part))
         return taken
 
     def insert_new_leads(self, columns: Sequence[str], rows: list[Any], notes: list[tuple[int, str, str]]) -> int:
-        """Insert ``rows`` of ``columns`` (gathered by ``NewLeads``; none may have a taken email) and
+        """Insert ``rows`` of ``columns`` (stored form; none may have a taken email) and
         their first notes (index of the row, at, text); returns the id of the first. Ids are
         consecutive: the write lock is held."""
         first = self.last_lead_id() + 1
