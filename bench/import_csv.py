@@ -1,6 +1,6 @@
 """Import speed and memory against the raw floor, on generated CSV files of realistic leads.
 
-    python bench/import_csv.py [--rows 100000 1000000] [--skip-sqlite-utils]
+    python bench/import_csv.py [--rows 100000 1000000] [--runs 3] [--skip-sqlite-utils]
 
 For each size, a CSV of leads (Unicode names, quoted notes with commas and newlines, amounts with
 thousands separators, ~10% duplicate emails) is imported, side by side in one run, by:
@@ -8,9 +8,10 @@ thousands separators, ~10% duplicate emails) is imported, side by side in one ru
   - `sqlite-utils insert db t leads.csv --csv`;
   - `pipectl import leads.csv` into an empty database;
 and the wall time and peak memory (max RSS, from wait4: for pipectl, which reads a large file in a
-second process, that of the larger of the two) are printed. Targets (issue 5, at 1,000,000
-rows): pipectl at most 4 x the floor, at least 5 x faster than sqlite-utils, max RSS under 80 MiB and
-the same at 100k and 1M rows.
+second process, that of the larger of the two) are printed. With ``--runs``, the three take turns
+that many times (so that a noisy machine slows them alike) and the medians are printed, the ratio
+being the median of each run's own. Targets (issue 5, at 1,000,000 rows): pipectl at most 4 x the
+floor, at least 5 x faster than sqlite-utils, max RSS under 80 MiB and the same at 100k and 1M rows.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import argparse
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -73,6 +75,7 @@ def measure(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--runs", type=int, default=1, help="turns each tool takes; medians are printed")
     parser.add_argument("--skip-sqlite-utils", action="store_true", help="it takes ~10 x the others")
     args = parser.parse_args()
     pipectl = str(Path(sys.executable).with_name("pipectl"))
@@ -82,17 +85,27 @@ def main() -> None:
         folder = Path(tempfile.mkdtemp(prefix="pipectl-import-"))
         source = folder / "leads.csv"
         generate(source, rows)
-        floor, _ = measure(["sqlite3", str(folder / "floor.db"), ".mode csv", f".import {source} t"])
-        results = [("sqlite3 .import (floor)", floor, None)]
-        if not args.skip_sqlite_utils:
-            wall, rss = measure([sqlite_utils, "insert", str(folder / "su.db"), "t", str(source), "--csv"])
-            results.append(("sqlite-utils insert --csv", wall, rss))
         env = {**os.environ, "XDG_CONFIG_HOME": str(folder), "PIPECTL_NOW": "2026-11-30T09:00:00Z"}
-        wall, rss = measure([pipectl, "--db", str(folder / "pipectl.db"), "import", str(source)], env)
-        results.append(("pipectl import", wall, rss))
-        for tool, wall, rss in results:
-            memory = f"{rss:7.1f}Mi" if rss is not None else ""
-            print(f"{rows:>10,} {tool:<28} {wall:7.2f}s {memory:>9} {wall / floor:8.2f}")
+        floor_db, su_db, pipectl_db = folder / "floor.db", folder / "su.db", folder / "pipectl.db"
+        commands = {"sqlite3 .import (floor)": (["sqlite3", str(floor_db), ".mode csv", f".import {source} t"], None)}
+        if not args.skip_sqlite_utils:
+            su_argv = [sqlite_utils, "insert", str(su_db), "t", str(source), "--csv"]
+            commands["sqlite-utils insert --csv"] = (su_argv, None)
+        commands["pipectl import"] = ([pipectl, "--db", str(pipectl_db), "import", str(source)], env)
+        walls: dict[str, list[float]] = {tool: [] for tool in commands}
+        peaks: dict[str, float] = {}
+        for _ in range(args.runs):
+            for tool, (argv, tool_env) in commands.items():
+                for database in (floor_db, su_db, pipectl_db, folder / "pipectl.db-wal", folder / "pipectl.db-shm"):
+                    database.unlink(missing_ok=True)  # each run imports into an empty database
+                wall, rss = measure(argv, tool_env)
+                walls[tool].append(wall)
+                peaks[tool] = max(peaks.get(tool, 0.0), rss)
+        floors = walls["sqlite3 .import (floor)"]
+        for tool, times in walls.items():
+            memory = f"{peaks[tool]:7.1f}Mi" if tool != "sqlite3 .import (floor)" else ""
+            ratio = statistics.median(wall / floor for wall, floor in zip(times, floors, strict=True))
+            print(f"{rows:>10,} {tool:<28} {statistics.median(times):7.2f}s {memory:>9} {ratio:8.2f}")
         shutil.rmtree(folder, ignore_errors=True)
 
 
