@@ -13,7 +13,9 @@ batches through a pipe, so parsing and inserting each take a core.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import itertools
 import os
 import pickle
 import signal
@@ -184,16 +186,17 @@ class _Writer:
         self.rejects, self.tick = rejects, progress
         self.last_id_before = store.last_lead_id()
 
-    def batch(self, pending: list[Any], notes: list[tuple[int, str, str]], emails: list[str]) -> None:
-        """Insert gathered leads but those whose email (one of ``emails``) a lead already has."""
-        taken = self.store.existing_emails(emails) if emails else set()
+    def batch(self, pending: list[Any], notes: list[tuple[int, str, str]], ask: list[tuple[int, str]]) -> None:
+        """Insert gathered leads but those whose email a lead already has, of the rows in ``ask``
+        (position in ``pending``, email)."""
+        taken = self.store.existing_emails([email for _, email in ask]) if ask else set()
         if taken:  # leads already in the database: take them out of the batch (and their notes)
-            index = self.columns.index("email")
-            keep = [i for i, values in enumerate(pending) if values[index] not in taken]
-            new_index = {old: new for new, old in enumerate(keep)}
-            pending = [pending[i] for i in keep]
-            notes = [(new_index[i], at, text) for i, at, text in notes if i in new_index]
-            self.result.skipped += len(taken)
+            dropped = [position for position, email in ask if email in taken]
+            edges = itertools.pairwise([-1, *dropped, len(pending)])
+            pending = list(itertools.chain.from_iterable(pending[after + 1 : before] for after, before in edges))
+            gone = set(dropped)
+            notes = [(i - bisect.bisect(dropped, i), at, text) for i, at, text in notes if i not in gone]
+            self.result.skipped += len(dropped)
         self.result.inserted += len(pending)
         if pending:
             self.store.insert_new_leads(self.columns, pending, notes)
@@ -290,10 +293,10 @@ class _Batcher:
         self.pending: list[list[Any]] = []
         self.notes: list[tuple[int, str, str]] = []
         self.emails: set[str] = set()  # of the rows gathered, not yet sent (one batch: memory stays flat)
-        # With ``fresh``, the emails of the earlier batches (see SEEN_BITS), and those of this batch
-        # that may be among them: the only ones the writer looks up.
+        # With ``fresh``, the emails of the earlier batches (see SEEN_BITS): only those of this batch
+        # that may be among them are asked about (position in the batch, email); else all are.
         self.seen = bytearray(SEEN_BITS // 8) if fresh else None
-        self.maybe: list[str] = []
+        self.ask: list[tuple[int, str]] = []
 
     def feed(self, rows: Iterator[tuple[int, list[str]]], limit: int | None = None) -> bool:
         """Take rows until the file ends (True) or ``limit`` rows were read in all (False)."""
@@ -324,14 +327,14 @@ class _Batcher:
                 self.skipped += 1
                 return
             self.emails.add(email)
-            seen = self.seen
+            seen, maybe = self.seen, True
             if seen is not None:
                 bit = hash(email) % SEEN_BITS
                 byte, mask = seen[bit >> 3], 1 << (bit & 7)
-                if byte & mask:
-                    self.maybe.append(email)
-                else:
-                    seen[bit >> 3] = byte | mask
+                seen[bit >> 3] = byte | mask
+                maybe = bool(byte & mask)
+            if maybe:
+                self.ask.append((len(self.pending), email))
             self.gather(row, note)
             if len(self.pending) >= BATCH:
                 self.flush()
@@ -359,8 +362,8 @@ class _Batcher:
 
     def flush(self) -> None:
         if self.pending:
-            self.sink.batch(self.pending, self.notes, self.maybe if self.seen is not None else list(self.emails))
-        self.pending, self.notes, self.emails, self.maybe = [], [], set(), []
+            self.sink.batch(self.pending, self.notes, self.ask)
+        self.pending, self.notes, self.emails, self.ask = [], [], set(), []
 
 
 class _Pipe:
