@@ -80,6 +80,7 @@ def test_public_schema(tmp_path: Path) -> None:
     assert {"leads_status_stage", "touchpoints_lead_at", "events_batch", "events_lead"} <= indexes
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA page_size").fetchone()[0] == 16384  # a large import's checkpoint: half the time
 
 
 def test_existing_emails_are_found_past_one_query_of_parameters(tmp_path: Path) -> None:
@@ -93,6 +94,23 @@ def test_existing_emails_are_found_past_one_query_of_parameters(tmp_path: Path) 
             assert store.existing_emails(asked) == {f"lead{n}@example.com" for n in taken if n < size}
     finally:
         store.close()
+
+
+def test_rows_inserted_in_bulk_arrive_whole_and_in_order(tmp_path: Path) -> None:
+    ok("init")
+    store = Store.open(database(), create=False)
+    sizes = (1, 2, 3, 1000, 1537, 2049)  # a statement of 1,000 rows, then powers of two
+    try:
+        with store.transaction("test", None, "2026-11-30T09:00:00Z"):
+            for size in sizes:
+                rows = [(f"Lead {size}-{n}", "prospecting", "open", "now", "now", "now") for n in range(size)]
+                store.db.insert_rows(
+                    "leads", ("name", "stage", "status", "created_at", "updated_at", "stage_entered_at"), rows
+                )
+    finally:
+        store.close()
+    names = [row[0] for row in query("SELECT name FROM leads ORDER BY id")]
+    assert names == [f"Lead {size}-{n}" for size in sizes for n in range(size)]
 
 
 @pytest.mark.sqlite_only
