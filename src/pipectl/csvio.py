@@ -125,7 +125,7 @@ _STATEMENTS = {
     # leads.normalize_email, without its second strip
     _KIND_EMAIL: "email = text.lower()\nrow[{slot}] = email if EMAIL.match(email) else normalize_email(text)",
     _KIND_VALUE: "row[{slot}] = amount(text)",
-    _KIND_POINT: "row[{slot}] = moment(text, now, 'point')",
+    _KIND_POINT: "row[{slot}] = points.get(text) or moment(text, now, 'point')",
     _KIND_STAGE: "stage = text",
     _KIND_STATUS: "status = text",
     _KIND_TAGS: "row[{slot}] = tags(text)",
@@ -565,7 +565,9 @@ class _Dates:
 
     def __init__(self, dayfirst: bool) -> None:
         self.dayfirst = dayfirst
-        self.cache: dict[tuple[str, str], str] = {}
+        # What each text was read as, per mode ("point", "due", "day"); the plan's reader looks here
+        # before calling (a date column repeats a few hundred values down a file).
+        self.cache: dict[str, dict[str, str]] = {"point": {}, "due": {}, "day": {}}
 
     def _loose(self, text: str, now: datetime, mode: str) -> datetime:
         """A datetime (naive = local) from a non-ISO text; a date alone is the start (or end) of the day."""
@@ -594,7 +596,7 @@ class _Dates:
 
     def moment(self, text: str, now: datetime, mode: str) -> str:
         """A point in time as stored (UTC ISO with ``Z``); naive times are local."""
-        cached = self.cache.get((mode, text))
+        cached = self.cache[mode].get(text)
         if cached is not None:
             return cached
         try:
@@ -616,12 +618,12 @@ class _Dates:
                 result = parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         except (ValueError, OverflowError):
             raise PipectlError(f"unrecognised date {text!r}: use 2026-11-30 or 2026-11-30 09:00") from None
-        self._remember((mode, text), result)
+        self._remember(mode, text, result)
         return result
 
     def day(self, text: str, now: datetime) -> str:
         """A calendar date (expected close) as ``YYYY-MM-DD``: the local day of what the cell says."""
-        cached = self.cache.get(("day", text))
+        cached = self.cache["day"].get(text)
         if cached is not None:
             return cached
         try:
@@ -635,13 +637,14 @@ class _Dates:
                 result = (parsed.astimezone() if parsed.tzinfo else parsed).date().isoformat()
         except (ValueError, OverflowError):
             raise PipectlError(f"unrecognised date {text!r}: use 2026-11-30") from None
-        self._remember(("day", text), result)
+        self._remember("day", text, result)
         return result
 
-    def _remember(self, key: tuple[str, str], result: str) -> None:
-        if len(self.cache) >= _CACHE_LIMIT:
-            self.cache.clear()  # bounded: distinct timestamps would otherwise grow it with the file
-        self.cache[key] = result
+    def _remember(self, mode: str, text: str, result: str) -> None:
+        cache = self.cache[mode]
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()  # bounded: distinct timestamps would otherwise grow it with the file
+        cache[text] = result
 
 
 _TRUE = {"true", "yes", "y", "1", "qualified"}
@@ -861,13 +864,14 @@ class Plan:
         the row and the text of its note; or a RowError naming the offending value and why."""
         if len(cells) != self.width and (len(cells) < self.width or any(c.strip() for c in cells[self.width :])):
             return RowError(line, "", f"row has {len(cells)} cells, the header has {self.width}")
-        if "\x00" in "".join(cells):  # a corrupt file's, never a lead's (and PostgreSQL text cannot hold it)
+        joined = "".join(cells)
+        if "\x00" in joined:  # a corrupt file's, never a lead's (and PostgreSQL text cannot hold it)
             return RowError(line, "", "a cell holds a NUL character (0x00)")
         row = template.copy()
         extra: dict[str, Any] = {}
         slots = self.slots
         try:
-            name, first, last, note, stage, status = self._read(cells, now, row, extra)
+            name, first, last, note, stage, status = self._read(cells, now, row, extra, "'" in joined)
             if stage is not None or status is not None:
                 outcome = self._pairs.get((stage, status))
                 if outcome is None:
@@ -982,9 +986,9 @@ def _compile_reader(steps: list[tuple[int, str, int]], plan: Plan) -> Callable[.
     (An exporter's guard against formulas, ``'=...``, or csvio's doubled quote is taken off first.)
     """
     lines = [
-        "def read(cells, now, row, extra):",
+        "def read(cells, now, row, extra, quoted):",  # quoted: some cell holds a ' (rows rarely do)
         "    name = first = last = note = stage = status = None",
-        "    cell = ''",
+        "    at = 0",
         "    try:",
         "        pass",  # a plan always reads a name column; an empty body would not compile
     ]
@@ -992,9 +996,9 @@ def _compile_reader(steps: list[tuple[int, str, int]], plan: Plan) -> Callable[.
         slot = plan.slots.get(key)  # None for an extra column's key
         statement = _STATEMENTS[kind].format(slot=slot, key=repr(key), index=index)
         lines += [
-            f"        cell = cells[{index}]",
-            "        text = cell.strip()",
-            '        if text and text[0] == "\'" and len(text) > 1 and text[1] in _QUOTED:',
+            f"        at = {index}",
+            f"        text = cells[{index}].strip()",
+            '        if quoted and text[:1] == "\'" and len(text) > 1 and text[1] in _QUOTED:',
             "            text = text[1:].strip()",
             "        if text:",
             *(f"            {line}" for line in statement.splitlines()),
@@ -1003,7 +1007,7 @@ def _compile_reader(steps: list[tuple[int, str, int]], plan: Plan) -> Callable[.
         "    except _CellError:",
         "        raise",
         "    except PipectlError as exc:",
-        "        raise _CellError(cell, exc.message) from None",
+        "        raise _CellError(cells[at], exc.message) from None",
         "    return name, first, last, note, stage, status",
     ]
     namespace: dict[str, Any] = {
@@ -1018,6 +1022,7 @@ def _compile_reader(steps: list[tuple[int, str, int]], plan: Plan) -> Callable[.
         "_number": _number,
         "amount": plan._amount,
         "moment": plan._dates.moment,
+        "points": plan._dates.cache["point"],
         "day": plan._dates.day,
         "tags": plan._tags,
         "merge_json": plan._merge_json,

@@ -300,16 +300,38 @@ class _Batcher:
 
     def feed(self, rows: Iterator[tuple[int, list[str]]], limit: int | None = None) -> bool:
         """Take rows until the file ends (True) or ``limit`` rows were read in all (False)."""
-        # Locals, not attributes: this loop runs once a row.
-        read_row, template, take, now = self.plan.read, self.template, self.take, self.now
-        sink, every, read = self.sink, PROGRESS_EVERY, self.read
+        # This loop runs once a row: what it uses is in locals (the batch's lists are cleared in
+        # place by flush, so they stay these), and a new row with an email is gathered right here.
+        read_row, template, gather, now = self.plan.read, self.template, self.gather, self.now
+        sink, every, read, seen = self.sink, PROGRESS_EVERY, self.read, self.seen
+        pending, emails, ask = self.pending, self.emails, self.ask
+        email_at = self.email if self.skip_repeats else None
         for line, cells in rows:
             read += 1
             parsed = read_row(line, cells, now, template)
             if isinstance(parsed, csvio.RowError):
                 sink.reject(parsed, cells)
             else:
-                take(line, cells, *parsed)
+                row, note = parsed
+                email = None if email_at is None else row[email_at]
+                if email is None:
+                    self.take_alone(line, cells, row, note)
+                elif email in emails:
+                    self.skipped += 1
+                else:
+                    # Repeats of earlier batches' emails are found a batch at a time (_Writer.batch).
+                    emails.add(email)
+                    maybe = True
+                    if seen is not None:
+                        bit = hash(email) % SEEN_BITS
+                        byte, mask = seen[bit >> 3], 1 << (bit & 7)
+                        seen[bit >> 3] = byte | mask
+                        maybe = bool(byte & mask)
+                    if maybe:
+                        ask.append((len(pending), email))
+                    gather(row, note)
+                    if len(pending) >= BATCH:
+                        self.flush()
             if read % every == 0:
                 sink.progress(read)
             if read == limit:
@@ -319,35 +341,18 @@ class _Batcher:
         self.flush()
         return True
 
-    def take(self, line: int, cells: list[str], row: list[Any], note: str | None) -> None:
-        email = None if self.email is None else row[self.email]
-        if self.skip_repeats and email is not None:
-            # The fast path: duplicates by email are found a batch at a time (see _Writer.batch).
-            if email in self.emails:
-                self.skipped += 1
-                return
-            self.emails.add(email)
-            seen, maybe = self.seen, True
-            if seen is not None:
-                bit = hash(email) % SEEN_BITS
-                byte, mask = seen[bit >> 3], 1 << (bit & 7)
-                seen[bit >> 3] = byte | mask
-                maybe = bool(byte & mask)
-            if maybe:
-                self.ask.append((len(self.pending), email))
-            self.gather(row, note)
-            if len(self.pending) >= BATCH:
-                self.flush()
-            return
+    def take_alone(self, line: int, cells: list[str], row: list[Any], note: str | None) -> None:
+        """A row the writer checks against the database on its own: without an email, or when
+        duplicates are not skipped (it settles them with the fields the row gives)."""
         self.flush()  # the lookup must see every lead taken so far
         self.gather(row, note)
-        pending, notes = self.pending, self.notes
-        self.pending, self.notes = [], []
-        # The writer settles a duplicate with the fields the row gives (--on-duplicate fill/update).
-        given = self.plan.parse(line, cells, self.now)
-        self.sink.single(given, cells, pending, notes)
+        pending, notes = self.pending.copy(), self.notes.copy()
+        self.pending.clear()
+        self.notes.clear()
+        self.sink.single(self.plan.parse(line, cells, self.now), cells, pending, notes)
 
     def gather(self, row: list[Any], note: str | None) -> None:
+        """Add a new lead's row to the batch with what follows from the rest, and its note."""
         created = row[self.created]
         if row[self.entered] is None:
             row[self.entered] = created
@@ -361,9 +366,11 @@ class _Batcher:
         self.pending.append(row)
 
     def flush(self) -> None:
+        """Send the batch, then empty its lists in place (the sink is done with them when it returns)."""
         if self.pending:
             self.sink.batch(self.pending, self.notes, self.ask)
-        self.pending, self.notes, self.emails, self.ask = [], [], set(), []
+        for gathered in (self.pending, self.notes, self.emails, self.ask):
+            gathered.clear()
 
 
 class _Pipe:
