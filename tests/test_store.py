@@ -99,7 +99,7 @@ def test_existing_emails_are_found_past_one_query_of_parameters(tmp_path: Path) 
 def test_rows_inserted_in_bulk_arrive_whole_and_in_order(tmp_path: Path) -> None:
     ok("init")
     store = Store.open(database(), create=False)
-    sizes = (1, 2, 3, 1000, 1537, 2049)  # a statement of 1,000 rows, then powers of two
+    sizes = (1, 2, 3, 1000, 1537, 2049)  # statements of 1,000 rows, then the rest row by row
     try:
         with store.transaction("test", None, "2026-11-30T09:00:00Z"):
             for size in sizes:
