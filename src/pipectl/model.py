@@ -125,13 +125,17 @@ def hundredths(value: Decimal | int | str) -> int:
     return int((value if isinstance(value, Decimal) else Decimal(value)).scaleb(2))
 
 
+def from_hundredths(stored: int | Decimal) -> Decimal:
+    return Decimal(stored).scaleb(-2)
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
 _TO_COLUMN: dict[str, Callable[[Any], Any]] = {"value": hundredths, "tags": _json, "extra": _json, "qualified": int}
 _FROM_COLUMN: dict[str, Callable[[Any], Any]] = {
-    "value": lambda stored: Decimal(stored).scaleb(-2),
+    "value": from_hundredths,
     "tags": json.loads,
     "extra": json.loads,
     "qualified": bool,

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipectl.errors import DatabaseError, PipectlError
-from pipectl.model import Event, Lead, Touchpoint, to_column
+from pipectl.model import Event, Lead, Touchpoint, from_hundredths, to_column
 from pipectl.store.backend import TABLES, Backend
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ def _json_or_empty(text: str, empty: str) -> Any:
 def lead_from_row(row: Sequence[Any]) -> Lead:
     lead = Lead(*row)  # the columns are selected in the dataclass's field order (LEAD_COLUMNS)
     if lead.value is not None:
-        lead.value = Decimal(lead.value).scaleb(-2)
+        lead.value = from_hundredths(lead.value)
     if lead.qualified is not None:
         lead.qualified = bool(lead.qualified)
     lead.tags = _json_or_empty(row[_TAGS], "[]")
@@ -515,7 +515,7 @@ class Store:
                 lead.last_chance_at,
             ) = row[7:]
             if lead.value is not None:
-                lead.value = Decimal(lead.value).scaleb(-2)
+                lead.value = from_hundredths(lead.value)
             if lead.qualified is not None:
                 lead.qualified = bool(lead.qualified)
             brief.append(lead)
@@ -564,7 +564,7 @@ class Store:
                 row[2],
                 row[3],
                 row[4],
-                None if row[5] is None else Decimal(row[5]).scaleb(-2),
+                None if row[5] is None else from_hundredths(row[5]),
                 row[6],
                 row[7],
                 row[8],
@@ -656,7 +656,7 @@ class Store:
             "SELECT COALESCE(SUM(value), 0) FROM leads WHERE status = 'won' AND closed_at >= ? AND closed_at < ?",
             (start, end),
         ).fetchone()
-        return Decimal(row[0]).scaleb(-2)
+        return from_hundredths(row[0])
 
     def iter_leads(self) -> Iterator[Lead]:
         """Every lead in id order, streamed (export: memory stays flat)."""
