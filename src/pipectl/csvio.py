@@ -43,7 +43,6 @@ import itertools
 import json
 import re
 import tomllib
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -55,7 +54,7 @@ from typing import IO, Any, NamedTuple
 from pipectl import dates
 from pipectl.config import Config
 from pipectl.errors import NotFound, PipectlError
-from pipectl.leads import EMAIL, clean_tags, normalize_email, parse_money
+from pipectl.leads import EMAIL, clean_tags, fold, normalize_email, parse_money
 from pipectl.model import Lead, Touchpoint, from_column, to_column
 from pipectl.render import JSON_KEYS, lead_json, neutralise
 
@@ -142,8 +141,7 @@ _STATEMENTS = {
 
 def _key(text: str) -> str:
     """Header (or stage value) comparison form: width-folded, case-folded, letters and digits only."""
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return "".join(ch for ch in folded if ch.isalnum())
+    return "".join(ch for ch in fold(text) if ch.isalnum())
 
 
 # Header spellings of HubSpot, Salesforce (labels and API names), Pipedrive, Zoho and spreadsheets,

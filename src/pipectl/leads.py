@@ -6,6 +6,7 @@ Used by every way a lead comes in (add, edit, import), so one rule holds everywh
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal, InvalidOperation
 
 from pipectl.errors import PipectlError
@@ -33,6 +34,12 @@ def parse_money(text: str) -> Decimal:
     if amount > MAX_VALUE:
         raise PipectlError(f"value is too large (got {text!r}); the largest is {MAX_VALUE:,}")
     return amount
+
+
+def fold(text: str) -> str:
+    """Text as compared without case or width, for every script: NFKC (full-width Latin letters and
+    half-width ｶﾅ become their usual forms), then casefold (MÜLLER and müller, Straße and STRASSE)."""
+    return unicodedata.normalize("NFKC", text).casefold()
 
 
 def normalize_email(text: str) -> str | None:
