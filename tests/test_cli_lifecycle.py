@@ -299,3 +299,36 @@ def test_times_show_in_local_time() -> None:
     finally:
         os.environ["TZ"] = "UTC"
         time.tzset()
+
+
+# --- edit changes only what it is given ----------------------------------------------------------
+
+
+def test_edit_due_alone_keeps_the_next_step_text() -> None:
+    add("Acme", "--company", "Acme", "--next", "send proposal", "--due", "tomorrow")
+    ok("edit", "acme", "--due", "+3d")
+    lead = ok("show", "acme", "--json").json()
+    assert (lead["next_action"], lead["next_action_due"]) == ("send proposal", "2026-12-03T23:59:59Z")
+    ok("edit", "acme", "--due", "")  # clears the due, keeps the text
+    lead = ok("show", "acme", "--json").json()
+    assert (lead["next_action"], lead["next_action_due"]) == ("send proposal", None)
+
+
+def test_edit_due_on_a_lead_without_a_next_step_is_a_follow_up() -> None:
+    add("Acme")
+    add("Globex", "--due", "fri")  # add without --next: a plain follow-up, as before
+    ok("edit", "acme", "--due", "+2d")
+    assert ok("show", "acme", "--json").json()["next_action"] == "follow up"
+    assert ok("show", "globex", "--json").json()["next_action"] == "follow up"
+
+
+def test_edit_next_empty_clears_the_step_and_its_due() -> None:
+    add("Acme", "--next", "send proposal", "--due", "tomorrow")
+    add("Globex", "--next", "send proposal", "--due", "tomorrow")
+    ok("edit", "acme", "--next", "")
+    lead = ok("show", "acme", "--json").json()
+    assert (lead["next_action"], lead["next_action_due"]) == (None, None)
+    ok("edit", "globex", "--next", "", "--due", "+3d")  # a new due with the text cleared: a plain follow-up
+    lead = ok("show", "globex", "--json").json()
+    assert (lead["next_action"], lead["next_action_due"]) == ("follow up", "2026-12-03T23:59:59Z")
+

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 TOUCH_KINDS = (*CONTACT_KINDS, "note")
 MAX_ID_DIGITS = 18  # ids are SQLite 64-bit integers
 LAST_CHANCE_FILE = "last-chance.txt"
+FOLLOW_UP = "follow up"  # the text of a next step given only a due time
 
 
 @dataclass
@@ -106,9 +107,18 @@ def _fields(ctx: Context, given: dict[str, str | None]) -> dict[str, Any]:
             result[name] = dates.parse_day(text, ctx.now).isoformat() if text.strip() else None
         else:
             result[name] = leads.clean_text(text, name)
-    if result.get("next_action_due") and "next_action" not in result:
-        result["next_action"] = "follow up"
     return result
+
+
+def _next_step(parsed: dict[str, Any], current: str | None = None) -> dict[str, Any]:
+    """Complete the next step of ``parsed`` fields: a due without a text keeps the ``current`` text
+    (or is a plain follow-up), and a text cleared without a new due clears the due with it."""
+    if parsed.get("next_action_due") and not parsed.get("next_action"):
+        kept = None if "next_action" in parsed else current
+        parsed["next_action"] = kept or FOLLOW_UP
+    elif "next_action" in parsed and parsed["next_action"] is None and "next_action_due" not in parsed:
+        parsed["next_action_due"] = None
+    return parsed
 
 
 def _check_email_free(store: Store, email: str | None, lead_id: int | None = None) -> None:
@@ -136,20 +146,22 @@ def add(
     note: str | None = None,
     at: str | None = None,
 ) -> Lead:
-    parsed = _fields(
-        ctx,
-        {
-            "name": name,
-            "company": company,
-            "email": email,
-            "phone": phone,
-            "source": source,
-            "value": value,
-            "owner": owner,
-            "next_action": next_action,
-            "next_action_due": due,
-            "expected_close": expected_close,
-        },
+    parsed = _next_step(
+        _fields(
+            ctx,
+            {
+                "name": name,
+                "company": company,
+                "email": email,
+                "phone": phone,
+                "source": source,
+                "value": value,
+                "owner": owner,
+                "next_action": next_action,
+                "next_action_due": due,
+                "expected_close": expected_close,
+            },
+        )
     )
     stage_name = pipeline.resolve_stage(ctx.config, stage) if stage else ctx.config.stage_names[0]
     created = _past(ctx, at) if at else ctx.now_iso
@@ -182,11 +194,13 @@ def edit(
     note: str | None = None,
     **given: str | None,
 ) -> Lead:
-    """Change fields; ``given`` holds the add options by attribute name, an empty string clears one."""
+    """Change fields; ``given`` holds the add options by attribute name, an empty string clears one.
+    Only what is given changes: a new due keeps the lead's next-step text (see ``_next_step``)."""
     parsed = _fields(ctx, given)
     note_text = leads.clean_text(note, "note")
     with ctx.writing() as store:
         lead = resolve(store, ref)
+        _next_step(parsed, lead.next_action)
         _check_email_free(store, parsed.get("email"), lead.id)
         if tags or untag:
             removed = set(untag or [])
@@ -291,7 +305,7 @@ def touch(
     direction = None if kind == "note" else ("in" if inbound else "out")
     when = _past(ctx, at) if at else ctx.now_iso
     outcome_text = leads.clean_text(outcome, "outcome")
-    plan = _fields(ctx, {"next_action": next_action, "next_action_due": due})
+    plan = _next_step(_fields(ctx, {"next_action": next_action, "next_action_due": due}))
     touchpoint = Touchpoint(
         0, 0, kind, when, direction, outcome_text.lower() if outcome_text else None, leads.clean_text(note, "note")
     )

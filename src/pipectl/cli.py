@@ -305,7 +305,8 @@ def edit(
     stage: str = typer.Option(None, "--stage", help="Not here: use `pipectl advance LEAD --to STAGE`."),
     as_json: bool = JSON,
 ) -> None:
-    """Change a lead's fields (an empty value, like --phone "", clears the field)."""
+    """Change only the fields given (an empty value, like --phone "", clears the field; --next "" clears
+    the next step and its due; --due alone keeps the next step's text)."""
     if stage is not None:
         raise PipectlError("edit does not move leads: use `pipectl advance LEAD --to STAGE` (the gates apply)")
     found = actions.edit(
