@@ -6,6 +6,8 @@ import tomllib
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from conftest import ok, run
 from pipectl import config
 
@@ -64,3 +66,48 @@ def test_init_with_config_option_writes_there(tmp_path: Path) -> None:
     ok("--config", str(target), "--db", str(tmp_path / "p.db"), "init")
     assert target.exists() and (target.parent / "checklist.toml").exists()
     assert run("--config", str(target), "--db", str(tmp_path / "p.db"), "list").exit_code == 0
+
+
+def test_init_force_keeps_a_dated_copy_of_what_it_replaces(tmp_path: Path) -> None:
+    ok("init")
+    folder = tmp_path / "config" / "pipectl"
+    cfg, checklist, template = folder / "config.toml", folder / "checklist.toml", folder / "last-chance.txt"
+    custom = 'owner = "kim"\ncurrency = "JPY"\n[review]\nidle_days = 3\n'
+    cfg.write_text(custom, encoding="utf-8")
+    checklist.write_text("threshold = 0.5\n# mine\n", encoding="utf-8")
+    untouched = template.read_text(encoding="utf-8")
+    result = ok("init", "--force").stdout
+    backup = folder / "config.toml.2026-11-30-0900.bak"
+    assert f"backed up config {cfg} to {backup}" in result
+    assert f"backed up checklist {checklist} to {folder / 'checklist.toml.2026-11-30-0900.bak'}" in result
+    assert backup.read_text(encoding="utf-8") == custom
+    assert f"kept last-chance template {template} (already the default)" in result
+    assert template.read_text(encoding="utf-8") == untouched and not list(folder.glob("last-chance.txt.*"))
+    written = tomllib.loads(cfg.read_text(encoding="utf-8"))
+    assert (written["owner"], written["currency"]) == ("kim", "JPY") and "idle_days = 3" not in cfg.read_text()
+    assert "[[criteria]]" in checklist.read_text(encoding="utf-8")
+    # the same minute again: the first copy is never overwritten
+    cfg.write_text('owner = "kim"\ncurrency = "EUR"\n', encoding="utf-8")
+    assert f"to {folder / 'config.toml.2026-11-30-0900-2.bak'}" in ok("init", "--force").stdout
+    assert backup.read_text(encoding="utf-8") == custom
+    assert (folder / "config.toml.2026-11-30-0900-2.bak").read_text(encoding="utf-8").endswith('"EUR"\n')
+    assert tomllib.loads(cfg.read_text(encoding="utf-8"))["currency"] == "EUR"
+
+
+@pytest.mark.parametrize(
+    ("text", "currency"),
+    [
+        ('currency = "EUR"\n[review]\nidle_days = -1\n', "EUR"),  # TOML, but not a valid config
+        ('currency = "EUR\nowner = ', "USD"),  # not TOML at all
+    ],
+)
+def test_init_force_replaces_a_broken_config_after_backing_it_up(tmp_path: Path, text: str, currency: str) -> None:
+    cfg = tmp_path / "config" / "pipectl" / "config.toml"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text(text, encoding="utf-8")
+    assert run("list").exit_code == 2
+    assert run("init").exit_code == 2  # without --force a broken config stays an error
+    assert "backed up config" in ok("init", "--force").stdout
+    assert (cfg.parent / "config.toml.2026-11-30-0900.bak").read_text(encoding="utf-8") == text
+    assert tomllib.loads(cfg.read_text(encoding="utf-8"))["currency"] == currency
+    assert ok("list").exit_code == 0

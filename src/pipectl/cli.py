@@ -115,20 +115,28 @@ def _global(
     _state.update(db=db, config=config, as_of=as_of)
 
 
-def context(config_may_be_missing: bool = False) -> actions.Context:
+def context(config_may_be_missing: bool = False, config_may_be_broken: bool = False) -> actions.Context:
     """The running command's context: config, database path and clock, made once.
 
-    A config file named with --config must exist, except for ``init``, which writes it.
+    A config file named with --config must exist, except for ``init``, which writes it; a config that
+    does not load is an error, except for ``init --force``, which replaces it (and runs on the defaults).
     """
     from pipectl import config as config_module
     from pipectl import dates
+    from pipectl.errors import ConfigError
     from pipectl.store import default_database
     from pipectl.store.backend import redact
 
     if "ctx" not in _state:
         config_path = _state.get("config")
+        try:
+            loaded = config_module.load(config_path, explicit=config_path is not None and not config_may_be_missing)
+        except ConfigError:
+            if not config_may_be_broken:
+                raise
+            loaded = config_module.parse({}, config_path or config_module.default_config_path())
         _state["ctx"] = actions.Context(
-            config=config_module.load(config_path, explicit=config_path is not None and not config_may_be_missing),
+            config=loaded,
             database=_state.get("db") or default_database(),
             now=dates.clock(_state.get("as_of")),
             # A database URL's password never reaches the event log.
@@ -152,11 +160,16 @@ JSON = typer.Option(False, "--json", help="Print JSON.")
 
 
 @app.command("init")
-def init(force: bool = typer.Option(False, "--force", help="Overwrite the config and checklist.")) -> None:
+def init(
+    force: bool = typer.Option(
+        False, "--force", help="Rewrite the config, checklist and template (dated .bak copies are kept)."
+    ),
+) -> None:
     """Create the config, the qualification checklist and the database (never overwrites without --force)."""
     from pipectl import setup
 
-    for line in setup.init(context(config_may_be_missing=True), _state.get("config"), force):
+    ctx = context(config_may_be_missing=True, config_may_be_broken=force)
+    for line in setup.init(ctx, _state.get("config"), force):
         render.out(line)
 
 

@@ -283,11 +283,15 @@ def load(path: Path | None = None, explicit: bool = False) -> Config:
     return parse(data, path)
 
 
-def template(owner: str) -> str:
-    """The commented config that ``init`` writes (the defaults, spelled out)."""
+def template(owner: str, currency: str = "USD") -> str:
+    """The commented config that ``init`` writes (the defaults, spelled out, with this owner and currency)."""
     from importlib import resources
 
     text = resources.files("pipectl").joinpath("data/config.toml").read_text(encoding="utf-8")
     import tomli_w
 
-    return text.replace('owner = "me"', "owner = " + tomli_w.dumps({"o": owner})[4:].strip(), 1)
+    def quoted(value: str) -> str:
+        return tomli_w.dumps({"o": value})[4:].strip()
+
+    text = text.replace('owner = "me"', "owner = " + quoted(owner), 1)
+    return text.replace('currency = "USD"', "currency = " + quoted(currency), 1)

@@ -27,27 +27,65 @@ DEMO_CONFIG = {"owner": "taro", "currency": "JPY"}
 OUTCOMES = {"call": "no-answer", "email": "sent", "meeting": "held"}
 
 
-def _write(path: Path, text: str, force: bool, what: str) -> str:
+def _write(path: Path, text: str, force: bool, what: str, now: datetime) -> Iterator[str]:
+    """Write ``text`` to ``path``; an existing file is kept, or with ``force`` first copied aside."""
     if path.exists() and not force:
-        return f"kept {what} {path} (it exists; --force overwrites it)"
+        yield f"kept {what} {path} (it exists; --force overwrites it)"
+        return
     try:
+        if path.exists():
+            if path.read_bytes() == text.encode("utf-8"):
+                yield f"kept {what} {path} (already the default)"
+                return
+            yield f"backed up {what} {path} to {_back_up(path, now)}"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise PipectlError(f"cannot write {what} {path}: {exc.strerror}") from None
-    return f"wrote {what} {path}"
+    yield f"wrote {what} {path}"
+
+
+def _back_up(path: Path, now: datetime) -> Path:
+    """A copy of ``path`` beside it, named by the local time (``config.toml.2026-12-02-0930.bak``);
+    an earlier backup of the same minute is never overwritten: the new one gets a number."""
+    stamp = now.astimezone().strftime("%Y-%m-%d-%H%M")
+    data = path.read_bytes()
+    number = 1
+    while True:
+        target = path.with_name(f"{path.name}.{stamp}{'' if number == 1 else f'-{number}'}.bak")
+        try:
+            with target.open("xb") as copy:
+                copy.write(data)
+        except FileExistsError:
+            number += 1
+            continue
+        shutil.copymode(path, target)
+        return target
+
+
+def _kept_settings(path: Path) -> dict[str, str]:
+    """The ``owner`` and ``currency`` of the config being replaced, when it reads as TOML."""
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+    return {key: data[key] for key in ("owner", "currency") if isinstance(data.get(key), str) and data[key].strip()}
 
 
 def init(ctx: actions.Context, config_path: Path | None, force: bool) -> Iterator[str]:
-    """Create what is missing (with ``force``: rewrite the config and checklist; never the database)."""
+    """Create what is missing. With ``force``, rewrite the config (keeping its owner and currency),
+    checklist and last-chance template, each replaced file first copied aside; never the database."""
     path = config_path or config.default_config_path()
     existed = path.exists()
-    yield _write(path, config.template(ctx.config.owner), force, "config")
+    settings = {"owner": ctx.config.owner, "currency": ctx.config.currency, **_kept_settings(path)}
+    yield from _write(path, config.template(**settings), force, "config", ctx.now)
     checklist = ctx.config.checklist if existed else path.parent / "checklist.toml"
     text = resources.files("pipectl").joinpath(DEFAULT_CHECKLIST).read_text(encoding="utf-8")
-    yield _write(checklist, text, force, "checklist")
+    yield from _write(checklist, text, force, "checklist", ctx.now)
     template = resources.files("pipectl").joinpath(f"data/{actions.LAST_CHANCE_FILE}").read_text(encoding="utf-8")
-    yield _write(path.parent / actions.LAST_CHANCE_FILE, template, force, "last-chance template")
+    yield from _write(path.parent / actions.LAST_CHANCE_FILE, template, force, "last-chance template", ctx.now)
     store = ctx.store(create=True)
     yield f"{'created' if store.created else 'kept'} database {store.label}"
 
