@@ -1,4 +1,5 @@
-"""The life of a lead through the CLI: add, list, show, touch, note, advance, edit, close, reopen, undo."""
+"""The life of a lead through the CLI: add, list, show, touch, note, advance, edit, close, reopen, merge,
+undo."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NOW, add, db_path, ok, run, snapshot
+from conftest import NOW, add, assert_error, db_path, ok, run, snapshot
+from pipectl import cli
 from pipectl.render import width
 
 pytestmark = pytest.mark.backends
@@ -332,3 +334,88 @@ def test_edit_next_empty_clears_the_step_and_its_due() -> None:
     lead = ok("show", "globex", "--json").json()
     assert (lead["next_action"], lead["next_action_due"]) == ("follow up", "2026-12-03T23:59:59Z")
 
+
+# --- merge: shown, confirmed, refused when the two do not look alike --------------------------------
+
+
+def _pair() -> tuple[int, int]:
+    keep = add("Jane Doe", "--company", "Acme", "--email", "jane@acme.com", "--tag", "hot")
+    other = add("J. Doe", "--email", "j.doe@ACME.com", "--phone", "555", "--value", "100", "--tag", "eu")
+    ok("touch", str(other), "call", "--outcome", "no-answer")
+    ok("note", str(other), "met at the fair")
+    ok("touch", str(keep), "email", "--outcome", "sent")
+    return keep, other
+
+
+def test_merge_without_a_terminal_needs_yes() -> None:
+    keep, other = _pair()
+    before = snapshot()
+    assert_error(run("merge", str(keep), str(other)), "use --yes")
+    assert snapshot() == before
+    ok("merge", str(keep), str(other), "--yes")
+    assert ok("show", str(keep), "--json").json()["touch_count"] == 3
+
+
+def test_merge_at_a_terminal_shows_both_and_the_result_then_asks(monkeypatch: pytest.MonkeyPatch) -> None:
+    keep, other = _pair()
+    monkeypatch.setattr(cli, "_interactive", lambda: True)
+    before = snapshot()
+    shown = ok("merge", str(keep), str(other), input="n\n").stdout
+    assert snapshot() == before and "nothing was changed" in shown
+    assert "keep      #1 Jane Doe (Acme): open in prospecting, owner taro, jane@acme.com, 1 touchpoint" in shown
+    assert "merge in  #2 J. Doe: open in prospecting, owner taro, j.doe@acme.com, 2 touchpoints, tags eu" in shown
+    assert "in common: email domain acme.com" in shown
+    assert "  phone: 555 (from #2)\n  value: 100 USD (from #2)\n  tags: hot, eu\n  touchpoints: 3 (1 + 2)" in shown
+    assert "email" not in shown.split("will hold:")[1].split("tags")[0]  # KEEP's own email stays
+    result = ok("merge", str(keep), str(other), input="y\n")
+    assert "merged into #1 Jane Doe (Acme)" in result.stdout
+    merged = ok("show", str(keep), "--json").json()
+    assert (merged["phone"], merged["value"], merged["tags"], merged["touch_count"]) == ("555", 100, ["hot", "eu"], 3)
+    assert run("show", str(other)).exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("setup", "reason"),
+    [
+        (("won", "2"), "status differs: open vs won"),
+        (("edit", "2", "--owner", "kim"), "owner differs: taro vs kim"),
+        (("edit", "2", "--email", "jd@initech.com"), "nothing in common"),
+    ],
+)
+def test_merge_refuses_leads_that_do_not_look_alike(setup: tuple[str, ...], reason: str) -> None:
+    keep, other = _pair()
+    ok(*setup)
+    before = snapshot()
+    result = run("merge", str(keep), str(other), "--yes")
+    assert_error(result, reason)
+    assert "--force" in result.stderr
+    assert snapshot() == before
+    ok("merge", str(keep), str(other), "--yes", "--force")
+    merged = ok("show", str(keep), "--json").json()
+    assert merged["status"] == "open" and merged["owner"] == "taro" and merged["touch_count"] == 3
+
+
+def test_merge_free_mail_is_nothing_in_common_but_a_folded_company_is() -> None:
+    add("Jane Doe", "--email", "jane@gmail.com")
+    add("Bob Roe", "--email", "bob@gmail.com")
+    add("Mei Tanaka", "--company", "ACME  Corp")
+    add("M. Tanaka", "--company", "\uff41\uff43\uff4d\uff45 corp")  # full-width letters
+    assert_error(run("merge", "1", "2", "--yes"), "nothing in common")
+    ok("merge", "3", "4", "--yes")
+    assert ok("show", "3", "--json").json()["company"] == "ACME  Corp"
+
+
+def test_merge_with_itself_is_an_error() -> None:
+    add("Jane Doe", "--company", "Acme", "--email", "jane@acme.com")
+    assert_error(run("merge", "1", "jane@acme.com", "--yes"), "the same lead")
+
+
+def test_undo_of_a_merge_restores_both_leads_and_their_histories() -> None:
+    keep, other = _pair()
+    before = snapshot()
+    history = ok("show", str(other), "--json").json()
+    ok("merge", str(keep), str(other), "--yes")
+    ok("undo")
+    after = snapshot()
+    assert (after["leads"], after["touchpoints"]) == (before["leads"], before["touchpoints"])
+    assert ok("show", str(other), "--json").json() == history

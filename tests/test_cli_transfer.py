@@ -256,6 +256,8 @@ def test_merge_and_undo(tmp_path: Path) -> None:
     keep = add("Jane Doe", "--company", "Acme", "--tag", "hot", "--at", "2026-11-10T09:00:00Z")
     other = add(
         "J. Doe",
+        "--company",
+        "ACME",
         "--email",
         "jane@acme.com",
         "--phone",
@@ -272,7 +274,7 @@ def test_merge_and_undo(tmp_path: Path) -> None:
     ok("touch", str(other), "call", "--outcome", "no-answer")
     ok("touch", str(keep), "email", "--outcome", "no-answer")
     before = snapshot()
-    assert "merged into #1 Jane Doe (Acme)" in ok("merge", str(keep), str(other)).stdout
+    assert "merged into #1 Jane Doe (Acme)" in ok("merge", str(keep), str(other), "--yes").stdout
     merged = ok("show", str(keep), "--json").json()
     assert (merged["email"], merged["phone"], merged["value"], merged["tags"]) == (
         "jane@acme.com",

@@ -707,7 +707,7 @@ LEAD_COMMANDS = [
     ("note", "--", "{}", "a note"),
     ("lost", "--reason=x", "--", "{}"),
     ("snooze", "--until=+3d", "--", "{}"),
-    ("merge", "1", "--", "{}"),
+    ("merge", "--yes", "--force", "1", "--", "{}"),
 ]
 DATE_COMMANDS = [
     ("add", "X", "--due={}"),
@@ -819,7 +819,10 @@ def test_found_dates_out_of_range(pipeline: tuple[Database, Path], commands: lis
         "\u00b23",
     ],
 )
-@pytest.mark.parametrize("command", [("show", "--", "{}"), ("touch", "--", "{}", "call"), ("merge", "1", "{}")])
+@pytest.mark.parametrize(
+    "command",
+    [("show", "--", "{}"), ("touch", "--", "{}", "call"), ("merge", "--yes", "1", "{}")],
+)
 def test_found_ids_that_are_no_id(pipeline: tuple[Database, Path], lead: str, command: tuple[str, ...]) -> None:
     (result,) = _each(pipeline, tuple(part.format(lead) for part in command))
     assert result.exit_code == 2

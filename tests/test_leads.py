@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipectl.errors import PipectlError
-from pipectl.leads import MAX_VALUE, clean_tags, normalize_email, parse_money
+from pipectl.leads import MAX_VALUE, clean_tags, likeness, normalize_email, parse_money
 from pipectl.model import Lead
 from pipectl.render import lead_json, money
 from pipectl.store import lead_from_row, lead_to_row
@@ -68,3 +68,44 @@ def test_malformed_emails(text: str) -> None:
 
 def test_tags_dedupe_and_split_commas() -> None:
     assert clean_tags(["hot", "eu, hot", " ", "jp"]) == ["hot", "eu", "jp"]
+
+
+def _lead(name: str, company: str | None = None, email: str | None = None, **more: str) -> Lead:
+    fields = {"status": "open", "owner": "taro", **more}
+    return Lead(0, name, "prospecting", fields.pop("status"), "", "", "", company=company, email=email, **fields)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "common"),
+    [
+        (_lead("Jane", email="jane@acme.com"), _lead("Bob", email="bob@ACME.com"), ("email domain acme.com",)),
+        (_lead("Jane", email="jane@gmail.com"), _lead("Bob", email="bob@gmail.com"), ()),
+        (_lead("Jane", email="j@yahoo.co.jp"), _lead("Bob", email="b@Yahoo.co.jp"), ()),
+        (_lead("Jane", "Acme  Corp"), _lead("Bob", "\uff41\uff43\uff4d\uff45 corp"), ("company Acme  Corp",)),
+        (_lead("Jane", "Acme"), _lead("Bob"), ()),
+        (_lead("Jane Doe"), _lead("JANE　DOE"), ("name Jane Doe",)),  # an ideographic space
+        (_lead("Jane", None), _lead("Bob", None), ()),
+        (
+            _lead("Mei", "Initech", "mei@initech.jp"),
+            _lead("mei", "INITECH", "m@initech.jp"),
+            ("email domain initech.jp", "company Initech", "name Mei"),
+        ),
+    ],
+)
+def test_likeness_finds_what_two_leads_share(a: Lead, b: Lead, common: tuple[str, ...]) -> None:
+    found = likeness(a, b)
+    assert found.common == common and found.conflicts == ()
+    assert found.refusals == (() if common else ("nothing in common (email domain, company, name)",))
+
+
+def test_likeness_conflicts_on_status_and_owner_whatever_they_share() -> None:
+    keep = _lead("Jane", "Acme")
+    assert likeness(keep, _lead("Jane", "Acme", status="won")).refusals == ("status differs: open vs won",)
+    assert likeness(keep, _lead("Jane", "Acme", owner="TARO")).refusals == ()
+    assert likeness(keep, _lead("Jane", "Acme", owner="kim")).refusals == ("owner differs: taro vs kim",)
+    both = likeness(keep, _lead("Bob", status="lost", owner="kim"))
+    assert both.refusals == (
+        "status differs: open vs lost",
+        "owner differs: taro vs kim",
+        "nothing in common (email domain, company, name)",
+    )

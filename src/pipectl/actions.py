@@ -86,6 +86,15 @@ def resolve(store: Store, ref: str) -> Lead:
     raise Ambiguous(f"{ref!r} matches {len(candidates)} leads: {shown}{more}; use the id")
 
 
+def ensure_unchanged(store: Store, shown: list[Lead], done: str) -> list[Lead]:
+    """The leads ``shown`` to the user, read again inside the write transaction; refused when one was
+    changed (or removed) in the meantime, since the user agreed to what they saw."""
+    for lead in shown:
+        if store.get_lead(lead.id) != lead:
+            raise Refused(f"{lead.label} changed while you were deciding; nothing was {done}: run the command again")
+    return shown
+
+
 # --- fields --------------------------------------------------------------------------------------
 
 

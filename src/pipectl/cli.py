@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import gc
 import os
 import shlex
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -793,16 +794,41 @@ def backup(file: Path = typer.Argument(..., help="Where to write the copy (a new
     render.out(f"backed up {ctx.store().label} to {file}")
 
 
+def _confirmed(what: str, yes: bool, preview: Callable[[], None], question: str) -> bool:
+    """Whether to go on with a command that removes leads: ``--yes``, or a person at the terminal who
+    saw ``preview`` and said yes; without a terminal, --yes is required."""
+    if yes:
+        return True
+    if not _interactive():
+        raise PipectlError(f"{what} asks before it changes anything: run it at a terminal, or use --yes")
+    preview()
+    if typer.confirm(question, default=False):
+        return True
+    render.out("nothing was changed")
+    return False
+
+
 @app.command("merge")
 def merge(
     keep: str = typer.Argument(..., help="The lead to keep."),
     other: str = typer.Argument(..., help="The duplicate to fold into it."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask (needed without a terminal)."),
+    force: bool = typer.Option(
+        False, "--force", help="Merge even when status or owner differ or the two have nothing in common."
+    ),
     as_json: bool = JSON,
 ) -> None:
-    """Fold a duplicate lead into another: touchpoints, history, empty fields, tags (undoable)."""
+    """Fold a duplicate lead into another: touchpoints, history, empty fields, tags (undoable).
+
+    Shows both and the result and asks first (at a terminal; otherwise give --yes)."""
     from pipectl import transfer
 
-    found = transfer.merge(context(), keep, other)
+    ctx = context()
+    plan = transfer.plan_merge(ctx, keep, other, force)
+    preview = functools.partial(render.print_merge, plan, ctx.config)
+    if not _confirmed("merge", yes, preview, f"Merge {plan.other.label} into {plan.keep.label}?"):
+        return
+    found = transfer.merge(ctx, plan, force)
     _done(found, as_json, f"merged into {found.label}")
 
 

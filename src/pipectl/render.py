@@ -8,6 +8,7 @@ Rich is imported only when something is drawn at a terminal: a pipe gets plain c
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import operator
 import sys
@@ -327,6 +328,42 @@ def print_lead(
     for when, what in rows:
         history.add_row(when, Text(safe(what)))
     console.print(history)
+
+
+def _brief(lead: Lead, touchpoints: int) -> str:
+    parts = [f"{lead.status} in {lead.stage}", f"owner {lead.owner or 'none'}", lead.email or "no email"]
+    parts.append(f"{touchpoints} touchpoint{'s' if touchpoints != 1 else ''}")
+    if lead.tags:
+        parts.append("tags " + ", ".join(lead.tags))
+    return f"{lead.label}: " + ", ".join(parts)
+
+
+def _field_text(lead: Lead, name: str, config: Config) -> str:
+    value = getattr(lead, name)
+    if name == "value":
+        return f"{money(value)} {config.currency}"
+    return dates.show(value) if name == "next_action_due" else str(value)
+
+
+def print_merge(plan: Any, config: Config) -> None:
+    """What a merge (a ``transfer.MergePlan``) will do, before it is confirmed."""
+    keep, other = plan.keep, plan.other
+    out("keep      " + _brief(keep, plan.touchpoints[0]))
+    out("merge in  " + _brief(other, plan.touchpoints[1]))
+    if plan.likeness.common:
+        out("in common: " + ", ".join(plan.likeness.common))
+    for refusal in plan.likeness.refusals:
+        out(f"warning: {refusal} (merging because of --force)")
+    merged = dataclasses.replace(keep, **plan.changes)
+    out(f"{keep.label} will hold:")
+    for name in plan.filled:
+        out(f"  {name}: {_field_text(merged, name, config)} (from #{other.id})")
+    out("  tags: " + (", ".join(merged.tags) or "none"))
+    added = sorted(set(merged.extra) - set(keep.extra))
+    if added:
+        out("  extra: " + ", ".join(added) + f" (from #{other.id})")
+    out(f"  touchpoints: {sum(plan.touchpoints)} ({plan.touchpoints[0]} + {plan.touchpoints[1]})")
+    out(f"{other.label} stops being a lead (its record stays in the history; `pipectl undo` brings it back)")
 
 
 def verdict_line(lead: Lead, outcome: Any, verdict: str, threshold: float) -> str:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import IO, Any, NoReturn
 
 from pipectl import cadence, csvio, leads
-from pipectl.actions import Context, resolve
+from pipectl.actions import Context, ensure_unchanged, resolve
 from pipectl.errors import PipectlError, Refused
 from pipectl.model import Lead, Status
 from pipectl.store import Store, bulk, is_url
@@ -541,24 +541,58 @@ def _same_database(label: str, target: str) -> bool:
 # --- merge ---------------------------------------------------------------------------------------
 
 
-def merge(ctx: Context, keep_ref: str, other_ref: str) -> Lead:
-    """Fold OTHER into KEEP: its touchpoints and history move to KEEP, KEEP's empty fields are filled
-    from it, tags and extra are united, the counters recomputed; OTHER's whole record stays in the
-    event log, so ``undo`` restores it."""
+@dataclass
+class MergePlan:
+    """What merging ``other`` into ``keep`` does: ``changes`` to KEEP, and how alike the two are."""
+
+    keep: Lead
+    other: Lead
+    changes: dict[str, Any]
+    likeness: leads.Likeness
+    touchpoints: tuple[int, int]  # KEEP's and OTHER's
+
+    @property
+    def filled(self) -> list[str]:
+        """KEEP's empty fields that OTHER fills (tags and extra are united, not filled)."""
+        return [name for name in MERGED_FIELDS if name in self.changes and name not in ("tags", "extra")]
+
+
+def plan_merge(ctx: Context, keep_ref: str, other_ref: str, force: bool) -> MergePlan:
+    """The merge of OTHER into KEEP, refused unless ``force`` when the two differ in status or owner
+    or have nothing in common (nothing is written here)."""
+    store = ctx.store()
+    keep, other = resolve(store, keep_ref), resolve(store, other_ref)
+    if keep.id == other.id:
+        raise PipectlError(f"{keep_ref!r} and {other_ref!r} are the same lead ({keep.label})")
+    return _plan(ctx, store, keep, other, force)
+
+
+def _plan(ctx: Context, store: Store, keep: Lead, other: Lead, force: bool) -> MergePlan:
+    likeness = leads.likeness(keep, other)
+    if likeness.refusals and not force:
+        raise Refused(
+            f"not merging {other.label} into {keep.label}: {'; '.join(likeness.refusals)}"
+            " (check they are the same person; --force merges anyway)"
+        )
+    given = {name: getattr(other, name) for name in MERGED_FIELDS}
+    changes = _changes(keep, given, fill=True)
+    own, theirs = store.touchpoints_of(keep.id), store.touchpoints_of(other.id)
+    points = sorted(own + theirs, key=lambda point: point.at)
+    changes.update(cadence.state(points).as_changes())
+    changes["touch_count"] = len(points)
+    changes["last_touch_at"] = max((point.at for point in points), default=None)
+    changes["created_at"] = min(keep.created_at, other.created_at)
+    changes["updated_at"] = ctx.now_iso
+    changes = {name: value for name, value in changes.items() if getattr(keep, name) != value}
+    return MergePlan(keep, other, changes, likeness, (len(own), len(theirs)))
+
+
+def merge(ctx: Context, plan: MergePlan, force: bool) -> Lead:
+    """Fold OTHER into KEEP as ``plan`` says: its touchpoints and history move to KEEP, KEEP's empty
+    fields are filled from it, tags and extra are united, the counters recomputed; OTHER's whole
+    record stays in the event log, so ``undo`` restores it. Refused when either lead changed since
+    the plan was shown."""
     with ctx.writing() as store:
-        keep, other = resolve(store, keep_ref), resolve(store, other_ref)
-        if keep.id == other.id:
-            raise PipectlError(f"{keep_ref!r} and {other_ref!r} are the same lead ({keep.label})")
-        given = {name: getattr(other, name) for name in MERGED_FIELDS}
-        changes = _changes(keep, given, fill=True)
-        points = store.touchpoints_of(keep.id) + store.touchpoints_of(other.id)
-        points.sort(key=lambda point: point.at)
-        state = cadence.state(points)
-        changes.update(state.as_changes())
-        changes["touch_count"] = len(points)
-        changes["last_touch_at"] = max((point.at for point in points), default=None)
-        changes["created_at"] = min(keep.created_at, other.created_at)
-        changes["updated_at"] = ctx.now_iso
-        changes = {name: value for name, value in changes.items() if getattr(keep, name) != value}
-        store.merge_leads(keep, other, changes)
+        keep, other = ensure_unchanged(store, [plan.keep, plan.other], "merged")
+        store.merge_leads(keep, other, _plan(ctx, store, keep, other, force).changes)
     return keep
