@@ -419,3 +419,13 @@ def test_undo_of_a_merge_restores_both_leads_and_their_histories() -> None:
     after = snapshot()
     assert (after["leads"], after["touchpoints"]) == (before["leads"], before["touchpoints"])
     assert ok("show", str(other), "--json").json() == history
+
+
+def test_undo_of_a_merge_of_a_lead_without_touchpoints() -> None:
+    add("Jane Doe", "--company", "Acme")
+    add("Jane Doe", "--phone", "555")
+    before = snapshot()
+    ok("merge", "1", "2", "--yes")
+    ok("undo")
+    after = snapshot()
+    assert (after["leads"], after["touchpoints"]) == (before["leads"], before["touchpoints"])

@@ -430,9 +430,11 @@ class Store:
                 other = data["deleted"]["id"]
                 for table, key in (("touchpoints", "moved_touchpoints"), ("events", "moved_events")):
                     ids = data[key]
-                    self.conn.execute(
-                        f"UPDATE {table} SET lead_id = ? WHERE id IN ({', '.join('?' for _ in ids)})", [other, *ids]
-                    )
+                    if ids:  # PostgreSQL refuses an empty IN ()
+                        self.conn.execute(
+                            f"UPDATE {table} SET lead_id = ? WHERE id IN ({', '.join('?' for _ in ids)})",
+                            [other, *ids],
+                        )
             if "lead" in data:
                 self.conn.execute("DELETE FROM leads WHERE id = ?", (event.lead_id,))
             if "lead_range" in data:
