@@ -1,5 +1,5 @@
 """The life of a lead through the CLI: add, list, show, touch, note, advance, edit, close, reopen, merge,
-undo."""
+delete, undo."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NOW, add, assert_error, db_path, ok, run, snapshot
-from pipectl import cli
+from conftest import NOW, add, assert_error, database, db_path, ok, query, run, snapshot
+from pipectl import actions, cli, config, dates
+from pipectl.errors import Refused
 from pipectl.render import width
 
 pytestmark = pytest.mark.backends
@@ -429,3 +430,65 @@ def test_undo_of_a_merge_of_a_lead_without_touchpoints() -> None:
     ok("undo")
     after = snapshot()
     assert (after["leads"], after["touchpoints"]) == (before["leads"], before["touchpoints"])
+
+
+# --- delete -------------------------------------------------------------------------------------
+
+
+def test_delete_removes_leads_with_their_touchpoints_and_undo_brings_them_back() -> None:
+    keep = add("Keep me", "--company", "Initech")
+    doomed = add("Typo Lead", "--company", "Acme", "--value", "1,200.50", "--tag", "x", "--next", "call")
+    second = add("Test", "--email", "test@example.com", "--note", "oops")
+    ok("touch", str(doomed), "call", "--outcome", "no-answer")
+    ok("advance", str(doomed))
+    before = snapshot()
+    shown = {lead_id: ok("show", str(lead_id), "--json").json() for lead_id in (doomed, second)}
+    result = ok("delete", "typo", "test@example.com", "--yes")
+    assert "deleted 2 leads: #2 Typo Lead (Acme), #3 Test" in result.stdout
+    assert [lead["id"] for lead in ok("list", "--status", "all", "--json").json()] == [keep]
+    for lead_id in (doomed, second):
+        assert_error(run("show", str(lead_id)), f"no lead with id {lead_id}")
+    assert query(f"SELECT count(*) FROM touchpoints WHERE lead_id IN ({doomed}, {second})") == [(0,)]
+    batches = query("SELECT DISTINCT batch, command FROM events WHERE type = 'delete'")
+    assert len(batches) == 1 and "delete" in batches[0][1]
+    assert "undid: pipectl delete typo test@example.com --yes (2 changes)" in ok("undo").stdout
+    after = snapshot()
+    assert (after["leads"], after["touchpoints"]) == (before["leads"], before["touchpoints"])
+    for lead_id, lead in shown.items():
+        assert ok("show", str(lead_id), "--json").json() == lead
+
+
+def test_delete_resolves_every_lead_before_removing_any() -> None:
+    add("Acme", "--company", "Acme")
+    add("Globex", "--company", "Globex")
+    before = snapshot()
+    assert_error(run("delete", "1", "99", "--yes"), "no lead with id 99")
+    assert_error(run("delete", "acme", "e", "--yes"), "matches 2 leads")
+    assert snapshot() == before
+    assert "deleted 1 lead: #1 Acme (Acme)" in ok("delete", "1", "acme", "#1", "--yes").stdout
+
+
+def test_delete_asks_at_a_terminal_and_needs_yes_without_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    add("Acme", "--company", "Acme", "--email", "a@acme.com")
+    ok("touch", "acme", "call")
+    before = snapshot()
+    assert_error(run("delete", "acme"), "use --yes")
+    monkeypatch.setattr(cli, "_interactive", lambda: True)
+    shown = ok("delete", "acme", input="n\n").stdout
+    assert "delete  #1 Acme (Acme): open in prospecting, owner taro, a@acme.com, 1 touchpoint" in shown
+    assert "nothing was changed" in shown and snapshot() == before
+    ok("delete", "acme", input="y\n")
+    assert ok("list", "--json").json() == []
+
+
+def test_a_lead_changed_after_it_was_shown_is_not_deleted() -> None:
+    add("Acme", "--company", "Acme")
+    ctx = actions.Context(config=config.load(), database=database(), now=dates.clock(NOW), command="t")
+    try:
+        doomed = actions.find_all(ctx, ["acme"])
+        ok("note", "acme", "they called back")
+        with pytest.raises(Refused, match="changed while you were deciding"):
+            actions.delete(ctx, doomed)
+    finally:
+        ctx.close()
+    assert ok("show", "acme", "--json").json()["touch_count"] == 1

@@ -708,6 +708,7 @@ LEAD_COMMANDS = [
     ("lost", "--reason=x", "--", "{}"),
     ("snooze", "--until=+3d", "--", "{}"),
     ("merge", "--yes", "--force", "1", "--", "{}"),
+    ("delete", "--yes", "--", "{}"),
 ]
 DATE_COMMANDS = [
     ("add", "X", "--due={}"),
@@ -741,7 +742,7 @@ def _invoke(pipeline: tuple[Database, Path], template: tuple[str, ...], v: str) 
 @given(v=values(["1", "#1", "2", "#3", "jane", "Doe", "globex", "Acme"]), command=st.sampled_from(LEAD_COMMANDS))
 @example(v="-1", command=LEAD_COMMANDS[0])
 @example(v="x\ny", command=LEAD_COMMANDS[0])
-@example(v="#1", command=LEAD_COMMANDS[-1])
+@example(v="#1", command=LEAD_COMMANDS[-2])
 def test_random_lead_argument(pipeline: tuple[Database, Path], v: str, command: tuple[str, ...]) -> None:
     _invoke(pipeline, command, v)
 
@@ -821,7 +822,7 @@ def test_found_dates_out_of_range(pipeline: tuple[Database, Path], commands: lis
 )
 @pytest.mark.parametrize(
     "command",
-    [("show", "--", "{}"), ("touch", "--", "{}", "call"), ("merge", "--yes", "1", "{}")],
+    [("show", "--", "{}"), ("touch", "--", "{}", "call"), ("merge", "--yes", "1", "{}"), ("delete", "--yes", "{}")],
 )
 def test_found_ids_that_are_no_id(pipeline: tuple[Database, Path], lead: str, command: tuple[str, ...]) -> None:
     (result,) = _each(pipeline, tuple(part.format(lead) for part in command))

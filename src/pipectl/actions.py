@@ -1,4 +1,4 @@
-"""What a user can do: add, edit, move, close, touch, undo.
+"""What a user can do: add, edit, move, close, touch, delete, undo.
 
 Each action takes what the user typed, lets the domain decide (fields, pipeline), and has the store
 write the result with its events in one transaction. The CLI and the interactive board both call
@@ -346,6 +346,27 @@ def _after_touch(
         step = cadence.next_step(ctx.config, after, dates.from_iso(touchpoint.at))
     changes["next_action"], changes["next_action_due"] = step or (None, None)
     return changes
+
+
+# --- deleting ------------------------------------------------------------------------------------
+
+
+def find_all(ctx: Context, refs: list[str]) -> list[Lead]:
+    """The leads ``refs`` name, each once, in the order given: every reference resolved (or the
+    first that fails raised) before anything is done with them."""
+    store = ctx.store()
+    found: dict[int, Lead] = {}
+    for ref in refs:
+        lead = resolve(store, ref)
+        found.setdefault(lead.id, lead)
+    return list(found.values())
+
+
+def delete(ctx: Context, doomed: list[Lead]) -> None:
+    """Remove leads with their touchpoints, as one command: their whole rows stay in the event log,
+    so ``undo`` puts them back as they were."""
+    with ctx.writing() as store:
+        store.delete_leads(ensure_unchanged(store, doomed, "deleted"))
 
 
 # --- undo --------------------------------------------------------------------------------------

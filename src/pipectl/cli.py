@@ -832,6 +832,24 @@ def merge(
     _done(found, as_json, f"merged into {found.label}")
 
 
+@app.command("delete")
+def delete(
+    leads: list[str] = typer.Argument(..., help="The leads to remove: ids, emails, or parts of names or companies."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask (needed without a terminal)."),
+) -> None:
+    """Remove leads added by mistake, touchpoints included (`pipectl undo` brings them back).
+
+    Shows what will go and asks first (at a terminal; otherwise give --yes)."""
+    ctx = context()
+    doomed = actions.find_all(ctx, leads)
+    count = f"{len(doomed)} lead{'s' if len(doomed) != 1 else ''}"
+    preview = functools.partial(render.print_doomed, doomed)
+    if not _confirmed("delete", yes, preview, f"Delete {count} with their touchpoints?"):
+        return
+    actions.delete(ctx, doomed)
+    render.out(f"deleted {count}: {', '.join(lead.label for lead in doomed)} (`pipectl undo` brings them back)")
+
+
 @app.command("doctor")
 def doctor(fix: bool = typer.Option(False, "--fix", help="Recompute counters and recreate missing indexes.")) -> None:
     """Check the database and the config; exit 0 when healthy, 1 with each problem and how to fix it."""

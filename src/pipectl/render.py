@@ -366,6 +366,12 @@ def print_merge(plan: Any, config: Config) -> None:
     out(f"{other.label} stops being a lead (its record stays in the history; `pipectl undo` brings it back)")
 
 
+def print_doomed(doomed: Sequence[Lead]) -> None:
+    """The leads a ``delete`` will remove, before it is confirmed."""
+    for lead in doomed:
+        out("delete  " + _brief(lead, lead.touch_count))
+
+
 def verdict_line(lead: Lead, outcome: Any, verdict: str, threshold: float) -> str:
     """What a qualification run decided, with the numbers."""
     text = f"{lead.label}: {verdict}, score {outcome.score:.0%} (pass at {threshold:.0%})"

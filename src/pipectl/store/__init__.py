@@ -8,7 +8,9 @@ is the same for both backends; what differs lives in the backend.
 
 Events: one row per change, grouped by ``batch`` (one command). ``data`` is JSON holding what undo
 needs: ``lead`` (a row inserted), ``old``/``new`` (lead columns changed), ``touchpoint`` (a row
-inserted), plus descriptive keys (``from``, ``to``, ``forced``, ``reason``...).
+inserted), ``deleted`` (a lead's whole row removed: by a merge, with what moved from it, or by a
+delete, with its ``touchpoints`` rows), plus descriptive keys (``from``, ``to``, ``forced``,
+``reason``...).
 """
 
 from __future__ import annotations
@@ -326,6 +328,21 @@ class Store:
             merged=other.label,
         )
 
+    def delete_leads(self, doomed: list[Lead]) -> None:
+        """Delete leads and their touchpoints: one ``delete`` event each, holding the lead's whole row
+        and its touchpoints' rows, so undo puts them back with the same ids."""
+        columns = ", ".join(TOUCHPOINT_COLUMNS)
+        for lead in doomed:
+            points = [
+                dict(zip(TOUCHPOINT_COLUMNS, row, strict=True))
+                for row in self.conn.execute(
+                    f"SELECT {columns} FROM touchpoints WHERE lead_id = ? ORDER BY id", (lead.id,)
+                ).fetchall()
+            ]
+            self.conn.execute("DELETE FROM touchpoints WHERE lead_id = ?", (lead.id,))
+            self.conn.execute("DELETE FROM leads WHERE id = ?", (lead.id,))
+            self._record(lead.id, "delete", {"deleted": lead_to_row(lead), "touchpoints": points})
+
     def record_import(self, info: dict[str, Any]) -> None:
         self._record(None, "import", info)
 
@@ -425,16 +442,18 @@ class Store:
                 self.conn.execute("DELETE FROM touchpoints WHERE id = ?", (data["touchpoint"]["id"],))
             if "old" in data:
                 self._update(event.lead_id or 0, data["old"])
-            if "deleted" in data:  # a merge: bring the duplicate back with what moved from it
+            if "deleted" in data:  # a merge or a delete: bring the lead back with what moved from it
                 self._insert("leads", data["deleted"])
                 other = data["deleted"]["id"]
                 for table, key in (("touchpoints", "moved_touchpoints"), ("events", "moved_events")):
-                    ids = data[key]
+                    ids = data.get(key)
                     if ids:  # PostgreSQL refuses an empty IN ()
                         self.conn.execute(
                             f"UPDATE {table} SET lead_id = ? WHERE id IN ({', '.join('?' for _ in ids)})",
                             [other, *ids],
                         )
+                for point in data.get("touchpoints", []):
+                    self._insert("touchpoints", point)
             if "lead" in data:
                 self.conn.execute("DELETE FROM leads WHERE id = ?", (event.lead_id,))
             if "lead_range" in data:
