@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -238,7 +237,11 @@ def parse_when(
     past one); ``calendar`` counts working days (``+3bd``). Raises PipectlError with a hint when
     the text is not a date, reads two ways, or (not given as a full date) lands more than a year away.
     """
-    raw = unicodedata.normalize("NFKC", text).strip()
+    raw = text.strip()
+    if not raw.isascii():
+        import unicodedata
+
+        raw = unicodedata.normalize("NFKC", raw)  # full-width digits and letters, as Japanese IMEs type them
     lowered = " ".join(raw.lower().split())
     if not raw:
         raise PipectlError(f"empty date: {HELP}")
