@@ -126,6 +126,8 @@ def test_a_country_the_holidays_package_does_not_know_names_file_and_key(tmp_pat
     assert str(config) in result.stderr
     assert_error(run("touch", "acme", "call"), "calendar.country 'XX'")  # the cadence counts working days
     assert snapshot(pipeline) == before
+    doctor = run("doctor")
+    assert doctor.exit_code == 1 and "calendar.country 'XX' is not a country" in doctor.stdout
 
 
 def test_syntax_error_says_where(tmp_path: Path) -> None:

@@ -214,6 +214,7 @@ def test_a_time_without_a_day_is_the_next_or_the_latest_past_one() -> None:
         ("+400d", "reads as Tue 2028-01-04, more than a year away"),
         ("in 13 months", "more than a year away"),
         ("-53w", "more than a year away"),
+        ("+99999bd", "'+99999bd' is more than a year away"),
         ("Feb 30", "unrecognised date"),
         ("2月30日", "unrecognised date"),
         ("13/13", "unrecognised date"),

@@ -311,6 +311,8 @@ def _offset(text: str, now: datetime, moment: time, calendar: Calendar) -> datet
     if unit == "h":
         return now + timedelta(hours=count)
     if unit == "bd":
+        if abs(count) > 366:  # more than a year of working days: refused without counting them one by one
+            raise PipectlError(f"date {text!r} is more than a year away: to mean it, pass the full date")
         return at_local(calendar.add_workdays(today, count), moment)
     if unit == "m":
         return at_local(_add_months(today, count), moment)
