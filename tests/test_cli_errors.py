@@ -39,6 +39,15 @@ def pipeline(tmp_path: Path) -> Path:
         (["add", "X", "--due", "someday soon"], "unrecognised date 'someday soon'"),
         (["touch", "acme", "call", "--at", "next week-ish"], "unrecognised date"),
         (["touch", "acme", "call", "--at", "tomorrow"], "is in the future"),
+        (["add", "X", "--due", "Feb 30"], "unrecognised date 'Feb 30'"),
+        (["add", "X", "--due", "tomorow"], "unrecognised date 'tomorow'"),
+        (["add", "X", "--due", "2月30日"], "unrecognised date '2月30日'"),
+        (["add", "X", "--due", "03/04"], "'03/04' reads two ways (2027-03-04 or 2027-04-03): pass an ISO date"),
+        (["add", "X", "--due", "+400d"], "'+400d' reads as Tue 2028-01-04, more than a year away"),
+        (["add", "X", "--due", "Feb 29"], "pass the full date (2028-02-29)"),
+        (["snooze", "acme", "--until", "in 500 days"], "more than a year away"),
+        (["touch", "acme", "call", "--at", "3/4/2026"], "reads two ways (2026-03-04 or 2026-04-03)"),
+        (["--as-of", "Feb 30", "list"], "bad --as-of / PIPECTL_NOW: unrecognised date 'Feb 30'"),
         (["add", ""], "name must not be empty"),
         (["add", "   "], "name must not be empty"),
         (["edit", "acme", "--name", ""], "name must not be empty"),
@@ -84,6 +93,14 @@ def test_closed_lead_refusals(pipeline: Path) -> None:
         ('[[stages]]\nname = "a"\nprobability = 2\nmax_days = 3\nmax_open = 4\n', "stages[1].probability"),
         ('[[stages]]\nname = "won"\nprobability = 1\nmax_days = 3\nmax_open = 4\n', "reserved"),
         ('[[stages]]\nname = "a"\nprobability = 0.5\nmax_days = 3\n', "stages[1].max_open is missing"),
+        ("[calendar]\nworkday = []\n", "calendar.workday is not a known key"),
+        ('[calendar]\nworkdays = ["mon", "fryday"]\n', "calendar.workdays must be a non-empty list of weekday names"),
+        ("[calendar]\nworkdays = []\n", "calendar.workdays must be a non-empty list"),
+        ('[calendar]\ncountry = "Japan"\n', "calendar.country must be a two-letter country code"),
+        ("[calendar]\ncountry = 81\n", "calendar.country must be a two-letter country code"),
+        ('[calendar]\nholidays = ["2026-12-32"]\n', "calendar.holidays must be a list of dates"),
+        ('[calendar]\nholidays = "2026-12-31"\n', "calendar.holidays must be a list of dates"),
+        ("calendar = 3\n", "[calendar] must be a table"),
         ('owner = "kim"\n[review\n', "TOML syntax error"),
         ('currency = "JPY"\ncurrency = "USD"\n', "TOML syntax error"),
     ],
@@ -97,6 +114,20 @@ def test_bad_config_names_file_and_key(tmp_path: Path, pipeline: Path, text: str
     assert_error(result, message)
     assert str(config) in result.stderr
     assert snapshot(pipeline) == before
+
+
+def test_a_country_the_holidays_package_does_not_know_names_file_and_key(tmp_path: Path, pipeline: Path) -> None:
+    config = tmp_path / "config" / "pipectl" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('[calendar]\ncountry = "XX"\n', encoding="utf-8")
+    before = snapshot(pipeline)
+    result = run("add", "X", "--due", "+3bd")
+    assert_error(result, "calendar.country 'XX' is not a country the holidays package knows")
+    assert str(config) in result.stderr
+    assert_error(run("touch", "acme", "call"), "calendar.country 'XX'")  # the cadence counts working days
+    assert snapshot(pipeline) == before
+    doctor = run("doctor")
+    assert doctor.exit_code == 1 and "calendar.country 'XX' is not a country" in doctor.stdout
 
 
 def test_syntax_error_says_where(tmp_path: Path) -> None:

@@ -189,9 +189,12 @@ def test_cadence_counts_attempts_and_a_reply_resets() -> None:
     assert state.attempts == 1
 
 
+EVERY_DAY = config.parse({"calendar": {"workdays": list(dates.WEEKDAYS), "country": ""}}, None)
+
+
 def test_cadence_schedules_widening_gaps_then_last_chance_then_close_out() -> None:
     at = datetime(2026, 11, 30, 9, tzinfo=UTC)
-    plans = [cadence.next_step(CONFIG, cadence.State(attempts=n), at) for n in range(1, 6)]
+    plans = [cadence.next_step(EVERY_DAY, cadence.State(attempts=n), at) for n in range(1, 6)]
     assert [(step, due[:10]) for step, due in plans] == [  # type: ignore[misc]
         ("attempt 2 of 5", "2026-12-03"),
         ("attempt 3 of 5", "2026-12-04"),
@@ -199,12 +202,46 @@ def test_cadence_schedules_widening_gaps_then_last_chance_then_close_out() -> No
         ("attempt 5 of 5", "2026-12-06"),
         ("send the last-chance message", "2026-12-06"),
     ]
-    chance = cadence.next_step(CONFIG, cadence.State(attempts=6, last_chance_at=dates.to_iso(at)), at)
+    chance = cadence.next_step(EVERY_DAY, cadence.State(attempts=6, last_chance_at=dates.to_iso(at)), at)
     assert chance == ("close-out decision: no reply to the last chance", "2026-12-07T23:59:59Z")
     off = config.parse({"cadence": {"auto_schedule": False}}, None)
     assert cadence.next_step(off, cadence.State(attempts=1), at) is None
     fixed = config.parse({"cadence": {"attempt_interval_days": 2}}, None)
     assert cadence.next_step(fixed, cadence.State(attempts=3), at) == ("attempt 4 of 5", "2026-12-02T23:59:59Z")
+
+
+def test_cadence_moves_a_step_off_weekends_and_holidays_to_the_next_working_day() -> None:
+    at = datetime(2026, 11, 30, 9, tzinfo=UTC)  # Monday
+    # The default calendar: Monday to Friday, and the currency's (USD) country's public holidays.
+    plans = [cadence.next_step(CONFIG, cadence.State(attempts=n), at) for n in range(1, 6)]
+    assert [due[:10] for _, due in plans] == [  # type: ignore[misc]
+        "2026-12-03",  # Thursday
+        "2026-12-04",  # Friday
+        "2026-12-07",  # Saturday -> Monday
+        "2026-12-07",  # Sunday -> Monday
+        "2026-12-07",
+    ]
+    # 2026-12-29 + 3 days is 1 January 2027: a Friday, but New Year's Day in Japan (and the US).
+    japan = config.parse({"currency": "JPY", "cadence": {"attempt_interval_days": 3}}, None)
+    assert japan.calendar.country == "JP"
+    step = cadence.next_step(japan, cadence.State(attempts=1), datetime(2026, 12, 29, 9, tzinfo=UTC))
+    assert step == ("attempt 2 of 5", "2027-01-04T23:59:59Z")
+    # extra days off: the 1st to the 5th of January (Friday to Tuesday) off, so Wednesday the 6th
+    extra = config.parse(
+        {
+            "currency": "EUR",
+            "cadence": {"attempt_interval_days": 3},
+            "calendar": {"holidays": ["2027-01-01", "2027-01-04", "2027-01-05"]},
+        },
+        None,
+    )
+    assert extra.calendar.country is None
+    step = cadence.next_step(extra, cadence.State(attempts=1), datetime(2026, 12, 29, 9, tzinfo=UTC))
+    assert step == ("attempt 2 of 5", "2027-01-06T23:59:59Z")
+    # a four-day week: Friday to Sunday off
+    short = config.parse({"currency": "EUR", "calendar": {"workdays": ["Monday", "tue", "wed", "thu"]}}, None)
+    step = cadence.next_step(short, cadence.State(attempts=2), at)  # 4 days: Friday -> Monday
+    assert step is not None and step[1] == "2026-12-07T23:59:59Z"
 
 
 # --- today --------------------------------------------------------------------------------------

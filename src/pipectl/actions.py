@@ -111,9 +111,11 @@ def _fields(ctx: Context, given: dict[str, str | None]) -> dict[str, Any]:
         elif name == "value":
             result[name] = leads.parse_money(text) if text.strip() else None
         elif name == "next_action_due":
-            result[name] = dates.to_iso(dates.parse_when(text, ctx.now, "due")) if text.strip() else None
+            due = dates.parse_when(text, ctx.now, "due", calendar=ctx.config.calendar) if text.strip() else None
+            result[name] = dates.to_iso(due) if due else None
         elif name == "expected_close":
-            result[name] = dates.parse_day(text, ctx.now).isoformat() if text.strip() else None
+            day = dates.parse_day(text, ctx.now, calendar=ctx.config.calendar) if text.strip() else None
+            result[name] = day.isoformat() if day else None
         else:
             result[name] = leads.clean_text(text, name)
     return result
@@ -277,7 +279,7 @@ def reopen(ctx: Context, ref: str) -> Lead:
 
 
 def _past(ctx: Context, text: str) -> str:
-    moment = dates.parse_when(text, ctx.now)
+    moment = dates.parse_when(text, ctx.now, direction="past", calendar=ctx.config.calendar)
     if moment > ctx.now:
         raise PipectlError(f"--at {text!r} is in the future ({dates.show(dates.to_iso(moment))})")
     return dates.to_iso(moment)
@@ -526,7 +528,7 @@ def snooze(ctx: Context, ref: str, until: str | None, reason: str | None = None,
         raise PipectlError("give --until WHEN to snooze, or --off to wake the lead")
     changes: dict[str, Any] = {"snoozed_until": None, "snooze_reason": None, "updated_at": ctx.now_iso}
     if until is not None:
-        moment = dates.parse_when(until, ctx.now)
+        moment = dates.parse_when(until, ctx.now, calendar=ctx.config.calendar)
         if moment <= ctx.now:
             raise PipectlError(f"--until {until!r} is not in the future ({dates.show(dates.to_iso(moment))})")
         changes.update(snoozed_until=dates.to_iso(moment), snooze_reason=leads.clean_text(reason, "reason"))

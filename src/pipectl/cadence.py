@@ -4,7 +4,8 @@ Outbound attempts in a row without a reply are counted; a reply (an inbound touc
 outbound one with outcome ``replied``/``reached``) resets the count. After ``cadence.max_attempts``
 the rep sends the last-chance ("breakup") message, logged with outcome ``last-chance``; with no reply
 ``cadence.last_chance_wait_days`` later, the lead is closed out. With ``cadence.auto_schedule`` on,
-an unanswered attempt schedules the next step by itself.
+an unanswered attempt schedules the next step by itself, always on a working day of the config's
+``[calendar]`` (a step that would fall on a weekend or a holiday moves to the next working day).
 """
 
 from __future__ import annotations
@@ -66,14 +67,14 @@ def next_step(config: Config, after: State, at: datetime) -> tuple[str, str] | N
     most = config.cadence["max_attempts"]
     if after.last_chance_at is not None:
         wait = config.cadence["last_chance_wait_days"]
-        return "close-out decision: no reply to the last chance", _due(at, wait)
+        return "close-out decision: no reply to the last chance", _due(config, at, wait)
     if after.attempts >= most:
-        return "send the last-chance message", _due(at, gap_days(config, after.attempts))
-    return f"attempt {after.attempts + 1} of {most}", _due(at, gap_days(config, after.attempts))
+        return "send the last-chance message", _due(config, at, gap_days(config, after.attempts))
+    return f"attempt {after.attempts + 1} of {most}", _due(config, at, gap_days(config, after.attempts))
 
 
-def _due(at: datetime, days: int) -> str:
-    day = at.astimezone().date() + timedelta(days=days)
+def _due(config: Config, at: datetime, days: int) -> str:
+    day = config.calendar.on_or_after(at.astimezone().date() + timedelta(days=days))
     return dates.to_iso(dates.at_local(day, dates.END_OF_DAY))
 
 

@@ -659,7 +659,12 @@ def report(
     if since is not None:
         # "90d" here means 90 days ago: a report looks back.
         text = since.strip()
-        start = dates.parse_when("-" + text if text[:1].isdigit() and text[-1:] in "dwh" else text, ctx.now)
+        start = dates.parse_when(
+            "-" + text if text[:1].isdigit() and text[-1:] in "dwh" else text,
+            ctx.now,
+            direction="past",
+            calendar=ctx.config.calendar,
+        )
         if start >= ctx.now:
             raise PipectlError(f"--since {since!r} is not in the past")
     data = views.report(ctx, start, by.value if by else None, owner)

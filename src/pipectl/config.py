@@ -16,6 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from pipectl.dates import WEEKDAYS, Calendar
 from pipectl.errors import ConfigError
 
 RESERVED_STAGE_NAMES = {"won", "lost", "disqualified", "open", "closed", "all"}
@@ -37,6 +38,7 @@ class Config:
     review: dict[str, Any]
     cadence: dict[str, Any]
     targets: dict[str, Any]
+    calendar: Calendar
     checklist: Path
     checklist_named: bool  # set in the file (must exist) rather than the default (built-in if missing)
     gate_stage: str | None
@@ -131,6 +133,56 @@ def _intervals(value: Any) -> str | None:
     return _whole(1)(value)
 
 
+def _weekday(name: Any) -> int | None:
+    """0 for "mon" or "Monday", ..., None for what is not a weekday name."""
+    if isinstance(name, str):
+        for index, full in enumerate(WEEKDAYS):
+            if name.lower() in (full, full[:3]):
+                return index
+    return None
+
+
+def _workdays(value: Any) -> str | None:
+    if isinstance(value, list) and value and all(_weekday(day) is not None for day in value):
+        return None
+    return 'must be a non-empty list of weekday names, e.g. ["mon", "tue", "wed", "thu", "fri"]'
+
+
+def _country(value: Any) -> str | None:
+    if value is None or (
+        isinstance(value, str) and (value == "" or (len(value) == 2 and value.isascii() and value.isalpha()))
+    ):
+        return None
+    return 'must be a two-letter country code (ISO 3166, e.g. "JP", "US") or "" for none'
+
+
+def _days_off(value: Any) -> str | None:
+    import datetime
+
+    def is_day(item: Any) -> bool:
+        if isinstance(item, datetime.date) and not isinstance(item, datetime.datetime):
+            return True
+        try:
+            return isinstance(item, str) and len(item) == 10 and bool(datetime.date.fromisoformat(item))
+        except ValueError:
+            return False
+
+    return (
+        None
+        if isinstance(value, list) and all(is_day(item) for item in value)
+        else "must be a list of dates (YYYY-MM-DD)"
+    )
+
+
+# The country whose public holidays are days off when [calendar] names none: the one a currency
+# belongs to. None for a currency shared by many (EUR) or not listed.
+CURRENCY_COUNTRIES = {
+    "JPY": "JP", "USD": "US", "GBP": "GB", "CAD": "CA", "AUD": "AU", "NZD": "NZ", "CHF": "CH",
+    "SEK": "SE", "NOK": "NO", "DKK": "DK", "PLN": "PL", "CZK": "CZ", "HUF": "HU", "INR": "IN",
+    "CNY": "CN", "KRW": "KR", "SGD": "SG", "HKD": "HK", "TWD": "TW", "BRL": "BR", "MXN": "MX",
+    "ZAR": "ZA", "ILS": "IL", "TRY": "TR",
+}  # fmt: skip
+
 # section -> key -> (default, check). The template in data/config.toml documents each one.
 SECTIONS: dict[str, dict[str, tuple[Any, Check]]] = {
     "review": {
@@ -156,6 +208,11 @@ SECTIONS: dict[str, dict[str, tuple[Any, Check]]] = {
         "coverage": ("auto", _auto_or(_number(0, 1000))),
         "max_win_rate_drop": (0.2, _number(0, 1)),
         "max_stale_share": (0.3, _number(0, 1)),
+    },
+    "calendar": {
+        "workdays": (["mon", "tue", "wed", "thu", "fri"], _workdays),
+        "country": (None, _country),  # None: from the currency
+        "holidays": ([], _days_off),
     },
 }
 STAGE_KEYS: dict[str, tuple[Any, Check]] = {
@@ -246,18 +303,36 @@ def parse(data: dict[str, Any], path: Path | None) -> Config:
     if not isinstance(gate_stage, str) or (gate_stage and gate_stage not in names):
         raise p.fail("qualification.gate_stage", f"names no stage (got {gate_stage!r}); stages: {', '.join(names)}")
     folder = path.parent if path else config_home()
+    currency = data.get("currency", "USD")
     return Config(
         owner=data.get("owner") or default_owner(),
-        currency=data.get("currency", "USD"),
+        currency=currency,
         stages=stages,
         review=_section(data, "review", p),
         cadence=_section(data, "cadence", p),
         targets=_section(data, "targets", p),
+        calendar=_calendar(_section(data, "calendar", p), currency, p),
         checklist=(folder / checklist).expanduser(),
         checklist_named="checklist" in qualification,
         gate_stage=gate_stage or None,
         path=path,
         folder=folder,
+    )
+
+
+def _calendar(section: dict[str, Any], currency: str, p: _Problems) -> Calendar:
+    import datetime
+
+    country = section["country"]
+    if country is None:
+        country = CURRENCY_COUNTRIES.get(currency.strip().upper())
+    return Calendar(
+        workdays=frozenset(index for index in map(_weekday, section["workdays"]) if index is not None),
+        country=country.upper() if country else None,
+        extra=frozenset(
+            d if isinstance(d, datetime.date) else datetime.date.fromisoformat(d) for d in section["holidays"]
+        ),
+        origin=f"{p.where}: calendar.country",
     )
 
 

@@ -3,7 +3,7 @@
 Checks: the database's integrity and foreign keys, its schema version, the indexes the queries need,
 its file permissions, the denormalised fields of every lead (touch count, last touch, the cadence
 state) against its touchpoints, leads sitting in stages the config no longer has; the config file,
-the checklist and the last-chance template. ``--fix`` recomputes the denormalised fields (one
+the checklist, the last-chance template and the calendar's country. ``--fix`` recomputes the denormalised fields (one
 recorded, undoable change).
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pipectl import actions, cadence
+from pipectl import actions, cadence, dates
 from pipectl.errors import PipectlError
 from pipectl.migrations import INDEXES, SCHEMA_VERSION
 from pipectl.model import Lead, Touchpoint
@@ -98,6 +98,11 @@ def _config_check(ctx: actions.Context) -> Check:
         problems.append(exc.message)
     try:
         actions.last_chance_message(ctx, Lead(0, "x", "x", "open", "", "", ""))
+    except PipectlError as exc:
+        problems.append(exc.message)
+    try:
+        # The holidays package is only asked when a working day is counted: ask it now.
+        ctx.config.calendar.is_workday(dates.local_today(ctx.now))
     except PipectlError as exc:
         problems.append(exc.message)
     where = ctx.config.path or "built-in defaults (no config file)"
