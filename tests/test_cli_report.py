@@ -54,7 +54,12 @@ def history() -> None:
 def test_every_number_of_the_report() -> None:
     history()
     data = ok("report", "--since", "2026-11-01", "--json", "--by", "source").json()
-    assert data["period"] == {"since": "2026-11-01T00:00:00Z", "until": "2026-11-30T09:00:00Z"}
+    assert data["period"] == {
+        "since": "2026-11-01T00:00:00Z",
+        "until": "2026-11-30T09:00:00Z",
+        "name": None,
+        "default": False,
+    }
     assert data["stages"] == [
         {
             "stage": "prospecting",
