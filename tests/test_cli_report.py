@@ -280,7 +280,7 @@ def test_last_quarter_and_a_quarterly_target(tmp_path: Path, monkeypatch: pytest
     assert (data["won_count"], data["lost_count"], data["won_value"], data["avg_deal"]) == (2, 2, 3000, 1500)
     assert data["previous"]["period"] == {"since": "2026-07-01T00:00:00Z", "until": "2026-09-30T23:59:59Z"}
     assert (data["previous"]["won_count"], data["previous"]["lost_count"]) == (0, 0)
-    assert ok("report", "--period", "last-quarter").stdout.startswith("Pipeline report Q4 2026: 2026-10-01 00:00 to")
+    assert ok("report", "--period", "Last-Quarter").stdout.startswith("Pipeline report Q4 2026: 2026-10-01 00:00 to")
     # on the first day of a quarter, with a quarterly target, the default is the quarter that just ended
     monkeypatch.setenv("PIPECTL_NOW", "2027-01-01T09:00:00Z")
     assert ok("report", "--json").json()["period"] == {**data["period"], "default": True}

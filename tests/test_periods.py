@@ -1,6 +1,6 @@
-"""Calendar periods of dates.py (``target_period``, ``named_period``, ``default_period``): the weeks,
-months, quarters and years a report covers, in local time. Kept apart from test_dates.py, which is
-about parsing what users type."""
+"""Calendar periods of dates.py (``target_period``, ``period_name``, ``named_period``,
+``default_period``): the weeks, months, quarters and years a report covers, in local time. Kept
+apart from test_dates.py, which is about parsing what users type."""
 
 from __future__ import annotations
 
@@ -106,10 +106,11 @@ def test_named_periods() -> None:
         "this-year",
         "last-year",
     ]
-    assert dates.named_period(" Last-Quarter ", now) == dates.target_period(now, "quarter", 1)
+    assert dates.period_name(" Last-Quarter ") == "last-quarter"
+    assert dates.named_period("last-quarter", now) == dates.target_period(now, "quarter", 1)
     assert dates.named_period("this-week", now) == dates.target_period(now, "week")
     with pytest.raises(PipectlError) as info:
-        dates.named_period("last-fortnight", now)
+        dates.period_name("last-fortnight")
     assert info.value.message == (
         "unknown period 'last-fortnight': use one of this-week, last-week, this-month, last-month, "
         "this-quarter, last-quarter, this-year, last-year"

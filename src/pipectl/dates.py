@@ -195,12 +195,17 @@ PERIODS = {
 }
 
 
+def period_name(text: str) -> str:
+    """A period name as typed (``Last-Quarter``), as its PERIODS key."""
+    name = text.strip().lower()
+    if name not in PERIODS:
+        raise PipectlError(f"unknown period {text!r}: use one of {', '.join(PERIODS)}")
+    return name
+
+
 def named_period(name: str, now: datetime) -> tuple[datetime, datetime]:
-    """A period named as in PERIODS (``last-quarter``), as UTC instants [start, end)."""
-    try:
-        kind, back = PERIODS[name.strip().lower()]
-    except KeyError:
-        raise PipectlError(f"unknown period {name!r}: use one of {', '.join(PERIODS)}") from None
+    """The period a PERIODS key names (``last-quarter``), as UTC instants [start, end)."""
+    kind, back = PERIODS[name]
     return target_period(now, kind, back)
 
 

@@ -250,8 +250,8 @@ def forecast(config: Config, open_leads: Iterable[LeadFacts], today: date, month
 
 def group_members(leads: Iterable[LeadFacts], by: str) -> dict[str, list[LeadFacts]]:
     """The leads of each source, owner or tag. Names compare without case or width (``leads.fold``):
-    Web, web and a full-width WEB are one group, named by its most used spelling (on a tie, the spelling of the
-    earliest lead, the lowest id, so both backends agree whatever order they read the leads in)."""
+    Web, web and a full-width WEB are one group, named by its most used spelling (on a tie, the
+    spelling of the earliest lead, the lowest id: both backends agree whatever order they read in)."""
     members: dict[str | None, list[LeadFacts]] = {}
     spellings: dict[str | None, dict[str, tuple[int, int]]] = {}  # key -> spelling -> (leads, -first id)
     for lead in leads:
@@ -363,7 +363,7 @@ def period_of(
     Never past now: a report cannot see what has not happened yet."""
     second = timedelta(seconds=1)
     if since is None and until is None:
-        chosen = name or dates.default_period(now, kind)
+        chosen = dates.period_name(name) if name else dates.default_period(now, kind)
         start, end = dates.named_period(chosen, now)
         return Period(dates.to_iso(start), dates.to_iso(min(end - second, now)), chosen, name is None)
     end = now if until is None else min(until, now)
