@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import add, assert_error, ok, run
+from conftest import add, assert_error, ok, run, snapshot
 
 pytestmark = pytest.mark.backends
 
@@ -54,7 +54,12 @@ def history() -> None:
 def test_every_number_of_the_report() -> None:
     history()
     data = ok("report", "--since", "2026-11-01", "--json", "--by", "source").json()
-    assert data["period"] == {"since": "2026-11-01T00:00:00Z", "until": "2026-11-30T09:00:00Z"}
+    assert data["period"] == {
+        "since": "2026-11-01T00:00:00Z",
+        "until": "2026-11-30T09:00:00Z",
+        "name": None,
+        "default": False,
+    }
     assert data["stages"] == [
         {
             "stage": "prospecting",
@@ -221,3 +226,135 @@ def test_report_by_owner_gives_the_team_verdict_and_each_reps_own() -> None:
     table = ok("report", "--by", "owner").stdout
     assert "verdict" in table and "prospect more" in table
     assert "verdict" not in ok("report", "--by", "source", "--json").json()["groups"][0]
+
+
+FIGURES = ("open_count", "open_value", "won_count", "lost_count", "win_rate", "won_value", "median_cycle_days")
+
+
+def figures(*args: str) -> tuple[dict[str, object], tuple[object, ...]]:
+    """A report's period and its main figures."""
+    data = ok("report", "--json", *args).json()
+    return data["period"], tuple(data[key] for key in FIGURES)
+
+
+def test_on_the_first_the_default_is_the_month_that_just_ended(monkeypatch: pytest.MonkeyPatch) -> None:
+    history()
+    monkeypatch.setenv("PIPECTL_NOW", "2026-12-01T09:00:00Z")
+    period, numbers = figures()
+    assert period == {
+        "since": "2026-11-01T00:00:00Z",
+        "until": "2026-11-30T23:59:59Z",
+        "name": "last-month",
+        "default": True,
+    }
+    assert numbers == (3, 1000, 1, 1, 0.5, 1000, 50.0)  # A won, B lost in November; C, D, H open at its end
+    assert figures("--since", "2026-11-01", "--until", "2026-11-30")[1] == numbers
+    assert figures("--period", "last-month") == ({**period, "default": False}, numbers)
+    header = ok("report").stdout.splitlines()[0]
+    assert header.startswith(
+        "Pipeline report November 2026 (the month that just ended): 2026-11-01 00:00 to 2026-11-30 "
+    )
+    # the next day, December has begun: the default is December so far
+    monkeypatch.setenv("PIPECTL_NOW", "2026-12-02T09:00:00Z")
+    assert figures() == (
+        {"since": "2026-12-01T00:00:00Z", "until": "2026-12-02T09:00:00Z", "name": "this-month", "default": True},
+        (3, 1000, 0, 0, None, 0, None),
+    )
+    assert ok("report").stdout.startswith("Pipeline report December 2026 so far: 2026-12-01 00:00 to 2026-12-02 09:00")
+
+
+def test_last_quarter_and_a_quarterly_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "config" / "pipectl" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('[targets]\nperiod = "quarter"\n', encoding="utf-8")
+    history()
+    monkeypatch.setenv("PIPECTL_NOW", "2027-01-05T09:00:00Z")
+    data = ok("report", "--period", "last-quarter", "--json").json()
+    assert data["period"] == {
+        "since": "2026-10-01T00:00:00Z",
+        "until": "2026-12-31T23:59:59Z",
+        "name": "last-quarter",
+        "default": False,
+    }
+    # A and F won, B and E lost in the fourth quarter; the quarter before it had the same 92 days
+    assert (data["won_count"], data["lost_count"], data["won_value"], data["avg_deal"]) == (2, 2, 3000, 1500)
+    assert data["previous"]["period"] == {"since": "2026-07-01T00:00:00Z", "until": "2026-09-30T23:59:59Z"}
+    assert (data["previous"]["won_count"], data["previous"]["lost_count"]) == (0, 0)
+    assert ok("report", "--period", "Last-Quarter").stdout.startswith("Pipeline report Q4 2026: 2026-10-01 00:00 to")
+    # on the first day of a quarter, with a quarterly target, the default is the quarter that just ended
+    monkeypatch.setenv("PIPECTL_NOW", "2027-01-01T09:00:00Z")
+    assert ok("report", "--json").json()["period"] == {**data["period"], "default": True}
+    assert "Q4 2026 (the quarter that just ended)" in ok("report").stdout
+    monkeypatch.setenv("PIPECTL_NOW", "2026-12-01T09:00:00Z")  # the 1st of a month, not of the quarter
+    assert ok("report", "--json").json()["period"]["name"] == "this-quarter"
+
+
+@pytest.mark.parametrize(
+    ("window", "won", "lost", "won_value"),
+    [
+        (["--since", "2026-10-01", "--until", "2026-10-31"], 1, 1, 2000),  # F won, E lost in October
+        (["--since", "2026-11-01", "--until", "2026-11-19"], 0, 1, 0),  # A was won on the 20th
+        (["--since", "2026-11-01", "--until", "2026-11-20"], 1, 1, 1000),  # a day is until its end
+        (["--since", "2026-11-01", "--until", "2026-11-20 08:00"], 0, 1, 0),  # A was won at 09:00
+        (["--since", "2026-11-13", "--until", "2026-11-30"], 1, 0, 1000),  # B was lost on the 12th
+        (["--until", "2026-10-20"], 1, 1, 2000),  # from the start of October, the month it is in
+    ],
+)
+def test_since_until_counts_the_deals_closed_inside_the_window(
+    window: list[str], won: int, lost: int, won_value: int
+) -> None:
+    history()
+    data = ok("report", "--json", *window).json()
+    assert (data["won_count"], data["lost_count"], data["won_value"]) == (won, lost, won_value)
+
+
+def test_until_gives_the_pipeline_as_it_stood_then() -> None:
+    history()
+    period, numbers = figures("--since", "2026-10-01", "--until", "2026-10-31")
+    assert period == {"since": "2026-10-01T00:00:00Z", "until": "2026-10-31T23:59:59Z", "name": None, "default": False}
+    assert numbers[:2] == (3, 2300)  # A, B and D were open at the end of October
+    # an end in the future is now: nothing has happened after it yet
+    assert figures("--since", "2026-11-01", "--until", "2026-12-31")[0]["until"] == "2026-11-30T09:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--period", "last-month", "--since", "2026-11-01"], "--period names the whole period: use it or --since"),
+        (["--period", "this-week", "--until", "today"], "--period names the whole period: use it or --since"),
+        (["--since", "2026-11-10", "--until", "2026-11-01"], "--until '2026-11-01' (2026-11-01) is not after --since"),
+        (["--period", "last-fortnight"], "unknown period 'last-fortnight': use one of this-week, last-week"),
+        (["--until", "whenever"], "unrecognised date 'whenever'"),
+    ],
+)
+def test_period_errors_change_nothing(args: list[str], message: str) -> None:
+    history()
+    before = snapshot()
+    assert_error(run("report", *args), message)
+    assert_error(run("report", "--json", *args), message)
+    assert snapshot() == before
+
+
+def test_by_groups_spellings_of_one_name_together() -> None:
+    wide = "\uff37\uff25\uff22"  # full-width WEB
+    for number, source in enumerate(["Web", "web", "WEB", wide, "web", "Referral"]):
+        add(f"Lead {number}", "--source", source, "--value", "100")
+    ok("won", "Lead 3")
+    groups = ok("report", "--by", "source", "--json").json()["groups"]
+    assert [(g["group"], g["count"], g["won_count"], g["won_value"]) for g in groups] == [
+        ("web", 5, 1, 100),  # the most used spelling names the group
+        ("Referral", 1, 0, 0),
+    ]
+    table = ok("report", "--by", "source").stdout
+    assert "│ web " in table and "Web" not in table and wide not in table
+    add("Tagged 1", "--tag", "VIP")
+    add("Tagged 2", "--tag", "vip")
+    tags = ok("report", "--by", "tag", "--json").json()["groups"]
+    assert {g["group"]: g["count"] for g in tags} == {"VIP": 2, "(none)": 6}  # a tie: the earliest lead's spelling
+    for number, owner in enumerate(["ana", "Ana", "ANA"]):
+        add(f"Owned {number}", "--owner", owner)
+    owners = {
+        g["group"]: (g["count"], g["verdict_reasons"]) for g in ok("report", "--by", "owner", "--json").json()["groups"]
+    }
+    assert owners["ana"] == (3, ["only 3 open leads (review.min_open = 20)"])  # one rep, one verdict
+    assert "Ana" not in owners and "ANA" not in owners

@@ -643,8 +643,18 @@ def _interactive_board(ctx: actions.Context, owner: str | None) -> None:
 
 @app.command("report")
 def report(
-    since: str = typer.Option(
-        None, "--since", help="Start of the period: 90d (ago), 2026-09-01... (default: the start of the target period)."
+    period: str = typer.Option(
+        None,
+        "--period",
+        help="A calendar period: this-/last-week, -month, -quarter or -year (default: this target period so far; "
+        "on its first day, the one that just ended).",
+    ),
+    since: str = typer.Option(None, "--since", help="Start of the period: 90d (ago), 2026-09-01..."),
+    until: str = typer.Option(
+        None,
+        "--until",
+        help="End of the period: a date is until its end (default: now; with --until alone, "
+        "the period starts at the start of the target period it is in).",
     ),
     by: GroupBy = typer.Option(None, "--by", help="Break the outcomes down by source, owner or tag."),
     owner: str = typer.Option(None, "--owner", help="Only this owner's leads."),
@@ -654,8 +664,10 @@ def report(
     """Funnel, conversion, win rate, cycle, velocity and coverage, against the previous period; the verdict."""
     from pipectl import dates, views
 
+    if period is not None and (since is not None or until is not None):
+        raise PipectlError("--period names the whole period: use it or --since/--until, not both")
     ctx = context()
-    start = None
+    start = end = None
     if since is not None:
         # "90d" here means 90 days ago: a report looks back.
         text = since.strip()
@@ -667,7 +679,15 @@ def report(
         )
         if start >= ctx.now:
             raise PipectlError(f"--since {since!r} is not in the past")
-    data = views.report(ctx, start, by.value if by else None, owner)
+    if until is not None:
+        # A day means until its end, so that --until 2026-11-30 takes in the 30th.
+        end = dates.parse_when(until, ctx.now, "due")
+        if start is not None and end <= start:
+            raise PipectlError(
+                f"--until {until!r} ({dates.show(dates.to_iso(end))}) is not after --since {since!r} "
+                f"({dates.show(dates.to_iso(start))})"
+            )
+    data = views.report(ctx, start, by.value if by else None, owner, until=end, period=period)
     if as_json:
         render.print_json(data)
     else:

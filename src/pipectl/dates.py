@@ -531,11 +531,44 @@ def days_between(earlier: str, later: str | datetime) -> float:
     return (end - from_iso(earlier)).total_seconds() / 86400
 
 
-def target_period(now: datetime, kind: str) -> tuple[datetime, datetime]:
-    """The calendar month, quarter or year (local) that ``now`` is in, as UTC instants [start, end)."""
+def target_period(now: datetime, kind: str, back: int = 0) -> tuple[datetime, datetime]:
+    """The calendar week (Monday to Sunday), month, quarter or year (local) that ``now`` is in, or the
+    one ``back`` periods before it, as UTC instants [start, end)."""
     today = local_today(now)
-    month = {"month": today.month, "quarter": (today.month - 1) // 3 * 3 + 1, "year": 1}[kind]
-    start = today.replace(month=month, day=1)
-    end_month = month - 1 + {"month": 1, "quarter": 3, "year": 12}[kind]
-    end = start.replace(year=start.year + end_month // 12, month=end_month % 12 + 1)
-    return at_local(start), at_local(end)
+    if kind == "week":
+        start = today - timedelta(days=today.weekday() + 7 * back)
+        return at_local(start), at_local(start + timedelta(days=7))
+    months = {"month": 1, "quarter": 3, "year": 12}[kind]
+    # Months counted from year 0 make the quarter and year starts, and stepping back, plain arithmetic.
+    first = (today.year * 12 + today.month - 1) // months * months - back * months
+    last = first + months
+    return at_local(date(first // 12, first % 12 + 1, 1)), at_local(date(last // 12, last % 12 + 1, 1))
+
+
+# Report periods by name (`report --period`): this or the last calendar week, month, quarter or year.
+PERIODS = {
+    f"{which}-{kind}": (kind, back)
+    for kind in ("week", "month", "quarter", "year")
+    for which, back in (("this", 0), ("last", 1))
+}
+
+
+def period_name(text: str) -> str:
+    """A period name as typed (``Last-Quarter``), as its PERIODS key."""
+    name = text.strip().lower()
+    if name not in PERIODS:
+        raise PipectlError(f"unknown period {text!r}: use one of {', '.join(PERIODS)}")
+    return name
+
+
+def named_period(name: str, now: datetime) -> tuple[datetime, datetime]:
+    """The period a PERIODS key names (``last-quarter``), as UTC instants [start, end)."""
+    kind, back = PERIODS[name]
+    return target_period(now, kind, back)
+
+
+def default_period(now: datetime, kind: str) -> str:
+    """The period a report covers unless told (a PERIODS name): the current target period (``kind``)
+    so far; on its first day, when only hours of it have gone, the one that just ended."""
+    start, _ = target_period(now, kind)
+    return f"{'last' if local_today(now) == local_today(start) else 'this'}-{kind}"

@@ -16,9 +16,11 @@ from typing import Any, NamedTuple
 
 from pipectl import dates
 from pipectl.config import Config
+from pipectl.leads import fold
 
 OUTCOMES = ("won", "lost", "disqualified")
 CENT = Decimal("0.01")
+NO_GROUP = "(none)"  # the group of leads without a source, owner or tag
 
 
 class LeadFacts(NamedTuple):
@@ -128,10 +130,13 @@ class Total:
 
 @dataclass(frozen=True)
 class Period:
-    """From ``since`` to ``until``, both included (stored times have whole seconds)."""
+    """From ``since`` to ``until``, both included (stored times have whole seconds); ``name``: the
+    calendar period it is (a ``dates.PERIODS`` name) when it is one, ``default``: chosen by default."""
 
     since: str
     until: str
+    name: str | None = None
+    default: bool = False
 
     def has(self, moment: str | None) -> bool:
         return moment is not None and self.since <= moment <= self.until
@@ -243,15 +248,29 @@ def forecast(config: Config, open_leads: Iterable[LeadFacts], today: date, month
     return [{"month": key, "count": t.count, "value": t.value, "weighted_value": t.weighted} for key, t in rows.items()]
 
 
-def groups(leads: Iterable[LeadFacts], by: str, period: Period) -> list[dict[str, Any]]:
-    """Outcomes per source, owner or tag: which groups bring deals that close (by won value)."""
-    buckets: dict[str, list[LeadFacts]] = {}
+def group_members(leads: Iterable[LeadFacts], by: str) -> dict[str, list[LeadFacts]]:
+    """The leads of each source, owner or tag. Names compare without case or width (``leads.fold``):
+    Web, web and a full-width WEB are one group, named by its most used spelling (on a tie, the
+    spelling of the earliest lead, the lowest id: both backends agree whatever order they read in)."""
+    members: dict[str | None, list[LeadFacts]] = {}
+    spellings: dict[str | None, dict[str, tuple[int, int]]] = {}  # key -> spelling -> (leads, -first id)
     for lead in leads:
-        names = list(lead.tags) if by == "tag" else [getattr(lead, by)]
-        for name in names or [None]:
-            buckets.setdefault(name or "(none)", []).append(lead)
+        seen: set[str | None] = set()
+        for name in (lead.tags if by == "tag" else (getattr(lead, by),)) or (None,):
+            key = fold(name) if name else None
+            if key in seen:  # tags Web and web on one lead: one member
+                continue
+            seen.add(key)
+            members.setdefault(key, []).append(lead)
+            count, first = spellings.setdefault(key, {}).get(name or NO_GROUP, (0, -lead.id))
+            spellings[key][name or NO_GROUP] = (count + 1, max(first, -lead.id))
+    return {max(spellings[key].items(), key=lambda item: item[1])[0]: items for key, items in members.items()}
+
+
+def groups(members: dict[str, list[LeadFacts]], period: Period) -> list[dict[str, Any]]:
+    """Outcomes per group (``group_members``): which groups bring deals that close (by won value)."""
     rows = []
-    for name, items in buckets.items():
+    for name, items in members.items():
         won = [i for i in items if i.status == "won" and period.has(i.closed_at)]
         lost = [i for i in items if i.status == "lost" and period.has(i.closed_at)]
         created = [i for i in items if period.has(i.created_at)]
@@ -336,8 +355,17 @@ class Coverage:
     remaining: Decimal | None
 
 
-def period_of(now: datetime, since: datetime | None, kind: str) -> Period:
-    """The report period: from ``since`` (default: the start of the current target period) until now."""
-    if since is None:
-        since, _ = dates.target_period(now, kind)
-    return Period(dates.to_iso(since), dates.to_iso(now))
+def period_of(
+    now: datetime, kind: str, name: str | None = None, since: datetime | None = None, until: datetime | None = None
+) -> Period:
+    """The report period: the calendar period ``name`` (``last-month``...), or from ``since`` (default: the
+    start of the target period ``until`` is in) to ``until``; without any, ``dates.default_period``.
+    Never past now: a report cannot see what has not happened yet."""
+    second = timedelta(seconds=1)
+    if since is None and until is None:
+        chosen = dates.period_name(name) if name else dates.default_period(now, kind)
+        start, end = dates.named_period(chosen, now)
+        return Period(dates.to_iso(start), dates.to_iso(min(end - second, now)), chosen, name is None)
+    end = now if until is None else min(until, now)
+    start = dates.target_period(end, kind)[0] if since is None else since
+    return Period(dates.to_iso(start), dates.to_iso(end))

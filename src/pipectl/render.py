@@ -640,7 +640,7 @@ def report_renderables(data: dict[str, Any]) -> list[Any]:
     period, previous = data["period"], data["previous"]["period"]
     parts: list[Any] = [
         Text(
-            f"Pipeline report {dates.show(period['since'])} to {dates.show(period['until'])} "
+            f"Pipeline report {_period_title(period)}{dates.show(period['since'])} to {dates.show(period['until'])} "
             f"(previous: {dates.show(previous['since'])} to {dates.show(previous['until'])}), {currency}",
             style="bold",
         )
@@ -730,6 +730,25 @@ def report_renderables(data: dict[str, Any]) -> list[Any]:
             )
         parts.append(groups)
     return parts
+
+
+def _period_title(period: dict[str, Any]) -> str:
+    """What a calendar period is called ("November 2026 (the month that just ended): "), or nothing."""
+    if period["name"] is None:
+        return ""
+    which, kind = period["name"].split("-")
+    start = dates.from_iso(period["since"]).astimezone().date()
+    title = {
+        "week": f"the week of {start.isoformat()}",
+        "month": start.strftime("%B %Y"),
+        "quarter": f"Q{(start.month - 1) // 3 + 1} {start.year}",
+        "year": str(start.year),
+    }[kind]
+    if which == "this":
+        title += " so far"
+    elif period["default"]:
+        title += f" (the {kind} that just ended)"
+    return f"{title}: "
 
 
 def print_report(data: dict[str, Any], svg: str | None = None) -> None:

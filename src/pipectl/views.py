@@ -17,23 +17,30 @@ from pipectl.store import Filter, bulk
 
 
 def report(
-    ctx: Context, since: datetime | None = None, by: str | None = None, owner: str | None = None
+    ctx: Context,
+    since: datetime | None = None,
+    by: str | None = None,
+    owner: str | None = None,
+    *,
+    until: datetime | None = None,
+    period: str | None = None,
 ) -> dict[str, Any]:
-    """The report of SPEC §8 as its JSON object."""
+    """The report of SPEC §8 as its JSON object, for the period ``metrics.period_of`` makes of
+    ``period`` (a ``dates.PERIODS`` name) or ``since`` and ``until``."""
+    current = metrics.period_of(ctx.now, ctx.config.targets["period"], period, since, until)
     with bulk():
-        return _report(ctx, since, by, owner)
+        return _report(ctx, current, by, owner)
 
 
-def _report(ctx: Context, since: datetime | None, by: str | None, owner: str | None) -> dict[str, Any]:
+def _report(ctx: Context, current: metrics.Period, by: str | None, owner: str | None) -> dict[str, Any]:
     config = ctx.config
     all_leads, moves = ctx.store().report_facts()
     if owner is not None:
         all_leads = [lead for lead in all_leads if lead.owner == owner]
-    current = metrics.period_of(ctx.now, since, config.targets["period"])
     now, before, coverage, decided = _standing(ctx, all_leads, moves, current)
     open_leads = [lead for lead in all_leads if lead.status == "open"]
     result: dict[str, Any] = {
-        "period": {"since": current.since, "until": current.until},
+        "period": {"since": current.since, "until": current.until, "name": current.name, "default": current.default},
         **{key: value for key, value in now.items() if key != "lost_reasons"},
         "coverage": coverage.ratio,
         "coverage_needed": {"ratio": coverage.needed, "source": coverage.source},
@@ -51,12 +58,11 @@ def _report(ctx: Context, since: datetime | None, by: str | None, owner: str | N
         "target_period": config.targets["period"],
     }
     if by is not None:
-        result["groups"] = metrics.groups(all_leads, by, current)
+        members = metrics.group_members(all_leads, by)
+        result["groups"] = metrics.groups(members, current)
         if by == "owner":  # each rep's own verdict, against the same targets
             for row in result["groups"]:
-                name = None if row["group"] == "(none)" else row["group"]
-                own = [lead for lead in all_leads if lead.owner == name]
-                mine = _standing(ctx, own, moves, current)[3]
+                mine = _standing(ctx, members[row["group"]], moves, current)[3]
                 row.update(verdict=mine.verdict, verdict_reasons=mine.reasons)
     return result
 
