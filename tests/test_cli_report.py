@@ -298,6 +298,7 @@ def test_last_quarter_and_a_quarterly_target(tmp_path: Path, monkeypatch: pytest
         (["--since", "2026-11-01", "--until", "2026-11-20 08:00"], 0, 1, 0),  # A was won at 09:00
         (["--since", "2026-11-13", "--until", "2026-11-30"], 1, 0, 1000),  # B was lost on the 12th
         (["--until", "2026-10-20"], 1, 1, 2000),  # from the start of October, the month it is in
+        (["--since", "Oct 1", "--until", "Oct 31"], 1, 1, 2000),  # a report looks back: this October
     ],
 )
 def test_since_until_counts_the_deals_closed_inside_the_window(

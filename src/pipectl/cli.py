@@ -680,8 +680,9 @@ def report(
         if start >= ctx.now:
             raise PipectlError(f"--since {since!r} is not in the past")
     if until is not None:
-        # A day means until its end, so that --until 2026-11-30 takes in the 30th.
-        end = dates.parse_when(until, ctx.now, "due")
+        # A day means until its end, so that --until 2026-11-30 takes in the 30th; a report looks
+        # back, so "Oct 31" is the last one, as for --since.
+        end = dates.parse_when(until, ctx.now, "due", direction="past", calendar=ctx.config.calendar)
         if start is not None and end <= start:
             raise PipectlError(
                 f"--until {until!r} ({dates.show(dates.to_iso(end))}) is not after --since {since!r} "
