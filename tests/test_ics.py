@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -119,6 +120,23 @@ def test_outlook_cancellation_is_known_by_the_invites_uid() -> None:
     assert cancel.cancelled
 
 
+def test_cancelling_one_occurrence_by_method_alone() -> None:
+    # Exchange cancels one occurrence of a series with METHOD:CANCEL and its RECURRENCE-ID, no STATUS.
+    data = (
+        b"BEGIN:VCALENDAR\r\nMETHOD:CANCEL\r\nPRODID:Microsoft Exchange Server 2010\r\nVERSION:2.0\r\n"
+        b"BEGIN:VEVENT\r\nORGANIZER;CN=Jan:mailto:jan.mueller@contoso.example\r\n"
+        b"ATTENDEE;CN=Taro:mailto:taro@example.co.jp\r\nUID:040000008200E00074C5B7101A82E008-series\r\n"
+        b"RECURRENCE-ID;TZID=W. Europe Standard Time:20261207T100000\r\n"
+        b"SUMMARY:Canceled: Contoso weekly\r\nDTSTART;TZID=W. Europe Standard Time:20261207T100000\r\n"
+        b"DTEND;TZID=W. Europe Standard Time:20261207T103000\r\nDTSTAMP:20261201T101500Z\r\nSEQUENCE:4\r\n"
+        b"END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    [cancel] = ics.parse(data, NOW, "cancel.ics")
+    assert (cancel.status, cancel.method) == ("confirmed", "CANCEL")
+    assert cancel.cancelled
+    assert cancel.recurrence_id == "2026-12-07T09:00:00Z"
+
+
 def test_icloud_event_addresses_from_email_parameters() -> None:
     [meeting] = records("icloud-event.ics")
     assert meeting.summary == "Acme 見積もりの打ち合わせ"
@@ -216,6 +234,20 @@ def test_parse_reads_a_calendar_held_in_memory() -> None:
     assert invite.summary == "Contoso pricing review"
     with pytest.raises(PipectlError, match=r"^mail <abc@contoso\.example> is not an iCalendar file: no complete"):
         ics.parse(data[:-30], NOW, "mail <abc@contoso.example>")
+
+
+def test_evolution_vendor_tzid_is_read_quietly() -> None:
+    data = (
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Ximian//NONSGML Evolution Calendar//EN\r\n"
+        b"BEGIN:VEVENT\r\nUID:20261125T101010Z-1234-1000-1-0@taro-laptop\r\nDTSTAMP:20261125T101010Z\r\n"
+        b"DTSTART;TZID=/freeassociation.sourceforge.net/Europe/Berlin:20261201T100000\r\n"
+        b"DTEND;TZID=/freeassociation.sourceforge.net/Europe/Berlin:20261201T110000\r\n"
+        b"SUMMARY:Acme call\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning would break into the sync's summary
+        [call] = ics.parse(data, NOW, "evolution.ics")
+    assert call.start == utc("2026-12-01T09:00")
 
 
 def test_events_without_uid_or_start_are_left_out() -> None:

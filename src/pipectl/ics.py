@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -155,12 +156,16 @@ def parse(data: bytes, now: datetime, source: str) -> list[CalendarRecord]:
     if b"\0" in data:
         raise PipectlError(f"{source} is a binary file, not an iCalendar (.ics) file")
     try:
-        calendars = [part for part in icalendar.Calendar.from_ical(data, multiple=True) if part.name == "VCALENDAR"]
-        if not calendars:
-            raise PipectlError(
-                f"{source} is not an iCalendar file: no complete BEGIN:VCALENDAR ... END:VCALENDAR in it"
-            )
-        return [record for calendar in calendars for record in _records(calendar, now, source)]
+        with warnings.catch_warnings():
+            # icalendar warns when it reads Evolution's "/vendor/Europe/Berlin" TZIDs as Europe/Berlin:
+            # the reading pipectl wants, and a warning would only break into the sync's summary.
+            warnings.simplefilter("ignore")
+            calendars = [part for part in icalendar.Calendar.from_ical(data, multiple=True) if part.name == "VCALENDAR"]
+            if not calendars:
+                raise PipectlError(
+                    f"{source} is not an iCalendar file: no complete BEGIN:VCALENDAR ... END:VCALENDAR in it"
+                )
+            return [record for calendar in calendars for record in _records(calendar, now, source)]
     except _BAD_CALENDAR as exc:
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise PipectlError(f"{source} is not a valid iCalendar file: {reason}") from None
