@@ -413,3 +413,22 @@ def test_any_input_gives_records_or_one_clear_error(data: bytes) -> None:
         assert exc.message.startswith("fuzz.ics ")
     else:
         assert all(record.start.tzinfo is not None and record.end.tzinfo is not None for record in found)
+
+
+@pytest.mark.parametrize(
+    ("zone", "start"),
+    [
+        ("Asia/Tokyo", "2026-12-01T01:00"),
+        ("Tokyo Standard Time", "2026-12-01T01:00"),  # a Windows name, as TZIDs may be
+        ("Customized Time Zone", "2026-12-01T10:00"),  # unknown: floating time stays local (UTC here)
+        ("", "2026-12-01T10:00"),
+    ],
+)
+def test_x_wr_timezone_names_and_unknown_ones(zone: str, start: str) -> None:
+    data = (
+        f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Google Inc//Google Calendar 70.9054//EN\r\n"
+        f"X-WR-TIMEZONE:{zone}\r\nBEGIN:VEVENT\r\nUID:x@google.com\r\nDTSTART:20261201T100000\r\n"
+        f"SUMMARY:Acme\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    ).encode()
+    [event] = ics.parse(data, NOW, "google.ics")
+    assert event.start == utc(start)

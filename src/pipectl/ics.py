@@ -176,7 +176,12 @@ def _records(calendar: Calendar, now: datetime, source: str) -> Iterator[Calenda
     import recurring_ical_events
     import x_wr_timezone
 
-    calendar = x_wr_timezone.to_standard(calendar)
+    # Google's X-WR-TIMEZONE, looked up as a TZID is (so a Windows name works too); a zone nobody
+    # knows is passed over, as other clients do, rather than losing the whole calendar.
+    name = str(calendar.get("X-WR-TIMEZONE", "")).strip()
+    zone = icalendar.timezone.tzp.timezone(name) if name else None
+    if zone is not None:
+        calendar = x_wr_timezone.to_standard(calendar, timezone=zone)
     method = str(calendar.get("METHOD", "")).upper() or None
     # Without a UID an event cannot be known again on the next run; without DTSTART it has no time.
     events = [event for event in calendar.events if "UID" in event and "DTSTART" in event]
