@@ -256,9 +256,11 @@ def test_events_without_uid_or_start_are_left_out() -> None:
         b"BEGIN:VEVENT\r\nDTSTART:20261201T100000Z\r\nSUMMARY:no uid\r\nEND:VEVENT\r\n"
         b"BEGIN:VEVENT\r\nUID:a\r\nSUMMARY:no start\r\nRRULE:FREQ=DAILY\r\nEND:VEVENT\r\n"
         b"BEGIN:VEVENT\r\nUID:b\r\nDTSTART:20261201T100000Z\r\nSUMMARY:kept\r\nEND:VEVENT\r\n"
+        b"BEGIN:VEVENT\r\nUID:c\r\nDTSTART:20261201T100000Z\r\nRRULE:FREQ=DAILY;COUNT=2\r\nSUMMARY:series\r\n"
+        b"END:VEVENT\r\nBEGIN:VEVENT\r\nUID:c\r\nRECURRENCE-ID:20261202T100000Z\r\nSUMMARY:no start\r\nEND:VEVENT\r\n"
         b"END:VCALENDAR\r\n"
     )
-    assert [record.summary for record in ics.parse(data, NOW, "x")] == ["kept"]
+    assert [record.summary for record in ics.parse(data, NOW, "x")] == ["kept", "series", "series"]
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from pipectl import dates
 from pipectl.errors import NotFound, PipectlError
 
 if TYPE_CHECKING:
-    from icalendar import Calendar, Component, Event
+    from icalendar import Calendar, Event
 
 WINDOW = timedelta(days=90)
 STEP_LENGTH = timedelta(minutes=30)
@@ -191,15 +191,10 @@ def _records(calendar: Calendar, now: datetime, source: str) -> Iterator[Calenda
             yield _record(event, method, source)
     if recurring:
         series = icalendar.Calendar(calendar)  # the calendar's properties, and only the recurring events
-        series.subcomponents = [
-            part for part in calendar.subcomponents if part.name != "VEVENT" or _uid(part) in recurring
-        ]
+        series.subcomponents = [part for part in calendar.subcomponents if part.name != "VEVENT"]
+        series.subcomponents += [event for event in events if str(event["UID"]) in recurring]
         for occurrence in recurring_ical_events.CalendarQuery(series).between(now - WINDOW, now + WINDOW):
             yield _record(occurrence, method, source)
-
-
-def _uid(event: Component) -> str:
-    return str(event.get("UID", ""))
 
 
 def _record(event: Event, method: str | None, source: str) -> CalendarRecord:
