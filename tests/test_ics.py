@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -434,3 +435,21 @@ def test_x_wr_timezone_names_and_unknown_ones(zone: str, start: str) -> None:
     ).encode()
     [event] = ics.parse(data, NOW, "google.ics")
     assert event.start == utc(start)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    lead_id=st.integers(min_value=1, max_value=10**9),
+    name=TEXT,
+    action=TEXT,
+    day=st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31)),
+    moment=st.one_of(st.just(dates.END_OF_DAY), st.times().map(lambda moment: moment.replace(microsecond=0))),
+)
+def test_any_next_step_written_reads_back(lead_id: int, name: str, action: str, day: date, moment: time_of_day) -> None:
+    assume(name and action)
+    due = dates.at_local(day, moment)
+    [record] = ics.parse(ics.write([Step(lead_id, name, None, None, action, dates.to_iso(due))], NOW), NOW, "export")
+    assert ics.own_lead(record.uid) == lead_id
+    assert record.summary == f"{action} — {name}"
+    assert record.all_day == (moment == dates.END_OF_DAY)
+    assert record.start == (dates.at_local(day) if record.all_day else due)
