@@ -127,7 +127,7 @@ def _read(targets: list[Path], now: datetime) -> Iterator[CalendarRecord | Unrea
 
 
 def _is_ics(name: str) -> bool:
-    return name.lower().endswith(".ics") and not name.startswith(".")
+    return name.lower().endswith(".ics")
 
 
 def _ics_files(folder: Path) -> Iterator[Path]:
@@ -135,7 +135,7 @@ def _ics_files(folder: Path) -> Iterator[Path]:
     for root, subfolders, files in os.walk(folder):
         subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
         for name in sorted(files):
-            if _is_ics(name):
+            if _is_ics(name) and not name.startswith("."):
                 yield Path(root, name)
 
 
