@@ -37,12 +37,17 @@ def _present(value: str) -> bool:
     return True
 
 
+def _keyword(value: str) -> str:
+    """A header's keyword: the value before its parameters, without (comments) or quotes."""
+    return re.sub(r"\([^()]*\)", " ", value).split(";", 1)[0].strip().strip('"')
+
+
 def _not_no(value: str) -> bool:
-    return value.split(";", 1)[0].strip() != "no"
+    return _keyword(value) != "no"
 
 
 def _one_of(*words: str) -> Callable[[str], bool]:
-    return lambda value: value.split(";", 1)[0].strip().strip('"') in words
+    return lambda value: _keyword(value) in words
 
 
 _DAEMON = re.compile(r"(?:^|[<\s\"])(?:mailer-daemon|postmaster)@")

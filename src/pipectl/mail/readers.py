@@ -59,9 +59,7 @@ def kind_of(path: str) -> Kind:
     raise PipectlError(f"{path}: not a mailbox; expected {KINDS}")
 
 
-def read(
-    path: str, skip_names: Container[str] = frozenset(), stdin: BinaryIO | None = None
-) -> Iterator[MailRecord]:
+def read(path: str, skip_names: Container[str] = frozenset(), stdin: BinaryIO | None = None) -> Iterator[MailRecord]:
     """The messages at ``path`` (one of :data:`KINDS`), as records, in the order they are stored. A Maildir
     file whose base name is in ``skip_names`` is not opened. ``stdin`` is read for ``-`` (default: the
     process's standard input). The kind is checked now; a file that cannot be read raises a PipectlError

@@ -43,20 +43,13 @@ def decode_bytes(data: bytes, charset: str | None = None) -> str:
     names += _GUESSES
     if b"\x1b$" in data:  # JIS escape sequences: ISO-2022-JP whatever the label says
         names.insert(0, "iso2022_jp_ext")
-    for name in names:
-        try:
-            return data.decode(name)
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return data.decode(names[0] if _known(names[0]) else "utf-8", errors="replace")
-
-
-def _known(codec: str) -> bool:
-    try:
-        b"".decode(codec)
-    except LookupError:
-        return False
-    return True
+    for errors in ("strict", "replace"):
+        for name in names:
+            try:
+                return data.decode(name, errors)
+            except (LookupError, UnicodeDecodeError):  # unknown label, or a codec that is not for text
+                continue
+    raise AssertionError("utf-8 with errors='replace' decodes any bytes")
 
 
 def part_text(part: Message) -> str:
@@ -68,7 +61,8 @@ def part_text(part: Message) -> str:
 
 
 def body_text(message: EmailMessage) -> str:
-    """The text of ``message``: its text/plain body, else its HTML body as text, else ``""``."""
+    """The text of ``message``: its text/plain body, else its HTML body as text, else ``""``; lines end
+    with ``\\n`` whatever the message used."""
     try:
         part = message.get_body(preferencelist=("plain", "html"))
     except (KeyError, LookupError, ValueError):
@@ -76,7 +70,13 @@ def body_text(message: EmailMessage) -> str:
     if part is None:
         return ""
     text = part_text(part)
-    return html_to_text(text) if part.get_content_subtype() == "html" else text
+    if part.get_content_subtype() == "html":
+        return html_to_text(text)
+    return _lines(text)
+
+
+def _lines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 _BLOCKS = frozenset(
@@ -195,7 +195,7 @@ def new_text(text: str) -> str:
     """What the writer of a message typed: ``text`` without quoted lines (``>``) and their attribution,
     without the history under a separator or reply header, without the signature; blank-line runs made one.
     Answers written between quoted lines (mutt, bottom posting) are kept."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = _lines(text).split("\n")
     kept: list[str] = []
     index = 0
     while index < len(lines) and not _ends_new_text(lines, index):
