@@ -81,7 +81,7 @@ def test_an_outlook_message_folded_message_id_and_quoted_cc() -> None:
 
 def test_a_japanese_message_decodes_its_encoded_words() -> None:
     record = one(MAIL / "japanese_iso2022jp.eml")
-    assert record.from_name == "鈴木 花子"
+    assert record.from_name == "鈴木 花子\uff08㈱サンプル商事\uff09"  # ㈱: an NEC character, as Outlook writes it
     assert record.from_address == "hanako.suzuki@sample-shoji.example"
     assert record.subject == "Re: お見積りの件"
     assert record.date == datetime(2026, 11, 30, 1, 5, tzinfo=UTC)
@@ -98,6 +98,28 @@ def test_raw_iso_2022_jp_header_without_encoded_words() -> None:
     raw = b"From: taro@example.co.jp\nSubject: " + "見積り".encode("iso2022_jp") + b"\nMessage-ID: <a@b>\n\nx\n"
     record = next(read("-", stdin=io.BytesIO(raw)))
     assert record.subject == "見積り"
+
+
+@pytest.mark.parametrize(
+    ("header", "subject"),
+    [
+        ("=?shift_jis?B?h0CHig==?= =?UTF-8?Q?caf=C3=A9?=", "①㈱café"),  # cp932 under the Shift_JIS label
+        ("=?ISO-2022-JP?B?GyRCLWotIRsoQg==?=", "㈱①"),  # NEC characters in ISO-2022-JP
+        ("=?x-unknown?Q?caf=C3=A9_ok?=", "café ok"),  # a label Python does not know: the usual guesses
+        ("=?utf-8*en?Q?hello?=", "hello"),  # RFC 2231 language tag
+        ("=?utf-8?B?!!!?=", "=?utf-8?B?!!!?="),  # not base64: kept as written
+    ],
+)
+def test_encoded_words_in_any_charset(header: str, subject: str) -> None:
+    raw = f"From: a@b.example\nSubject: {header}\nMessage-ID: <a@b>\n\nx\n".encode()
+    assert one_stdin(raw).subject == subject
+
+
+def test_an_encoded_display_name_with_a_comma_stays_one_address() -> None:
+    raw = b"From: =?utf-8?q?Sato=2C_Hanako?= <h@acme.example>\nTo: a@b.example, =?utf-8?b?5bGx55Sw?= <Y@B.example>\n\n"
+    record = one_stdin(raw)
+    assert (record.from_name, record.from_address) == ("Sato, Hanako", "h@acme.example")
+    assert record.to == ("a@b.example", "y@b.example")
 
 
 def test_a_maildir_reads_new_and_cur_with_names_for_the_next_run() -> None:

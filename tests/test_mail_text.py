@@ -14,7 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipectl.mail import comparable, new_text, read, snippet
-from pipectl.mail.text import body_text, decode_bytes, html_to_text
+from pipectl.mail.charsets import decode_bytes
+from pipectl.mail.text import body_text, html_to_text
 
 MAIL = Path(__file__).parent / "mail"
 
@@ -39,7 +40,8 @@ MAIL = Path(__file__).parent / "mail"
         (
             "japanese_iso2022jp.eml",
             "山田様\n\nお世話になっております。鈴木です。\n"
-            "見積書を拝見しました。来週の打ち合わせで詳細を伺えますでしょうか。\n\nよろしくお願いいたします。",
+            "見積書を拝見しました。\n①導入時期\u3000②ライセンス数\nについて、来週の打ち合わせで詳細を伺えますでしょうか。\n\n"
+            "よろしくお願いいたします。",
         ),
         (
             "exchange_ooo.eml",
@@ -152,6 +154,9 @@ def test_snippet_of_a_record_is_the_note_text() -> None:
         ("café €".encode("cp1252"), "iso-8859-1", "café €"),
         (b"ok", "x-unknown-charset", "ok"),
         ("見積".encode("iso2022_jp"), "utf-8", "見積"),  # JIS escapes whatever the label says
+        (b"\x1b$B-!-j\x1b(B No.", "iso-2022-jp", "①㈱ No."),  # NEC row 13, as Windows writes ISO-2022-JP
+        (b"\x1b(I12\x1b(B", "iso-2022-jp", "ｱｲ"),  # half-width katakana
+        (b"\x1b$(Dxx\x1b(B", "iso-2022-jp", "\x1b$(Dxx\x1b(B"),  # JIS X 0212: not read, kept as written
     ],
 )
 def test_decode_bytes(data: bytes, charset: str | None, text: str) -> None:

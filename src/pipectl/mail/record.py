@@ -21,8 +21,9 @@ from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import cached_property
 
+from pipectl.mail.charsets import decode_bytes, utf8_words
 from pipectl.mail.classify import Reason, asks_to_unsubscribe, bounced_addresses, classify, main_reason
-from pipectl.mail.text import body_text, decode_bytes, new_text, snippet
+from pipectl.mail.text import body_text, new_text, snippet
 
 _ID = re.compile(r"<\s*([^<>\s]+?)\s*>")
 _FIRST_YEAR, _LAST_YEAR = 1970, 2999
@@ -88,11 +89,11 @@ def _parse(data: bytes) -> EmailMessage:
 
 def _raw(headers: Message, name: str) -> str:
     """The first ``name`` header's value as text: raw 8-bit (Shift_JIS, UTF-8) and raw ISO-2022-JP headers,
-    which Japanese mailers still send, decoded; RFC 2047 encoded words left for the header parser."""
+    which Japanese mailers still send, decoded; RFC 2047 encoded words made UTF-8 for the header parser."""
     value = next((str(v) for k, v in headers.raw_items() if k.lower() == name.lower()), "")
-    if any("\udc80" <= char <= "\udcff" for char in value) or "\x1b$" in value:
+    if any("\udc80" <= char <= "\udcff" for char in value) or "\x1b" in value:
         value = decode_bytes(value.encode("ascii", "surrogateescape"))
-    return re.sub(r"\r?\n(?=[ \t])", "", value).strip()
+    return utf8_words(re.sub(r"\r?\n(?=[ \t])", "", value).strip())
 
 
 def _decoded(name: str, value: str) -> str:

@@ -1,7 +1,7 @@
 """The new text of a message: what its writer typed, without the quoted history or the signature.
 
 :func:`body_text` picks the text of a parsed message (text/plain, else HTML turned into text) and
-decodes it by its charset, with the supersets real mail needs (Shift_JIS written by Windows is cp932);
+decodes it by its charset (:mod:`pipectl.mail.charsets`);
 :func:`new_text` cuts quoted lines, the attribution and reply-header blocks that start the quoted history
 (English and Japanese clients, Outlook's header block), and the signature; :func:`snippet` is its first
 characters on one line, for a touchpoint's note.
@@ -13,43 +13,7 @@ import re
 from email.message import EmailMessage, Message
 from html.parser import HTMLParser
 
-# Labels real mail uses for a charset whose superset is what the sender's software wrote.
-_SUPERSETS = {
-    "shift_jis": "cp932",
-    "shift-jis": "cp932",
-    "sjis": "cp932",
-    "x-sjis": "cp932",
-    "windows-31j": "cp932",
-    "iso-2022-jp": "iso2022_jp_ext",
-    "euc-kr": "cp949",
-    "ks_c_5601-1987": "cp949",
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "iso-8859-1": "cp1252",
-    "us-ascii": "utf-8",
-    "ascii": "utf-8",
-}
-# Tried, in order, on bytes whose label is missing or wrong: most unlabelled 8-bit mail is one of these.
-_GUESSES = ("utf-8", "cp932", "euc-jp")
-
-
-def decode_bytes(data: bytes, charset: str | None = None) -> str:
-    """``data`` as text: by its ``charset`` (or that charset's superset), else by the usual guesses, else
-    with the undecodable bytes replaced; never raises."""
-    names: list[str] = []
-    if charset:
-        label = charset.strip().strip('"').lower()
-        names += [_SUPERSETS.get(label, label), label]
-    names += _GUESSES
-    if b"\x1b$" in data:  # JIS escape sequences: ISO-2022-JP whatever the label says
-        names.insert(0, "iso2022_jp_ext")
-    for errors in ("strict", "replace"):
-        for name in names:
-            try:
-                return data.decode(name, errors)
-            except (LookupError, UnicodeDecodeError):  # unknown label, or a codec that is not for text
-                continue
-    raise AssertionError("utf-8 with errors='replace' decodes any bytes")
+from pipectl.mail.charsets import decode_bytes
 
 
 def part_text(part: Message) -> str:
