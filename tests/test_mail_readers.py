@@ -244,6 +244,7 @@ def test_hashed_id_ignores_whitespace_and_depends_on_each_part() -> None:
         ("bare-id@host.example", "bare-id@host.example"),
         ("", None),
         ("not an id", None),
+        ("<>", None),
     ],
 )
 def test_normalise_message_id(value: str, expected: str | None) -> None:

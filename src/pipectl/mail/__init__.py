@@ -1,12 +1,15 @@
-"""Mail in: reading a rep's mailboxes into plain records (SPEC §12).
+"""Mail in: a rep's mailboxes read into plain records (SPEC §12), the first layer of ``pipectl sync mail``.
 
-This package is pure: it reads and classifies, it does not touch the database. ``readers.read(PATH)``
-streams the messages of a Maildir, an mbox, .eml files or stdin as :class:`MailRecord` s (headers parsed,
-body loaded when asked); ``classify`` holds the header rules that tell auto-replies, list posts and
-bounces from a person's mail; ``text`` cuts a message down to what its writer typed; ``addresses.comparable``
-is the form addresses are compared in. ``pipectl sync mail`` is built on it: an action matches each
-record's addresses against the leads' and the rep's own (``[mail] me``), loads the text only of the
-messages that concern a lead, and logs them as touchpoints, once per Message-ID.
+The package is pure: it reads and classifies, and knows nothing of leads or the database.
+``read(PATH)`` streams the messages of a Maildir, an mbox, .eml files or stdin as records (:class:`MailRecord`),
+their headers parsed and their body loaded only when asked; ``classify`` holds the header rules that tell
+auto-replies, list posts and bounces from a person's mail; ``new_text`` and ``snippet`` cut a message
+down to what its writer typed; ``comparable`` is the form two addresses are compared in.
+
+The sync command builds on this API: an action compares each record's addresses with the leads' and the
+rep's own (``[mail] me``), loads the text only of the messages that concern a lead, and logs them as
+touchpoints once per ``message_id``; a bounce marks its ``bounced_addresses()``, and a Maildir run keeps
+the records' names to pass as ``skip_names`` next time.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Streaming readers: the messages of a Maildir folder, an mbox file, an .eml file, a folder of .eml files
-or stdin (``-``), as :class:`~pipectl.mail.record.MailRecord` s.
+or stdin (``-``), as records (:class:`~pipectl.mail.record.MailRecord`).
 
 :func:`read` tells the kinds apart (:func:`kind_of`) and yields one record per message, reading only
 its header block; the body stays on disk until a record is asked for it. An mbox is read in one pass
@@ -11,6 +11,7 @@ undoes the mboxo quoting Thunderbird, mutt and Gmail Takeout use. A Maildir's fi
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import sys
@@ -77,6 +78,7 @@ def read(path: str, skip_names: Container[str] = frozenset(), stdin: BinaryIO | 
 
 
 def _headers(file: BinaryIO) -> Message:
+    """The header block of the message ``file`` is at: read up to the blank line, and no further."""
     lines = []
     for line in file:
         if line in (b"\n", b"\r\n"):
@@ -112,9 +114,7 @@ def _stdin(stream: BinaryIO) -> Iterator[MailRecord]:
     data = stream.read()
     if not data.strip():
         raise PipectlError("-: nothing on stdin; expected one message")
-    end = re.search(rb"\r?\n\r?\n", data)
-    headers = _PARSER.parsebytes(data[: end.start() + 1] if end else data)
-    yield record_from_headers(headers, lambda: data, "-")
+    yield record_from_headers(_headers(io.BytesIO(data)), lambda: data, "-")
 
 
 def _eml_folder(folder: Path) -> Iterator[MailRecord]:
@@ -174,7 +174,7 @@ def _mbox(path: Path) -> Iterator[MailRecord]:
     def finish(pending: _Pending, end: int) -> MailRecord:
         nonlocal count
         count += 1
-        headers = _PARSER.parsebytes(_FROM_QUOTED.sub(rb"\1", b"".join(pending.header)))
+        headers = _PARSER.parsebytes(b"".join(pending.header))
         load = _reader(path, pending.start, end - pending.start, unquote=True)
         return record_from_headers(headers, load, f"{path}#{count}", None, _separator_date(pending.separator))
 

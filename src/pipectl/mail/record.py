@@ -116,18 +116,14 @@ def _addresses(name: str, value: str) -> list[tuple[str, str]]:
     return [(" ".join(display.split()), address.strip().lower()) for display, address in pairs if "@" in address]
 
 
-def _ids(value: str) -> list[str]:
-    return _ID.findall(value)
-
-
 def normalise_message_id(value: str) -> str | None:
     """A Message-ID without its ``<>`` and whitespace (``<ABC@x>`` -> ``ABC@x``; the case is kept, it is
     significant), or None when there is none. A bare id without brackets is accepted."""
-    ids = _ids(value)
+    ids: list[str] = _ID.findall(value)
     if ids:
         return ids[0]
     bare = value.strip()
-    return bare if bare and not any(char.isspace() for char in bare) else None
+    return bare if bare and not re.search(r"[\s<>]", bare) else None
 
 
 def parse_date(text: str) -> datetime | None:
@@ -182,8 +178,8 @@ def record_from_headers(
         to=tuple(address for _, address in _addresses("To", _raw(headers, "To"))),
         cc=tuple(address for _, address in _addresses("Cc", _raw(headers, "Cc"))),
         subject=subject,
-        in_reply_to=next(iter(_ids(_raw(headers, "In-Reply-To"))), None),
-        references=tuple(_ids(_raw(headers, "References"))),
+        in_reply_to=normalise_message_id(_raw(headers, "In-Reply-To")),
+        references=tuple(_ID.findall(_raw(headers, "References"))),
         reasons=classify(headers.raw_items()),
         source=source,
         name=name,
