@@ -13,7 +13,7 @@ import tempfile
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, getaddresses
 from pathlib import Path
 
 import pytest
@@ -120,6 +120,29 @@ def test_an_encoded_display_name_with_a_comma_stays_one_address() -> None:
     record = one_stdin(raw)
     assert (record.from_name, record.from_address) == ("Sato, Hanako", "h@acme.example")
     assert record.to == ("a@b.example", "y@b.example")
+
+
+_NAMES = st.text(alphabet=string.ascii_letters + " .-'", max_size=15)
+_PLAIN = st.builds(
+    "{}@{}".format,
+    st.from_regex(r"[a-z][a-z0-9.+_-]{0,8}", fullmatch=True),
+    st.sampled_from(["acme.example", "Globex.Example"]),
+)
+_MAILBOXES = st.one_of(
+    _PLAIN,
+    st.builds("{} <{}>".format, _NAMES, _PLAIN),
+    st.builds('"{}, Jr." <{}>'.format, _NAMES, _PLAIN),
+    st.builds("{} (Comment)".format, _PLAIN),
+    st.just("undisclosed-recipients:;"),
+)
+
+
+@given(st.lists(_MAILBOXES, min_size=1, max_size=4).map(", ".join))
+def test_address_lists_read_as_the_standard_parser_reads_them(value: str) -> None:
+    record = one_stdin(f"From: {value}\nTo: {value}\nMessage-ID: <a@b>\n\n".encode())
+    expected = [(" ".join(name.split()), address.lower()) for name, address in getaddresses([value]) if "@" in address]
+    assert record.to == tuple(address for _, address in expected)
+    assert (record.from_name, record.from_address) == (expected[0] if expected else ("", ""))
 
 
 def test_a_maildir_reads_new_and_cur_with_names_for_the_next_run() -> None:

@@ -3,8 +3,7 @@
 Windows writes cp932 under the Shift_JIS label and NEC characters (①, ㈱) inside ISO-2022-JP, which
 the strict codecs refuse; 8-bit UTF-8 comes labelled us-ascii; labels Python does not know turn up.
 :func:`decode_bytes` tries the label's superset, the label, then the usual guesses, and never raises.
-:func:`utf8_words` applies the same to a header's RFC 2047 encoded words before the header parser
-reads them.
+:func:`decode_words` applies the same to a header's RFC 2047 encoded words.
 """
 
 from __future__ import annotations
@@ -101,23 +100,23 @@ def _jis_to_sjis(piece: bytes) -> bytes:
 
 
 _WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+_BETWEEN_WORDS = re.compile(r"(?<=\?=)[ \t\r\n]+(?==\?[^?\s]+\?[bBqQ]\?)")
 
 
-def utf8_words(value: str) -> str:
-    """``value`` with each RFC 2047 encoded word decoded by :func:`decode_bytes` and re-encoded as UTF-8, so
-    that the header parser reads Shift_JIS, ISO-2022-JP with NEC characters and unknown labels right. A
-    word that is not valid base64 or Q reads as written."""
+def decode_words(value: str) -> str:
+    """``value`` (a subject, a display name) with its RFC 2047 encoded words decoded by :func:`decode_bytes`, so
+    Shift_JIS, ISO-2022-JP with NEC characters and unknown labels read right; the white space between two
+    encoded words is dropped (RFC 2047 §6.2), and a word that is not valid base64 or Q reads as written."""
 
-    def transcode(word: re.Match[str]) -> str:
+    def decode(word: re.Match[str]) -> str:
         charset, encoding, payload = word.groups()
         try:
             if encoding in "bB":
                 data = base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
             else:
                 data = quoprimime.header_decode(payload).encode("latin-1")
-            text = decode_bytes(data, charset.split("*", 1)[0])  # RFC 2231 adds "*language" to the charset
         except (binascii.Error, ValueError, UnicodeEncodeError):
-            text = word.group(0)  # encoded as it is, so the header parser does not guess at it
-        return "=?utf-8?b?" + base64.b64encode(text.encode("utf-8", "surrogatepass")).decode("ascii") + "?="
+            return word.group(0)
+        return decode_bytes(data, charset.split("*", 1)[0])  # RFC 2231 adds "*language" to the charset
 
-    return _WORD.sub(transcode, value)
+    return _WORD.sub(decode, _BETWEEN_WORDS.sub("", value))

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from email import policy
 from email.message import Message
 from email.parser import BytesHeaderParser
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -34,7 +35,9 @@ _HEADER_LINE = re.compile(rb"^[!-9;-~]+[ \t]*:")
 _STRICT_SEPARATOR = re.compile(rb"^From \S+ +(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) +[A-Z][a-z]{2} +\d{1,2} \d\d?:\d\d")
 _FROM_QUOTED = re.compile(rb"^>(>*From )", re.MULTILINE)
 _DELIVERED_AT = re.compile(r"^(\d{9,10})\.")
-_PARSER = BytesHeaderParser(policy=policy.default)
+# The header scan reads raw header lines only (the record decodes the few it keeps): compat32 spares
+# it policy.default's header objects, which cost more than the rest of the read together.
+_PARSER = BytesHeaderParser(policy=policy.compat32)
 
 
 def kind_of(path: str) -> Kind:
@@ -104,7 +107,7 @@ def _open(path: Path) -> BinaryIO:
         raise PipectlError(f"{path}: cannot read it ({exc.strerror})") from None
 
 
-def _file(path: Path, name: str | None = None, fallback: datetime | None = None) -> MailRecord:
+def _file(path: Path, name: str | None = None, fallback: Callable[[], datetime | None] | None = None) -> MailRecord:
     with _open(path) as file:
         headers = _headers(file)
     return record_from_headers(headers, _reader(path), str(path), name, fallback)
@@ -150,7 +153,7 @@ def _maildir(folder: Path, skip_names: Container[str]) -> Iterator[MailRecord]:
         entries += [(name.split(":", 1)[0], folder / sub / name) for name in names if not name.startswith(".")]
     for name, path in sorted(entries):
         if name not in skip_names and path.is_file():
-            yield _file(path, name, _delivered(name, path))
+            yield _file(path, name, partial(_delivered, name, path))
 
 
 @dataclass
@@ -176,7 +179,8 @@ def _mbox(path: Path) -> Iterator[MailRecord]:
         count += 1
         headers = _PARSER.parsebytes(b"".join(pending.header))
         load = _reader(path, pending.start, end - pending.start, unquote=True)
-        return record_from_headers(headers, load, f"{path}#{count}", None, _separator_date(pending.separator))
+        when = partial(_separator_date, pending.separator)
+        return record_from_headers(headers, load, f"{path}#{count}", None, when)
 
     with _open(path) as file:
         pending: _Pending | None = None
