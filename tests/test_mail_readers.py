@@ -403,3 +403,72 @@ def _mbox_round_trip(path: Path, written: list[EmailMessage]) -> None:
         _same(record, message)
         body = message.get_content()
         assert record.body().replace("\r\n", "\n").rstrip("\n") == body.replace("\r\n", "\n").rstrip("\n")
+
+
+_HEADER_NAMES = st.sampled_from(
+    [
+        "From",
+        "To",
+        "Cc",
+        "Subject",
+        "Date",
+        "Message-ID",
+        "Content-Type",
+        "Content-Transfer-Encoding",
+        "Content-Disposition",
+        "References",
+        "In-Reply-To",
+        "Auto-Submitted",
+        "List-Id",
+        "Received",
+        "X-Other",
+    ]
+)
+_HEADER_VALUES = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(
+        [
+            'multipart/report; report-type=delivery-status; boundary="b"',
+            "multipart/mixed",
+            "text/html; charset=x-bad",
+            "text/plain; charset=iso-2022-jp",
+            "base64",
+            "quoted-printable",
+            "=?utf-8?b?5bGx?=",
+            "<a@b>",
+            "a@b, <c@d>",
+            'attachment; filename="a"',
+            ";;;",
+            "<",
+            '"',
+            "Mon, 99 Foo 2026",
+        ]
+    ),
+)
+_BODY_LINES = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(
+        [
+            "--b",
+            "--b--",
+            "Content-Type: message/delivery-status",
+            "Action: failed",
+            "Final-Recipient: rfc822; x@y",
+            "> quoted",
+            "<html><blockquote>",
+            "",
+        ]
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_HEADER_NAMES, _HEADER_VALUES), max_size=8), st.lists(_BODY_LINES, max_size=12))
+def test_any_message_reads_without_a_crash(headers: list[tuple[str, str]], body: list[str]) -> None:
+    raw = "".join(f"{name}: {value}\n" for name, value in headers) + "\n" + "\n".join(body)
+    data = raw.encode("utf-8", "surrogateescape")
+    if not data.strip():
+        return
+    record = one_stdin(data)
+    assert isinstance(record.text(), str) and isinstance(record.snippet(), str)
+    assert isinstance(record.bounced_addresses(), tuple) and isinstance(record.asks_to_unsubscribe(), bool)

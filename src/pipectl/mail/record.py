@@ -33,7 +33,8 @@ class MailRecord:
     """A message, as sync needs it. Addresses are lowercased as written (compare them with
     :func:`pipectl.mail.addresses.comparable`); ``date`` is None only when no header, file name or mbox
     separator gave one. ``name`` is the Maildir file's base name (without ``:2,flags``), for skipping what a
-    previous run read; ``source`` says where the message is, for messages to the user."""
+    previous run read; ``source`` says where the message is, for messages to the user; ``load`` reads the
+    message's bytes (:attr:`message` and the methods below call it, once)."""
 
     message_id: str
     date: datetime | None

@@ -16,7 +16,7 @@ from html.parser import HTMLParser
 from pipectl.mail.charsets import decode_bytes
 
 
-def part_text(part: Message) -> str:
+def _part_text(part: Message) -> str:
     """A text part's content, decoded from its transfer encoding and charset."""
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
@@ -27,13 +27,10 @@ def part_text(part: Message) -> str:
 def body_text(message: EmailMessage) -> str:
     """The text of ``message``: its text/plain body, else its HTML body as text, else ``""``; lines end
     with ``\\n`` whatever the message used."""
-    try:
-        part = message.get_body(preferencelist=("plain", "html"))
-    except (KeyError, LookupError, ValueError):
-        part = None
+    part = message.get_body(preferencelist=("plain", "html"))
     if part is None:
         return ""
-    text = part_text(part)
+    text = _part_text(part)
     if part.get_content_subtype() == "html":
         return html_to_text(text)
     return _lines(text)
