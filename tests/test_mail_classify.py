@@ -65,7 +65,8 @@ HEADER_CASES: list[tuple[str, str, set[str]]] = [
     ("Precedence", "auto_reply", {"auto-reply"}),
     ("Precedence", "list", {"list"}),
     ("Precedence", "first-class", set()),
-    ("X-MS-Exchange-Inbox-Rules-Loop", "taro@example.co.jp", {"auto-reply"}),
+    ("X-MS-Exchange-Inbox-Rules-Loop", "Lead@Acme.example", {"auto-reply"}),  # the sender's out of office
+    ("X-MS-Exchange-Inbox-Rules-Loop", "taro@example.co.jp", set()),  # the rep's rule redirected it
     ("List-Id", "<sales.lists.example.org>", {"list"}),
     ("LIST-ID", "Sales <sales.lists.example.org>", {"list"}),
     ("List-Unsubscribe", "<mailto:leave@example.org>", set()),
@@ -86,7 +87,8 @@ HEADER_CASES: list[tuple[str, str, set[str]]] = [
 
 @pytest.mark.parametrize(("header", "value", "reasons"), HEADER_CASES)
 def test_each_header_rule(header: str, value: str, reasons: set[str]) -> None:
-    assert classify([(header, value), ("Subject", "hello")]) == reasons
+    sender = [] if header == "From" else [("From", "Lead <lead@acme.example>")]
+    assert classify([(header, value), ("Subject", "hello"), *sender]) == reasons
 
 
 def test_every_rule_of_the_table_is_tested() -> None:
@@ -169,3 +171,9 @@ def test_asks_to_unsubscribe(subject: str, text: str, asks: bool) -> None:
 def test_stdin_bounce_is_read_and_classified() -> None:
     (record,) = read("-", stdin=io.BytesIO((MAIL / "exim_bounce.eml").read_bytes()))
     assert record.reason == "bounce" and record.bounced_addresses() == ("buyer@closed-shop.example",)
+
+
+def test_a_lead_reply_the_reps_exchange_rule_redirected_is_still_a_reply() -> None:
+    redirected = b"X-MS-Exchange-Inbox-Rules-Loop: taro@example.co.jp\r\n" + (MAIL / "outlook.eml").read_bytes()
+    (record,) = read("-", stdin=io.BytesIO(redirected))
+    assert record.from_address == "michael.brown@globex.example" and record.reason is None

@@ -25,12 +25,14 @@ REASONS: tuple[Reason, ...] = ("bounce", "auto-reply", "list")
 
 @dataclass(frozen=True)
 class Rule:
-    """A header (name, any case) whose value, whitespace-collapsed and lowercased, passes ``test``."""
+    """A header (name, any case) whose value, whitespace-collapsed and lowercased, passes ``test`` (and, with
+    ``names_sender``, names the address the From header has) gives ``reason``; ``source`` says who writes it."""
 
     header: str
     test: Callable[[str], bool]
     reason: Reason
     source: str
+    names_sender: bool = False
 
 
 def _present(value: str) -> bool:
@@ -70,7 +72,9 @@ RULES: tuple[Rule, ...] = (
     Rule("X-Autorespond", _present, "auto-reply", "vacation programs"),
     Rule("Precedence", _one_of("bulk", "junk", "auto_reply"), "auto-reply", "vacation(1), bulk senders"),
     Rule("Precedence", _one_of("list"), "list", "Mailman, Majordomo"),
-    Rule("X-MS-Exchange-Inbox-Rules-Loop", _present, "auto-reply", "mail an Exchange inbox rule sent"),
+    # Exchange stamps the mailbox whose rule sent or passed on a message: the sender's own for its out-of-office
+    # and template replies; the rep's own when the rep's rule redirects a lead's mail, which must still count.
+    Rule("X-MS-Exchange-Inbox-Rules-Loop", _present, "auto-reply", "Exchange automatic replies", names_sender=True),
     # RFC 2919: List-Id names a list. List-Unsubscribe (RFC 2369, RFC 8058) alone does not: bulk senders
     # put it on newsletters and sales tools on one-to-one mail a rep wants logged.
     Rule("List-Id", _present, "list", "RFC 2919 mailing lists (Mailman, Google Groups, Sympa...)"),
@@ -83,13 +87,18 @@ _BY_HEADER: dict[str, tuple[Rule, ...]] = {
 def classify(headers: Iterable[tuple[str, str]]) -> frozenset[Reason]:
     """The reasons (:data:`REASONS`) the header lines ``headers`` (name, value) give to skip a message; empty
     for a person's mail. Pass ``message.raw_items()``."""
+    lines = [(name.lower(), " ".join(value.split()).lower()) for name, value in headers]
+    sender = next((value for name, value in lines if name == "from"), "")
     found: set[Reason] = set()
-    for name, value in headers:
-        rules = _BY_HEADER.get(name.lower(), ())
-        if rules:
-            folded = " ".join(value.split()).lower()
-            found.update(rule.reason for rule in rules if rule.test(folded))
+    for name, value in lines:
+        for rule in _BY_HEADER.get(name, ()):
+            if rule.test(value) and (not rule.names_sender or _names(value, sender)):
+                found.add(rule.reason)
     return frozenset(found)
+
+
+def _names(value: str, sender: str) -> bool:
+    return any(address in sender for address in _ADDRESS.findall(value))
 
 
 def main_reason(reasons: frozenset[Reason]) -> Reason | None:
