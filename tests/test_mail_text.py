@@ -69,12 +69,13 @@ def test_a_message_with_html_only() -> None:
         b"From: a@b.example\nMIME-Version: 1.0\nContent-Type: text/html; charset=utf-8\n\n"
         b"<html><head><title>t</title><style>p {color: red}</style></head><body>"
         b"<p>Yes &amp; thanks,<br>Mika</p><script>var x = 1;</script>"
+        b"<table><tr><td>Mika Ito</td><td>CTO</td></tr></table>"
         b'<div class="gmail_quote">On Mon, Taro wrote:<blockquote>old text</blockquote></div></body></html>'
     )
     message = BytesParser(policy=policy.default).parsebytes(raw)
     assert isinstance(message, EmailMessage)
-    assert body_text(message) == "Yes & thanks,\nMika\nOn Mon, Taro wrote:\n> old text"
-    assert new_text(body_text(message)) == "Yes & thanks,\nMika"
+    assert body_text(message) == "Yes & thanks,\nMika\nMika Ito CTO\nOn Mon, Taro wrote:\n> old text"
+    assert new_text(body_text(message)) == "Yes & thanks,\nMika\nMika Ito CTO"
 
 
 def test_a_message_without_text() -> None:

@@ -72,6 +72,8 @@ class _TextParser(HTMLParser):
             self.quoted += 1
         elif tag in _BLOCKS:
             self._break()
+        elif tag in ("td", "th"):
+            self.current.append(" ")  # cells of a row (signatures, Outlook layouts) stay apart
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _HIDDEN:
@@ -90,13 +92,16 @@ class _TextParser(HTMLParser):
         if not self.hidden:
             self.current.append(data)
 
+    def close(self) -> None:
+        super().close()
+        self._break()
+
 
 def html_to_text(html: str) -> str:
     """HTML as plain text: one line per block, scripts and styles dropped, entities decoded."""
     parser = _TextParser()
     parser.feed(html)
     parser.close()
-    parser._break()
     return "\n".join(parser.lines)
 
 
