@@ -156,7 +156,7 @@ _UNSUBSCRIBE = re.compile(
     r"""\b(?:unsubscribe|remove\ me|take\ me\ off|opt[\ -]?out
       | stop\ (?:e-?mailing|sending|contacting)
       | (?:do\ not|don't|please\ don't)\ (?:e-?mail|contact)\ me)\b
-    | 配信停止|配信解除|登録解除|購読解除|配信不要|送信停止|メール不要|送らないで""",
+    | (?:配信|送信|登録|購読)を?(?:停止|解除)|配信不要|(?:ご?連絡|メール)は?不要|送らないで""",
     re.VERBOSE | re.IGNORECASE,
 )
 
