@@ -157,6 +157,7 @@ def test_snippet_of_a_record_is_the_note_text() -> None:
         (b"\x1b$B-!-j\x1b(B No.", "iso-2022-jp", "①㈱ No."),  # NEC row 13, as Windows writes ISO-2022-JP
         (b"\x1b(I12\x1b(B", "iso-2022-jp", "ｱｲ"),  # half-width katakana
         (b"\x1b$(Dxx\x1b(B", "iso-2022-jp", "\x1b$(Dxx\x1b(B"),  # JIS X 0212: not read, kept as written
+        (b"\x1b\xc2\x80\n", "utf-8", "\x1b\x80\n"),  # an escape in 8-bit text is not ISO-2022-JP
     ],
 )
 def test_decode_bytes(data: bytes, charset: str | None, text: str) -> None:

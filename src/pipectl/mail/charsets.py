@@ -35,9 +35,9 @@ _JIS_ESCAPE = re.compile(rb"\x1b(\(B|\(J|\(I|\$@|\$B)")
 
 
 def decode_bytes(data: bytes, charset: str | None = None) -> str:
-    """``data`` as text: ISO-2022-JP when it has JIS escapes (whatever the label says), else by ``charset``'s
+    """``data`` as text: ISO-2022-JP when it is 7-bit with JIS escapes (whatever the label says), else by ``charset``'s
     superset, ``charset``, the usual guesses, and at last with what does not decode replaced."""
-    if b"\x1b" in data:
+    if data.isascii() and _JIS_ESCAPE.search(data):  # ISO-2022-JP is 7-bit; its codecs misread 8-bit bytes
         text = _iso2022jp(data)
         if text is not None:
             return text
