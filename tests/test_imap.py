@@ -149,6 +149,25 @@ def test_a_renumbered_folder_is_read_again_from_the_start(server: Dovecot) -> No
     assert after == FolderState(uidvalidity(server, "Renumbered"), 3)
 
 
+def test_a_message_without_date_or_message_id(server: Dovecot) -> None:
+    mailbox(server, "Bare", range(0))
+    client = server.client()
+    arrived = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+    client.append("Bare", f"From: {LEAD}\r\nTo: {ME}\r\nSubject: no id\r\n\r\nHello\r\n".encode(), msg_time=arrived)
+    client.logout()
+    [record] = read(server.url(), ["Bare"], {})[0]["Bare"]
+    assert record.date == arrived  # the server's INTERNALDATE, when no Date header says when it was written
+    assert record.message_id.startswith("sha256:")
+
+
+def test_a_folder_named_in_japanese(server: Dovecot) -> None:
+    mailbox(server, "送信済み", range(1, 2))
+    records, states = read(server.url("%E9%80%81%E4%BF%A1%E6%B8%88%E3%81%BF"), ["送信済み"], {})
+    assert parse_url(server.url("%E9%80%81%E4%BF%A1%E6%B8%88%E3%81%BF")).folder == "送信済み"
+    assert subjects(records["送信済み"]) == ["Quote 1"]
+    assert states["送信済み"].last_uid == 1
+
+
 def test_the_body_is_fetched_only_for_the_record_asked(server: Dovecot) -> None:
     mailbox(server, "Bodies", range(1, 4))
     offset = server.log_offset()
@@ -239,6 +258,11 @@ def test_an_untrusted_certificate(server: Dovecot, monkeypatch: pytest.MonkeyPat
         connect(parse_url(server.url()))
     assert "TLS certificate is not trusted" in error.value.message
     assert "set SSL_CERT_FILE" in error.value.message
+
+
+def test_tls_to_a_port_that_does_not_speak_it(server: Dovecot) -> None:
+    with pytest.raises(PipectlError, match=rf"^imaps://taro@127.0.0.1:{server.imap_port}: TLS failed \("):
+        connect(parse_url(f"imaps://taro@127.0.0.1:{server.imap_port}/INBOX"))
 
 
 def test_an_unknown_folder_stops_the_run_before_anything_is_read(server: Dovecot) -> None:

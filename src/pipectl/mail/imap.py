@@ -157,25 +157,26 @@ def connect(url: ImapUrl, timeout: float = TIMEOUT) -> Session:
     fail = _Failure(url, password)
     try:
         client = IMAPClient(url.host, url.port, ssl=url.scheme == "imaps", ssl_context=context, timeout=timeout)
-    except BaseException as exc:
+    except (OSError, imaplib.IMAP4.error) as exc:
         raise fail.connecting(exc) from None
     session = Session(url, client, fail)
     try:
-        if url.scheme == "imap":
-            if client.has_capability("STARTTLS"):
-                client.starttls(context)
-            elif not _loopback(url.host):
-                raise PipectlError(
-                    f"{url}: the server offers no STARTTLS, so the password would cross the network "
-                    "unencrypted; use imaps://"
-                )
-        client.login(user, password)
-    except LoginError as exc:
+        try:
+            if url.scheme == "imap":
+                if client.has_capability("STARTTLS"):
+                    client.starttls(context)
+                elif not _loopback(url.host):
+                    raise fail(
+                        "the server offers no STARTTLS, so the password would cross the network unencrypted; use imaps://"
+                    )
+            client.login(user, password)
+        except LoginError as exc:
+            raise fail(f"login refused for {user} ({_detail(exc)}); check the password") from None
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise fail.connecting(exc) from None
+    except PipectlError:
         session.close()
-        raise fail(f"login refused for {user} ({_detail(exc)}); check the password") from None
-    except BaseException as exc:
-        session.close()
-        raise exc if isinstance(exc, PipectlError) else fail.connecting(exc) from None
+        raise
     client.normalise_times = False  # INTERNALDATE with its zone, for a UTC fallback date
     return session
 
@@ -325,24 +326,25 @@ class _Failure:
         text = " ".join(f"{self.url}: {message}".split())
         return PipectlError(text.replace(self.password, "***") if self.password else text)
 
-    def connecting(self, exc: BaseException) -> PipectlError:
-        """The error of a connection that could not be opened."""
+    def connecting(self, exc: OSError | imaplib.IMAP4.error) -> PipectlError:
+        """The error of a connection that could not be opened or secured."""
         if isinstance(exc, ssl.SSLCertVerificationError):
             return self(
                 f"the server's TLS certificate is not trusted ({exc.verify_message}); "
                 "for a server with its own certificate authority, set SSL_CERT_FILE to its CA file"
             )
         if isinstance(exc, ssl.SSLError):
-            return self(f"TLS failed ({exc.reason or _detail(exc)})")
+            return self(
+                f"TLS failed ({exc.reason or _detail(exc)}); imaps:// is TLS from the start (port 993), "
+                "imap:// starts plain and upgrades with STARTTLS (port 143)"
+            )
         if isinstance(exc, socket.gaierror):
             return self(f"cannot find the host ({exc.strerror})")
         if isinstance(exc, TimeoutError):
             return self("cannot connect (no answer in time)")
-        if isinstance(exc, imaplib.IMAP4.error):
-            return self(f"not an IMAP server we can use ({_detail(exc)})")
         if isinstance(exc, OSError):
             return self(f"cannot connect ({exc.strerror or _detail(exc)})")
-        raise exc
+        return self(f"not an IMAP server pipectl can use ({_detail(exc)})")
 
 
 def _detail(exc: BaseException) -> str:
