@@ -178,12 +178,15 @@ def test_the_body_is_fetched_only_for_the_record_asked(server: Dovecot) -> None:
     assert (header_fetches, body_fetches) == (3, 1)
 
 
-def test_a_body_asked_for_after_another_folder_is_opened(server: Dovecot) -> None:
+def test_a_body_asked_for_while_another_folder_is_read(server: Dovecot) -> None:
     mailbox(server, "Early", range(1, 2))
-    mailbox(server, "Later", range(2, 3))
+    mailbox(server, "Later", range(2, 4))
     with connect(parse_url(server.url())) as session:
-        kept = [record for folder in session.folders(["Early", "Later"], {}) for record in folder.records()]
-        assert [record.text() for record in kept] == ["Hello, this is message 1.", "Hello, this is message 2."]
+        folders = session.folders(["Early", "Later"], {}, batch=1)
+        [early] = list(next(folders).records())
+        later = next(folders).records()
+        texts = [next(later).text(), early.text(), next(later).text()]
+    assert texts == ["Hello, this is message 2.", "Hello, this is message 1.", "Hello, this is message 3."]
 
 
 def test_reading_leaves_the_flags_alone(server: Dovecot) -> None:

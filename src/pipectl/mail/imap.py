@@ -226,16 +226,21 @@ class Session:
             self._selected = (name, int(status[b"UIDVALIDITY"]))
             yield Folder(self, name, status, state.get(name), batch)
 
+    def _open(self, name: str, uidvalidity: int, doing: str) -> None:
+        """Make ``name`` the selected folder again if another one was opened since (a body asked for after
+        the next folder was opened); a PipectlError if the server renumbered it meanwhile."""
+        if self._selected == (name, uidvalidity):
+            return
+        status = self._call(partial(self._client.select_folder, name, readonly=True), doing)
+        self._selected = (name, int(status[b"UIDVALIDITY"]))
+        if self._selected[1] != uidvalidity:
+            raise self._fail(f"{name} was renumbered on the server while it was read; run the sync again")
+
     def _load(self, name: str, uidvalidity: int, uid: int) -> bytes:
-        """The whole message ``uid`` of folder ``name``, fetched now (the folder reopened if another one
-        is open since)."""
+        """The whole message ``uid`` of folder ``name``, fetched now."""
         doing = f"reading message {uid} of {name}"
-        if self._selected != (name, uidvalidity):
-            status = self._call(lambda: self._client.select_folder(name, readonly=True), doing)
-            self._selected = (name, int(status[b"UIDVALIDITY"]))
-            if self._selected[1] != uidvalidity:
-                raise self._fail(f"{name} was renumbered on the server while it was read; run the sync again")
-        fetched = self._call(lambda: self._client.fetch([uid], ["BODY.PEEK[]"]), doing)
+        self._open(name, uidvalidity, doing)
+        fetched = self._call(partial(self._client.fetch, [uid], ["BODY.PEEK[]"]), doing)
         if _WHOLE not in fetched.get(uid, {}):
             raise self._fail(f"message {uid} of {name} was deleted on the server while it was read")
         data: bytes = fetched[uid][_WHOLE]
@@ -283,15 +288,15 @@ class Folder:
         first = self._last_uid + 1
         if self._uidnext and self._uidnext <= first:
             return  # nothing new: no SEARCH at all
+        doing = f"reading {self.name}"
+        session._open(self.name, self._uidvalidity, doing)
         # "N:*" always matches the highest UID, even one below N: filter.
-        found = session._call(lambda: client.search(["UID", f"{first}:*"]), f"searching {self.name}")
+        found = session._call(partial(client.search, ["UID", f"{first}:*"]), doing)
         uids = sorted(uid for uid in found if uid >= first)
         for start in range(0, len(uids), self._batch):
             chunk = uids[start : start + self._batch]
-            fetched = session._call(
-                partial(client.fetch, chunk, ["BODY.PEEK[HEADER]", "INTERNALDATE"]),
-                f"reading {self.name}",
-            )
+            session._open(self.name, self._uidvalidity, doing)
+            fetched = session._call(partial(client.fetch, chunk, ["BODY.PEEK[HEADER]", "INTERNALDATE"]), doing)
             for uid in chunk:
                 item = fetched.get(uid)
                 if item is None or _HEADER not in item:
