@@ -359,3 +359,13 @@ def test_a_password_in_the_url_is_refused_with_a_message_that_does_not_depend_on
 def test_a_url_round_trips(user: str, folder: str, port: int) -> None:
     url = ImapUrl("imaps", user, "mail.example.com", port, folder)
     assert parse_url(f"{url}/{quote(folder, safe='')}") == url
+
+
+@given(text=st.one_of(st.text(), st.text().map(lambda rest: "imaps://" + rest)))
+def test_any_text_is_a_url_or_one_error(text: str) -> None:
+    try:
+        url = parse_url(text)
+    except PipectlError as error:
+        assert error.message.startswith("the IMAP URL ")
+    else:
+        assert url.scheme in ("imap", "imaps") and url.host and 1 <= url.port <= 65535
