@@ -309,13 +309,14 @@ class Folder:
     def _record(self, uid: int, item: Mapping[bytes, Any]) -> MailRecord:
         name, uidvalidity = self.name, self._uidvalidity
         arrived = item.get(b"INTERNALDATE")
+        when = arrived.astimezone(UTC) if arrived is not None and arrived.tzinfo else None
         source = f"{self._session.url}/{quote(name, safe='')};UIDVALIDITY={uidvalidity}/;UID={uid}"
         return record_from_headers(
             _PARSER.parsebytes(item[_HEADER]),
             lambda: self._session._load(name, uidvalidity, uid),
             source,
             None,
-            arrived.astimezone(UTC) if arrived is not None and arrived.tzinfo else None,
+            lambda: when,
         )
 
 
