@@ -99,7 +99,7 @@ def _fields(ctx: Context, given: dict[str, str | None]) -> dict[str, Any]:
         elif name == "email":
             result[name] = leads.normalize_email(text)
         elif name == "value":
-            result[name] = leads.parse_money(text) if text.strip() else None
+            result[name] = leads.parse_money(text, ctx.config.currency) if text.strip() else None
         elif name == "next_action_due":
             result[name] = dates.to_iso(dates.parse_when(text, ctx.now, "due")) if text.strip() else None
         elif name == "expected_close":
@@ -229,7 +229,7 @@ def close(ctx: Context, ref: str, status: Status, reason: str | None = None, val
         if status == Status.LOST:
             changes["lost_reason"] = leads.clean_text(reason, "lost reason", required=True)
         if value is not None:
-            changes["value"] = leads.parse_money(value)
+            changes["value"] = leads.parse_money(value, ctx.config.currency)
         store.change_lead(lead, changes, status.value, stage=lead.stage, reason=changes.get("lost_reason"))
     return lead
 
