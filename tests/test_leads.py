@@ -37,7 +37,6 @@ from pipectl.store import lead_from_row, lead_to_row
         ("1億2000万円", "JPY", "120000000"),
         ("3億", "JPY", "300000000"),
         ("1万5000", "JPY", "15000"),
-        ("1億5", "JPY", "100000005"),
         ("1,200万", "JPY", "12000000"),
         ("１，２００，０００", "JPY", "1200000"),  # noqa: RUF001 (full-width on purpose)
         ("￥１２０万円", "JPY", "1200000"),
@@ -102,6 +101,7 @@ def test_money_with_a_decimal_comma(text: str, value: str) -> None:
         ("1億20000万", "JPY", "must be an amount"),
         ("1万1億", "JPY", "must be an amount"),
         ("1万20000", "JPY", "must be an amount"),
+        ("1億5000", "JPY", "must be an amount"),  # said for 1億5000万
         ("万", "JPY", "must be an amount"),
         ("abc", "USD", "must be an amount"),
         ("ten", "USD", "must be an amount"),
@@ -146,8 +146,10 @@ def written(value: Decimal, currency: str) -> list[tuple[str, bool]]:
     if currency == "JPY":
         oku, rest = divmod(value, 10**8)
         man, rest = divmod(rest, 10**4)
-        parts = [f"{oku}億" if oku else "", f"{man}万" if man else "", f"{rest:f}" if rest or value == 0 else ""]
-        numbers += ["".join(parts), f"{value.scaleb(-4):f}万", f"{value.scaleb(-8):f}億"]
+        numbers += [f"{value.scaleb(-4):f}万", f"{value.scaleb(-8):f}億"]
+        if not (oku and rest and not man):  # 1億5000 is refused: said for 1億5000万
+            parts = [f"{oku}億" if oku else "", f"{man}万" if man else "", f"{rest:f}" if rest or value == 0 else ""]
+            numbers.append("".join(parts))
     forms = [(number, False) for number in numbers]
     forms += [(f"{before}{number}{after}", False) for before, after in MARKS[currency] for number in numbers[:3]]
     comma = grouped.translate(str.maketrans(",.", ".,"))

@@ -49,7 +49,7 @@ _NARROW = str.maketrans(
 # Thousands separators other than the comma: spaces (1 200 000) and the Swiss apostrophe (1'200'000).
 _SEPARATORS = (" ", "\u00a0", "\u202f", "'")
 _NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
-# 1億2000万5000: each part optional, in that order (万 = 10^4, 億 = 10^8); a plain number is the last alone.
+# 1億2000万5000: each part optional, in that order (万 = 10^4, 億 = 10^8); a plain number comes last.
 _AMOUNT = re.compile(rf"(?:({_NUMBER})億)?(?:({_NUMBER})万)?({_NUMBER})?", re.ASCII)
 _PLAIN = re.compile(_NUMBER, re.ASCII)
 _UNITS = (Decimal(10**8), Decimal(10**4), Decimal(1))
@@ -112,20 +112,21 @@ def _amount(core: str, decimal_comma: bool) -> Decimal | None:
     if "万" not in core and "億" not in core:
         return Decimal(core.replace(",", "")) if _PLAIN.fullmatch(core) else None
     found = _AMOUNT.fullmatch(core)
-    if found is None or not core:
+    if found is None:
         return None
     parts = [Decimal(part.replace(",", "")) if part else None for part in found.groups()]
-    total = Decimal(0)
-    for index, (part, unit) in enumerate(zip(parts, _UNITS, strict=True)):
+    if parts[0] is not None and parts[1] is None and parts[2] is not None:
+        return None  # 1億5000: 100,005,000 as written, but said for 1億5000万; ask for the 万
+    total, above = Decimal(0), None
+    for part, unit in zip(parts, _UNITS, strict=True):
         if part is None:
             continue
         if part > MAX_VALUE:
             return part  # too large whatever its unit (and a huge one would overflow a product)
-        # Under a larger unit a part counts less than it: 1億2000万, never 1億20000万.
-        larger = next((_UNITS[i] for i in range(index - 1, -1, -1) if parts[i] is not None), None)
-        if larger is not None and part * unit >= larger:
-            return None
+        if above is not None and part * unit >= above:
+            return None  # under a larger unit a part counts less than it: 1億2000万, never 1億20000万
         total += part * unit
+        above = unit
     return total
 
 
