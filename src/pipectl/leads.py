@@ -38,8 +38,9 @@ CURRENCY_SIGNS: dict[str, tuple[str, ...]] = {
 _SIGN_NAMES = {"$": "dollars ($)", "¥": "JPY or CNY (¥)"}
 _MARK = "|".join(re.escape(sign) for sign in sorted(CURRENCY_SIGNS, key=len, reverse=True))
 # A currency mark before the number (a sign or an ISO code such as JPY), and after it (円, EUR, €).
-_BEFORE = re.compile(rf"({_MARK}|[A-Za-z]{{3}}(?![A-Za-z]))\s*")
-_AFTER = re.compile(rf"\s*({_MARK}|(?<![A-Za-z])[A-Za-z]{{3}})$")
+# The money patterns are strings that re compiles on first use and keeps: start-up does not pay for them.
+_BEFORE = rf"({_MARK}|[A-Za-z]{{3}}(?![A-Za-z]))\s*"
+_AFTER = rf"\s*({_MARK}|(?<![A-Za-z])[A-Za-z]{{3}})$"
 # Full-width forms (Japanese input: digits, commas, ￥) as their ASCII ones, and the other spellings
 # of the multipliers (萬, 亿).
 _NARROW = str.maketrans(
@@ -48,10 +49,9 @@ _NARROW = str.maketrans(
 )  # fmt: skip
 # Thousands separators other than the comma: spaces (1 200 000) and the Swiss apostrophe (1'200'000).
 _SEPARATORS = (" ", "\u00a0", "\u202f", "'")
-_NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+_NUMBER = r"(?a:\d{1,3}(?:,\d{3})+|\d+)(?a:\.\d+)?"  # ASCII digits only
 # 1億2000万5000: each part optional, in that order (万 = 10^4, 億 = 10^8); a plain number comes last.
-_AMOUNT = re.compile(rf"(?:({_NUMBER})億)?(?:({_NUMBER})万)?({_NUMBER})?", re.ASCII)
-_PLAIN = re.compile(_NUMBER, re.ASCII)
+_AMOUNT = rf"(?:({_NUMBER})億)?(?:({_NUMBER})万)?({_NUMBER})?"
 _UNITS = (Decimal(10**8), Decimal(10**4), Decimal(1))
 _CENT = Decimal("0.01")
 _EXAMPLES = "1200000, 1,200,000.50, ¥1,200,000, $1,200, 120万円 or 1億2000万"
@@ -72,13 +72,13 @@ def parse_money(text: str, currency: str, *, decimal_comma: bool = False) -> Dec
     marks: list[str] = []
     core = raw[1:].lstrip() if negative else raw
     for _ in range(2):  # a sign and a code: "USD $1,200", "$1,200 USD"
-        found = None if core[:1].isdigit() else _BEFORE.match(core)
+        found = None if core[:1].isdigit() else re.match(_BEFORE, core)
         if found is None or found.end() == len(core):
             break
         marks.append(found.group(1))
         core = core[found.end() :]
     for _ in range(2):
-        found = None if core[-1:].isdigit() else _AFTER.search(core)
+        found = None if core[-1:].isdigit() else re.search(_AFTER, core)
         if found is None or found.start() == 0:
             break
         marks.append(found.group(1))
@@ -110,8 +110,8 @@ def _amount(core: str, decimal_comma: bool) -> Decimal | None:
     if "_" in core:
         core = re.sub(r"(?<=\d)_(?=\d)", "", core)
     if "万" not in core and "億" not in core:
-        return Decimal(core.replace(",", "")) if _PLAIN.fullmatch(core) else None
-    found = _AMOUNT.fullmatch(core)
+        return Decimal(core.replace(",", "")) if re.fullmatch(_NUMBER, core) else None
+    found = re.fullmatch(_AMOUNT, core)
     if found is None:
         return None
     parts = [Decimal(part.replace(",", "")) if part else None for part in found.groups()]
