@@ -292,6 +292,13 @@ def test_a_guessed_encoding_that_fails_later_names_the_line() -> None:
         list(table.rows)
 
 
+def test_a_character_cut_by_the_end_of_the_sample_is_not_a_bad_byte() -> None:
+    head = b"name\n" + b"x" * ((1 << 16) - 7) + b"\n"  # the sample ends after the first byte of "山"
+    assert len(head) + 1 == 1 << 16
+    table = open_table(io.BytesIO(head + "山田\n".encode()))
+    assert table.guessed is None and [cells for _, cells in table.rows][-1] == ["山田"]
+
+
 def test_encoding_given_wins_over_the_guess() -> None:
     data = "name\n山田\n".encode("cp932")
     table = open_table(io.BytesIO(data), "cp1252")
