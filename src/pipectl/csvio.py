@@ -483,7 +483,7 @@ def guess_encoding(stream: IO[bytes]) -> tuple[IO[bytes], str | None]:
     """The encoding of a file given without one, told from its first 64 KiB: None for UTF-8, else
     cp932 (Japanese Excel) or cp1252 (Excel elsewhere); and a stream that reads it from the start.
 
-    A file neither of them reads either (or holding NUL bytes, as UTF-16 does) is taken as UTF-8,
+    A file that none of the three reads (or that holds NUL bytes, as UTF-16 does) is taken as UTF-8,
     whose error names the line. The rest of the file is not looked at: a later byte the guessed
     encoding cannot read is an error naming its line, as with ``--encoding``.
     """
