@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import add, assert_error, database, db_path, ok, query, run, snapshot
+from conftest import NOW, add, assert_error, database, db_path, ok, query, run, snapshot
 from pipectl import config, csvio, dates, transfer
 from pipectl.actions import Context
 from pipectl.store import Store
@@ -134,18 +134,110 @@ def test_missing_file_and_bad_option(tmp_path: Path) -> None:
     assert_error(run("import", str(source), "--on-duplicate", "merge"), "--on-duplicate must be one of")
 
 
-def test_encodings(tmp_path: Path) -> None:
+def configure(tmp_path: Path, text: str) -> None:
+    config = tmp_path / "config" / "pipectl" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(text, encoding="utf-8")
+
+
+# What Japanese Excel saves as CSV: cp932, its amounts with the yen sign it writes as a backslash.
+EXCEL_JP = (
+    "氏名,会社名,メールアドレス,金額,ステージ\n"
+    '山田 太郎,株式会社ミナト,taro@minato.jp,"\\1,200,000",受注\n'
+    "佐藤 花子,東邦精機株式会社,hanako@toho.jp,120万円,prospecting\n"
+    "鈴木 一郎,株式会社ハマ,ichiro@hama.jp,500 USD,prospecting\n"
+)
+
+
+def test_a_cp932_file_is_read_as_such_and_says_so(tmp_path: Path) -> None:
+    configure(tmp_path, 'currency = "JPY"\n')
+    source = write(tmp_path / "excel-jp.csv", EXCEL_JP, "cp932")
+    result = run("import", str(source))
+    assert result.exit_code == 1 and "2 inserted" in result.stdout and "1 rejected" in result.stdout
+    assert result.stderr.splitlines() == [
+        "read as cp932 (not UTF-8); give --encoding to choose",
+        "line 4: value is in USD but this pipeline's currency is JPY (got '500 USD'): '500 USD'",
+    ]
+    taro = ok("show", "ミナト", "--json").json()
+    assert (taro["name"], taro["value"], taro["status"]) == ("山田 太郎", 1200000, "won")
+    assert ok("show", "東邦", "--json").json()["value"] == 1200000
+
+
+def test_a_cp1252_file_is_read_as_such(tmp_path: Path) -> None:
+    configure(tmp_path, 'currency = "EUR"\n')
+    text = "Name;Company;Amount\nJürgen Schäfer;Schäfer GmbH;€ 1.200,50\nRenée Pérez;Café Crème;300 €\n"
+    source = write(tmp_path / "excel-de.csv", text, "cp1252")
+    result = ok("import", str(source), "--decimal-comma")
+    assert result.stderr == "read as cp1252 (not UTF-8); give --encoding to choose\n"
+    assert ok("show", "schäfer", "--json").json()["value"] == 1200.5
+    assert ok("show", "crème", "--json").json()["name"] == "Renée Pérez"
+
+
+def test_encoding_given_wins_and_bom_utf8(tmp_path: Path) -> None:
     japanese = '氏名,会社名,メールアドレス,金額\n山田 太郎,株式会社ミナト,taro@minato.jp,"1,200,000"\n'
     cp932 = write(tmp_path / "excel-jp.csv", japanese, "cp932")
-    result = run("import", str(cp932))
-    assert_error(result, "line 1")
-    assert "--encoding cp932" in result.stderr
-    ok("import", str(cp932), "--encoding", "cp932")
+    result = ok("import", str(cp932), "--encoding", "cp932")
+    assert result.stderr == ""
     taro = ok("show", "ミナト", "--json").json()
     assert (taro["name"], taro["value"]) == ("山田 太郎", 1200000)
+    assert_error(run("import", str(cp932), "--encoding", "utf-8"), "line 1 is not valid UTF-8")
     bom = write(tmp_path / "bom.csv", "\ufeffName;Email\nZoë;zoe@x.com\n")
-    ok("import", str(bom))
+    assert ok("import", str(bom)).stderr == ""
     assert ok("show", "zoe@x.com", "--json").json()["name"] == "Zoë"
+
+
+def test_a_cp932_pipe_on_stdin(tmp_path: Path) -> None:
+    configure(tmp_path, 'currency = "JPY"\n')
+    data = EXCEL_JP.encode("cp932")
+    process = subprocess.run(
+        [sys.executable, "-m", "pipectl", "import", "-"], input=data, capture_output=True, env=os.environ, check=False
+    )
+    assert process.returncode == 1, process.stderr
+    assert process.stderr.decode().startswith("read as cp932 (not UTF-8); give --encoding to choose\n")
+    assert ok("show", "ミナト", "--json").json()["value"] == 1200000
+
+
+CLOSED_DEALS = (
+    "Name,Email,Stage,Amount,Close Date\n"
+    "Won A,a@x.com,Closed Won,1000,2026-11-20\n"
+    "Won B,b@x.com,won,2000,\n"
+    "Won C,c@x.com,受注,3000,\n"
+    "Lost D,d@x.com,Closed Lost,500,\n"
+    "Lost E,e@x.com,失注,700,2026-11-10\n"
+    "Open F,f@x.com,prospecting,100,2026-12-15\n"
+)
+
+
+def test_imported_closed_deals_count_in_the_report(tmp_path: Path) -> None:
+    source = write(tmp_path / "deals.csv", CLOSED_DEALS)
+    ok("import", str(source))
+    report = ok("report", "--json").json()
+    assert (report["won_count"], report["lost_count"], report["win_rate"]) == (3, 2, 0.6)
+    assert report["open_count"] == 1
+
+    def closing(ref: str) -> tuple[str, str | None, str | None]:
+        lead = ok("show", ref, "--json").json()
+        return lead["status"], lead["closed_at"], lead["expected_close"]
+
+    assert closing("a@x.com") == ("won", "2026-11-20T00:00:00Z", "2026-11-20")  # the CRM's close date
+    assert closing("b@x.com") == ("won", NOW, None)  # no date in the file: when it was imported
+    assert closing("e@x.com") == ("lost", "2026-11-10T00:00:00Z", "2026-11-10")
+    assert closing("f@x.com") == ("open", None, "2026-12-15")
+
+
+def test_a_re_import_that_closes_deals_dates_them(tmp_path: Path) -> None:
+    ok("import", str(write(tmp_path / "open.csv", "Name,Email,Stage\nA,a@x.com,closing\nB,b@x.com,closing\n")))
+    closed = "Name,Email,Stage,受注日\nA,a@x.com,受注,2026-11-12\nB,b@x.com,Closed Lost,\n"
+    ok("import", str(write(tmp_path / "closed.csv", closed)), "--on-duplicate", "update")
+    a, b = (ok("show", ref, "--json").json() for ref in ("a@x.com", "b@x.com"))
+    assert (a["status"], a["closed_at"]) == ("won", "2026-11-12T00:00:00Z")
+    assert (b["status"], b["closed_at"]) == ("lost", NOW)
+    report = ok("report", "--json").json()
+    assert (report["won_count"], report["lost_count"]) == (1, 1)
+    reopened = "Name,Email,Stage,Status\nA,a@x.com,closing,open\n"
+    ok("import", str(write(tmp_path / "reopened.csv", reopened)), "--on-duplicate", "update")
+    a = ok("show", "a@x.com", "--json").json()
+    assert (a["status"], a["closed_at"]) == ("open", None)
 
 
 def test_on_duplicate_modes(tmp_path: Path) -> None:
@@ -439,11 +531,14 @@ def test_a_bad_row_read_by_the_second_process_aborts_a_strict_import(
 
 def test_a_bad_byte_read_by_the_second_process_names_its_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source = tmp_path / "latin1.csv"
-    source.write_bytes(mixed_csv(tmp_path / "mixed.csv").read_bytes() + "Zoë,zoe@example.com,,1,\n".encode("latin-1"))
+    # UTF-8 for its first 64 KiB (which its encoding is told from), then a byte UTF-8 does not have.
+    utf8 = mixed_csv(tmp_path / "mixed.csv", rows=2000).read_bytes()
+    assert len(utf8) > 1 << 16
+    source.write_bytes(utf8 + "Zoë,zoe@example.com,,1,\n".encode("latin-1"))
     monkeypatch.setattr(transfer, "PARALLEL_AFTER", 40)
     add("Existing")
     before = snapshot()
-    assert_error(run("import", str(source)), "line 302")
+    assert_error(run("import", str(source)), "line 2002 is not valid UTF-8")
     assert snapshot() == before
 
 

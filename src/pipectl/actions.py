@@ -109,7 +109,7 @@ def _fields(ctx: Context, given: dict[str, str | None]) -> dict[str, Any]:
         elif name == "email":
             result[name] = leads.normalize_email(text)
         elif name == "value":
-            result[name] = leads.parse_money(text) if text.strip() else None
+            result[name] = leads.parse_money(text, ctx.config.currency) if text.strip() else None
         elif name == "next_action_due":
             due = dates.parse_when(text, ctx.now, "due", calendar=ctx.config.calendar) if text.strip() else None
             result[name] = dates.to_iso(due) if due else None
@@ -254,7 +254,7 @@ def close(ctx: Context, ref: str, status: Status, reason: str | None = None, val
         if status == Status.LOST:
             changes["lost_reason"] = leads.clean_text(reason, "lost reason", required=True)
         if value is not None:
-            changes["value"] = leads.parse_money(value)
+            changes["value"] = leads.parse_money(value, ctx.config.currency)
         store.change_lead(lead, changes, status.value, stage=lead.stage, reason=changes.get("lost_reason"))
     return lead
 

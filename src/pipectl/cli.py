@@ -712,7 +712,9 @@ def import_(
     rejects: Path = typer.Option(None, "--rejects", help="Write the bad rows here (CSV with line and reason)."),
     stage: str = typer.Option(None, "--stage", help="Stage of rows that have none (default: the first)."),
     source: str = typer.Option(None, "--source", help="Source of rows that have none."),
-    encoding: str = typer.Option(None, "--encoding", help="The file's encoding, e.g. cp932, cp1252 (default UTF-8)."),
+    encoding: str = typer.Option(
+        None, "--encoding", help="The file's encoding, e.g. cp932, cp1252 (default: UTF-8, else as its bytes say)."
+    ),
     dayfirst: bool = typer.Option(False, "--dayfirst", help="Read 03/04/2026 as 3 April."),
     decimal_comma: bool = typer.Option(False, "--decimal-comma", help="Read 1.200,50 as 1200.50."),
 ) -> None:
@@ -735,6 +737,8 @@ def import_(
     )
     with render.progress("importing", "rows") as tick, _output(rejects) as rejected:
         result = transfer.import_file(ctx, file, options, rejected, tick)
+    if result.guessed_encoding:
+        render.err(f"read as {result.guessed_encoding} (not UTF-8); give --encoding to choose")
     for name in result.unused_maps:
         render.err(f"warning: --map {name!r}: the file has no such column")
     for error in result.errors:

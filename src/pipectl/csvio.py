@@ -11,8 +11,9 @@ time, so memory stays flat whatever its size. The public API, in the order an im
 - ``open_table(stream, encoding, overrides) -> Table``: decodes and sniffs a binary stream, finds the
   header row (``table.header``, ``table.header_line``; title rows before it are skipped) and gives
   the data rows lazily as ``(line, cells)`` in ``table.rows``, blank rows and report footers left
-  out. ``read_rows(stream, encoding)`` is the level below: the same records, header and title rows
-  included.
+  out. Without ``encoding``, a file that is not UTF-8 is read as cp932 or cp1252
+  (``guess_encoding``), named in ``table.guessed``. ``read_rows(stream, encoding)`` is the level
+  below: the same records, header and title rows included.
 - ``Plan.from_header(header, config, overrides=, map_stage=, dayfirst=, decimal_comma=) -> Plan``:
   which column feeds which field (``plan.columns``), decided once; no name column is a
   PipectlError. ``plan.unused_overrides`` lists ``--map`` headers the file does not have.
@@ -27,7 +28,6 @@ time, so memory stays flat whatever its size. The public API, in the order an im
 - ``write_leads(leads, fmt, stream, bom)``, ``write_touchpoints(touchpoints, fmt, stream, bom)``:
   export as ``csv``, ``json`` (an array) or ``jsonl``. An exported CSV imports back into the same
   leads: cells neutralised on export are restored on import.
-- ``parse_amount(text, decimal_comma) -> Decimal``: the money forms spreadsheets and CRMs write.
 
 A problem with the whole file (its encoding, no name column, a bad map file or mapping) raises
 PipectlError; a bad row is a RowError value, so the caller chooses between ``--strict`` and rejects.
@@ -54,7 +54,7 @@ from typing import IO, Any, NamedTuple
 from pipectl import dates
 from pipectl.config import Config
 from pipectl.errors import NotFound, PipectlError
-from pipectl.leads import EMAIL, clean_tags, fold, normalize_email, parse_money
+from pipectl.leads import CURRENCY_SIGNS, EMAIL, clean_tags, fold, normalize_email, parse_money
 from pipectl.model import Lead, Touchpoint, from_column, to_column
 from pipectl.render import JSON_KEYS, lead_json, neutralise
 
@@ -167,8 +167,12 @@ _STRONG: dict[str, str] = {
     "tags": "Tags|Tag|Labels|Label|Deal - Label|Person - Label|Person - Labels|タグ|ラベル",
     "created_at": "Create Date|Created|Created Time|Created Date|Date Created|Created At|Created On|Creation Date"
     "|CreatedDate|Deal - Deal created|作成日|登録日|作成日時|登録日時",
+    # A CRM's close date is the expected one of an open deal and the real one of a closed deal: the
+    # import takes a closed row's closed_at from it when the file has no closed date of its own.
     "expected_close": "Close Date|Expected Close Date|Expected Close|CloseDate|Closing Date"
     "|Deal - Expected close date|完了予定日|受注予定日|クローズ予定日",
+    "closed_at": "Closed Date|Date Closed|Closed On|Closed At|Deal - Deal closed on|Deal closed on"
+    "|クローズ日|受注日|失注日|成約日",
     "next_action": "Next Step|Next Action|NextStep|次のステップ|次回アクション",
     "next_action_due": "Next Action Due|Next Step Date|Next Activity Date|次回アクション期限|次回予定日",
     "lost_reason": "Lost Reason|Loss Reason|Closed Lost Reason|Reason Lost|Deal - Lost reason|失注理由",
@@ -183,6 +187,7 @@ _WEAK: dict[str, str] = {
     "value": "Expected Revenue",
     "stage": "Lead Status",
     "created_at": "Add time|Person - Add time|Deal - Add time",
+    "closed_at": "Won Date|Won Time|Lost Date|Lost Time|Deal - Won time|Deal - Lost time",
     "note": "Description",
 }
 _ALIASES: dict[str, tuple[str, int]] = {}
@@ -429,11 +434,13 @@ def read_rows(stream: IO[bytes], encoding: str | None = None) -> Iterator[tuple[
 
 @dataclass
 class Table:
-    """A CSV file opened for import: its header row and an iterator over its data rows."""
+    """A CSV file opened for import: its header row and an iterator over its data rows; ``guessed``
+    names the encoding it is read in when that was told from its bytes (None: UTF-8, or as given)."""
 
     header: list[str]
     header_line: int
     rows: Iterator[tuple[int, list[str]]]
+    guessed: str | None = None
 
 
 def _override_keys(overrides: Mapping[str, str] | None) -> dict[str, str]:
@@ -456,7 +463,10 @@ def open_table(stream: IO[bytes], encoding: str | None = None, overrides: Mappin
     column, or else the first row (``Plan.from_header`` then says what is missing).
     """
     keys = _override_keys(overrides)
-    records = read_rows(stream, encoding)
+    guessed = None
+    if encoding is None:
+        stream, guessed = guess_encoding(stream)
+    records = read_rows(stream, encoding or guessed)
     seen = list(itertools.islice(records, _HEADER_SEARCH))
     if not seen:
         raise PipectlError("the file is empty: expected a header row (e.g. name,email,company) and rows of leads")
@@ -466,39 +476,76 @@ def open_table(stream: IO[bytes], encoding: str | None = None, overrides: Mappin
         names = ("name", *NAME_PARTS)
         found = next((i for i, (_, cells) in enumerate(seen) if any(_field_of(c, keys) in names for c in cells)), 0)
     header_line, header = seen[found]
-    return Table(header, header_line, itertools.chain(seen[found + 1 :], records))
+    return Table(header, header_line, itertools.chain(seen[found + 1 :], records), guessed)
+
+
+def guess_encoding(stream: IO[bytes]) -> tuple[IO[bytes], str | None]:
+    """The encoding of a file given without one, told from its first 64 KiB: None for UTF-8, else
+    cp932 (Japanese Excel) or cp1252 (Excel elsewhere); and a stream that reads it from the start.
+
+    A file that none of the three reads (or that holds NUL bytes, as UTF-16 does) is taken as UTF-8,
+    whose error names the line. The rest of the file is not looked at: a later byte the guessed
+    encoding cannot read is an error naming its line, as with ``--encoding``.
+    """
+    if stream.seekable():
+        start = stream.tell()
+        head = stream.read(_GUESS_BYTES)
+        stream.seek(start)
+    else:
+        head = stream.read(_GUESS_BYTES)
+        stream = io.BufferedReader(_Replay(head, stream))
+    whole = len(head) < _GUESS_BYTES
+    readable = [codec for codec in ("utf-8", "cp932", "cp1252") if _reads(codec, head, whole)]
+    if not readable or readable[0] == "utf-8" or b"\x00" in head:
+        return stream, None
+    if len(readable) == 2:
+        # Both read it. Japanese text is kana, punctuation and the common kanji, whose first bytes are
+        # 0x81-0x9F in cp932; Western text read as cp932 pairs an accented letter (é: 0xE9 in cp1252)
+        # with the letter after it (é + r), first bytes of 0xE0 or more.
+        leads = _CP932_PAIR.findall(head)
+        japanese = sum(1 for lead in leads if lead < b"\xa0")
+        return stream, "cp932" if japanese * 2 > len(leads) else "cp1252"
+    return stream, readable[0]
+
+
+_GUESS_BYTES = 1 << 16
+_CP932_PAIR = re.compile(rb"([\x81-\x9f\xe0-\xfc])[\x40-\x7e\x80-\xfc]")  # (first byte), second byte
+
+
+def _reads(codec: str, head: bytes, whole: bool) -> bool:
+    """Whether ``codec`` reads the bytes (at their end, a character cut in two is not an error)."""
+    try:
+        codecs.getincrementaldecoder(codec)().decode(head, final=whole)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+class _Replay(io.RawIOBase):
+    """A stream that cannot seek (a pipe) read again from its start: the bytes read already, then the rest."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self.head = head
+        self.rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.head:
+            size = min(len(buffer), len(self.head))
+            buffer[:size] = self.head[:size]
+            self.head = self.head[size:]
+            return size
+        data = self.rest.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
 
 # --- values -----------------------------------------------------------------------------------------
 
-_CURRENCY_SIGNS = "$¥￥€£₩₹円元 \u00a0\u202f"
 # Digits grouped by commas, 12 at most before the point (so never above MAX_VALUE), 2 decimals at most.
 _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3}){1,3}(?:\.\d{1,2})?", re.ASCII)
-_THOUSANDS_SPACES = (" ", "\u00a0", "\u202f", "'")
-
-
-def parse_amount(text: str, decimal_comma: bool = False) -> Decimal:
-    """An amount as spreadsheets and CRMs write it: ``1,200.50``, ``¥1,200,000``, ``€ 1.200,50``
-    (with ``decimal_comma``), ``1 200``, ``JPY 1,200,000``; non-negative, 2 decimals at most."""
-    raw = text.strip()
-    core = raw.strip(_CURRENCY_SIGNS)
-    # A currency code before or after the number: "JPY 1,200,000", "1.200,50 EUR".
-    if len(core) > 3 and core[:3].isascii() and core[:3].isalpha() and core[:3].isupper() and not core[3].isalpha():
-        core = core[3:].strip(_CURRENCY_SIGNS)
-    if len(core) > 3 and core[-3:].isascii() and core[-3:].isalpha() and core[-3:].isupper() and not core[-4].isalpha():
-        core = core[:-3].strip(_CURRENCY_SIGNS)
-    if decimal_comma:
-        core = core.replace(",", "\0").replace(".", ",").replace("\0", ".")
-    for space in _THOUSANDS_SPACES:
-        if space in core:
-            core = core.replace(space, ",")
-    try:
-        return parse_money(core)
-    except PipectlError as exc:
-        message = exc.message.replace(repr(core), repr(text))
-        if not decimal_comma and "," in core and "." in core and core.rfind(",") > core.rfind("."):
-            message += "; for a decimal comma (1.200,50) set decimal_comma = true in the --map-file"
-        raise PipectlError(message) from None
 
 
 def _clock(text: str) -> time | None:
@@ -704,6 +751,7 @@ class RowError(NamedTuple):
 
 
 _Outcome = tuple[str | None, str | None]  # (stage, status) a stage or status cell names
+_CLOSED = ("won", "lost", "disqualified")
 # Column kinds that do not put their own key in a row's lead dict.
 _NOT_FIELDS = {_KIND_EXTRA, _KIND_JSON, _KIND_NAME, _KIND_FIRST, _KIND_LAST, _KIND_NOTE, _KIND_STAGE, _KIND_STATUS}
 _LEAD_FIELDS = tuple(f.name for f in fields(Lead))  # the order of the leads table's columns
@@ -740,6 +788,11 @@ class Plan:
         self.columns = columns
         self.unused_overrides = unused
         self.decimal_comma = decimal_comma
+        self.currency = config.currency
+        # The one-character signs of the pipeline's currency, which _amount reads without parse_money.
+        self._signs = "".join(
+            s for s, codes in CURRENCY_SIGNS.items() if len(s) == 1 and self.currency.upper() in codes
+        )
         self.stages = config.stage_names
         self._stage_keys = {_key(name): name for name in self.stages}
         self._map_stage = map_stage
@@ -774,7 +827,7 @@ class Plan:
         found.update(key for _, key, kind in self._steps if kind not in _NOT_FIELDS)
         if kinds & {_KIND_STAGE, _KIND_STATUS}:
             found.update(("stage", "status"))
-        if kinds & {_KIND_EXTRA, _KIND_JSON}:
+        if kinds & {_KIND_EXTRA, _KIND_JSON} or "closed_at" in found:  # an open row's closed date goes to extra
             found.add("extra")
         if _KIND_DUE in kinds:
             found.add("next_action")
@@ -882,6 +935,12 @@ class Plan:
                     row[slots["status"]] = outcome[1]
         except PipectlError as exc:  # a cell's (_CellError, from the reader) or the stage's
             return RowError(line, exc.value if isinstance(exc, _CellError) else "", exc.message)
+        closed = slots["closed_at"]
+        if row[closed] is not template[closed] and row[slots["status"]] not in _CLOSED:
+            # A closed date on a lead the row leaves open: kept, but not as when the lead closed.
+            column = self.columns.index("closed_at")
+            extra[_extra_key(self.header, column, list(extra))] = cells[column].strip()
+            row[closed] = template[closed]
         if name is None:
             if first is not None and last is not None:
                 # Chinese, Japanese and Korean names read family name first, whatever the headers say.
@@ -912,21 +971,34 @@ class Plan:
         return ParsedRow(line, {name: from_column(name, value) for name, value in given if value is not _UNSET}, note)
 
     def _amount(self, text: str) -> int:
-        """An amount cell in hundredths: plain digits without a Decimal (most exports), the rest memoised."""
-        # The two common forms first: plain digits (13 cannot exceed MAX_VALUE), and digits grouped by
-        # commas with up to 2 decimals (1,200,000.50).
+        """An amount cell in hundredths: the common forms without a Decimal, the rest memoised."""
+        # The common forms first: plain digits (13 cannot exceed MAX_VALUE), and digits grouped by
+        # commas with up to 2 decimals (1,200,000.50); either after or before one sign of the
+        # pipeline's currency (¥1,200,000, \1,200,000 from Japanese Excel, 1200000円, $1,200).
         if text.isdigit() and text.isascii() and len(text) <= 13:
             return int(text) * 100
-        if not self.decimal_comma and _THOUSANDS.fullmatch(text):
-            whole, _, cents = text.partition(".")
+        signs = self._signs
+        core = text[1:] if text[0] in signs else text[:-1] if text[-1] in signs else text
+        if core.isdigit() and core.isascii() and len(core) <= 13:
+            return int(core) * 100
+        if not self.decimal_comma and _THOUSANDS.fullmatch(core):
+            whole, _, cents = core.partition(".")
             return int(whole.replace(",", "")) * 100 + int(cents.ljust(2, "0"))
         amount = self._amounts.get(text)
         if amount is None:
-            amount = to_column("value", parse_amount(text, self.decimal_comma))
+            amount = to_column("value", self._money(text))
             if len(self._amounts) >= _CACHE_LIMIT:
                 self._amounts.clear()
             self._amounts[text] = amount
         return amount
+
+    def _money(self, text: str) -> Decimal:
+        try:
+            return parse_money(text, self.currency, decimal_comma=self.decimal_comma)
+        except PipectlError as exc:
+            if not self.decimal_comma and "," in text and "." in text and text.rfind(",") > text.rfind("."):
+                raise PipectlError(f"{exc.message}; for a decimal comma (1.200,50) give --decimal-comma") from None
+            raise
 
     def _tags(self, text: str) -> str:
         # A few distinct tag cells repeat down a file: split each once.

@@ -1,7 +1,7 @@
 """Lead fields: parsing and validating what users type (amounts, emails, tags), and judging whether
 two leads are the same person (merge), pure.
 
-Used by every way a lead comes in (add, edit, import), so one rule holds everywhere.
+Used by every way a lead comes in (add, edit, won, import), so one rule holds everywhere.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from pipectl.errors import PipectlError
 from pipectl.model import Lead
@@ -18,7 +18,6 @@ from pipectl.model import Lead
 MAX_VALUE = Decimal("9999999999999.99")
 _ATOM = r"[^@\s<>(),;:\"\[\].]+"
 EMAIL = re.compile(rf"^[^@\s<>(),;:\"\[\]]+@(?:{_ATOM}\.)+[^@\s<>(),;:\"\[\].]{{2,}}$")
-_GROUPED = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$|^\d+(\.\d+)?$")
 # Mail services anyone can sign up to: two leads at gmail.com are no more alike than two strangers.
 FREE_MAIL = frozenset(
     {
@@ -70,23 +69,125 @@ FREE_MAIL = frozenset(
     }
 )
 
+# --- money -----------------------------------------------------------------------------------------
 
-def parse_money(text: str) -> Decimal:
-    """An amount such as ``1200000``, ``1,200,000.50`` or ``1_200_000``: non-negative, 2 decimals at most."""
-    raw = text.strip().replace("_", "")
-    if raw.startswith("-"):
+# The currencies "$" stands for: every dollar, and the pesos written with it.
+_DOLLARS = ("USD", "CAD", "AUD", "NZD", "SGD", "HKD", "TWD", "MXN", "ARS", "CLP", "COP")
+# Currency signs and the ISO codes each can mean. "¥" is the yen and the yuan alike; "\" is the yen of
+# cp932, whose 0x5C Japanese Windows shows as ¥ (Excel's \1,200,000), so it is never the yuan.
+CURRENCY_SIGNS: dict[str, tuple[str, ...]] = {
+    "$": _DOLLARS,
+    **{f"{country}$": (code,) for country, code in (("US", "USD"), ("C", "CAD"), ("CA", "CAD"), ("A", "AUD"),
+       ("AU", "AUD"), ("NZ", "NZD"), ("S", "SGD"), ("HK", "HKD"), ("NT", "TWD"), ("MX", "MXN"), ("R", "BRL"))},
+    "¥": ("JPY", "CNY"),
+    "\\": ("JPY",),
+    "円": ("JPY",),
+    "元": ("CNY",),
+    "€": ("EUR",),
+    "£": ("GBP",),
+    "₩": ("KRW",),
+    "₹": ("INR",),
+}  # fmt: skip
+_SIGN_NAMES = {"$": "dollars ($)", "¥": "JPY or CNY (¥)"}
+_MARK = "|".join(re.escape(sign) for sign in sorted(CURRENCY_SIGNS, key=len, reverse=True))
+# A currency mark before the number (a sign or an ISO code such as JPY), and after it (円, EUR, €).
+# The money patterns are strings that re compiles on first use and keeps: start-up does not pay for them.
+_BEFORE = rf"({_MARK}|[A-Za-z]{{3}}(?![A-Za-z]))\s*"
+_AFTER = rf"\s*({_MARK}|(?<![A-Za-z])[A-Za-z]{{3}})$"
+# Full-width forms (Japanese input: digits, commas, ￥) as their ASCII ones, and the other spellings
+# of the multipliers (萬, 亿).
+_NARROW = str.maketrans(
+    {**{chr(code): chr(code - 0xFEE0) for code in range(0xFF01, 0xFF5F)}, "\u3000": " ", "￥": "¥", "￡": "£",
+     "￦": "₩", "萬": "万", "亿": "億"}
+)  # fmt: skip
+# Thousands separators other than the comma: spaces (1 200 000) and the Swiss apostrophe (1'200'000).
+_SEPARATORS = (" ", "\u00a0", "\u202f", "'")
+_NUMBER = r"(?a:\d{1,3}(?:,\d{3})+|\d+)(?a:\.\d+)?"  # ASCII digits only
+# 1億2000万5000: each part optional, in that order (万 = 10^4, 億 = 10^8); a plain number comes last.
+_AMOUNT = rf"(?:({_NUMBER})億)?(?:({_NUMBER})万)?({_NUMBER})?"
+_UNITS = (Decimal(10**8), Decimal(10**4), Decimal(1))
+_CENT = Decimal("0.01")
+_EXAMPLES = "1200000, 1,200,000.50, ¥1,200,000, $1,200, 120万円 or 1億2000万"
+
+
+def parse_money(text: str, currency: str, *, decimal_comma: bool = False) -> Decimal:
+    """An amount as people and spreadsheets write it, in the pipeline's ``currency`` (an ISO code).
+
+    Accepted: digits with comma, space or apostrophe thousands separators and up to 2 decimals
+    (``decimal_comma``: ``1.200,50``; ``_`` between digits is ignored, as in Python); full-width
+    digits and signs; a currency sign (``$ ¥ ￥ \\ € £ ₩ ₹ 円 元``, ``US$``, ``HK$``...) or ISO code
+    (``JPY 1200000``, ``1200 usd``) before or after; the multipliers 万 (10^4) and 億 (10^8), also
+    combined (``1億2000万``, ``1.5万``). Non-negative, at most ``MAX_VALUE``. A sign or code of another
+    currency than ``currency`` is an error naming both.
+    """
+    raw = (text if text.isascii() else text.translate(_NARROW)).strip()
+    negative = raw[:1] in ("-", "\u2212")
+    marks: list[str] = []
+    core = raw[1:].lstrip() if negative else raw
+    for _ in range(2):  # a sign and a code: "USD $1,200", "$1,200 USD"
+        found = None if core[:1].isdigit() else re.match(_BEFORE, core)
+        if found is None or found.end() == len(core):
+            break
+        marks.append(found.group(1))
+        core = core[found.end() :]
+    for _ in range(2):
+        found = None if core[-1:].isdigit() else re.search(_AFTER, core)
+        if found is None or found.start() == 0:
+            break
+        marks.append(found.group(1))
+        core = core[: found.start()]
+    if negative or core[:1] in ("-", "\u2212"):
         raise PipectlError(f"value must not be negative (got {text!r})")
-    if not _GROUPED.match(raw):
-        raise PipectlError(f"value must be an amount like 1200000 or 1,200,000.50 (got {text!r})")
-    try:
-        amount = Decimal(raw.replace(",", ""))
-    except InvalidOperation:
-        raise PipectlError(f"value must be an amount like 1200000 or 1,200,000.50 (got {text!r})") from None
-    if amount.as_tuple().exponent < -2:  # type: ignore[operator]
-        raise PipectlError(f"value has more than 2 decimals (got {text!r}); amounts are kept exactly")
+    amount = _amount(core, decimal_comma)
+    if amount is None:
+        zeros = re.sub("[Oo]", "0", core)
+        hint = "; a letter O for a zero?" if zeros != core and _amount(zeros, decimal_comma) is not None else ""
+        raise PipectlError(f"value must be an amount like {_EXAMPLES} (got {text!r}{hint})")
+    for mark in marks:
+        _check_currency(mark, currency, text)
     if amount > MAX_VALUE:
         raise PipectlError(f"value is too large (got {text!r}); the largest is {MAX_VALUE:,}")
-    return amount
+    exact = amount.quantize(_CENT)  # one form whatever was written: 15000.00, as stored and read back
+    if exact != amount:
+        raise PipectlError(f"value has more than 2 decimals (got {text!r}); amounts are kept exactly")
+    return exact
+
+
+def _amount(core: str, decimal_comma: bool) -> Decimal | None:
+    """The number of an amount without its currency marks, or None when it is not one."""
+    if decimal_comma:
+        core = core.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    for separator in _SEPARATORS:
+        if separator in core:
+            core = core.replace(separator, ",")
+    if "_" in core:
+        core = re.sub(r"(?<=\d)_(?=\d)", "", core)
+    if "万" not in core and "億" not in core:
+        return Decimal(core.replace(",", "")) if re.fullmatch(_NUMBER, core) else None
+    found = re.fullmatch(_AMOUNT, core)
+    if found is None:
+        return None
+    parts = [Decimal(part.replace(",", "")) if part else None for part in found.groups()]
+    if parts[0] is not None and parts[1] is None and parts[2] is not None:
+        return None  # 1億5000: 100,005,000 as written, but said for 1億5000万; ask for the 万
+    total, above = Decimal(0), None
+    for part, unit in zip(parts, _UNITS, strict=True):
+        if part is None:
+            continue
+        if part > MAX_VALUE:
+            return part  # too large whatever its unit (and a huge one would overflow a product)
+        if above is not None and part * unit >= above:
+            return None  # under a larger unit a part counts less than it: 1億2000万, never 1億20000万
+        total += part * unit
+        above = unit
+    return total
+
+
+def _check_currency(mark: str, currency: str, text: str) -> None:
+    codes = CURRENCY_SIGNS.get(mark) or (mark.upper(),)
+    if currency.upper() not in codes:
+        named = _SIGN_NAMES.get(mark) or codes[0]
+        raise PipectlError(f"value is in {named} but this pipeline's currency is {currency} (got {text!r})")
 
 
 def fold(text: str) -> str:

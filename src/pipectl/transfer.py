@@ -79,6 +79,7 @@ class ImportResult:
     errors: list[csvio.RowError] = field(default_factory=list)
     seconds: float = 0.0
     unused_maps: list[str] = field(default_factory=list)
+    guessed_encoding: str | None = None  # the file's, told from its bytes (no --encoding, not UTF-8)
 
 
 @dataclass
@@ -148,6 +149,7 @@ def import_file(
             decimal_comma=options.decimal_comma or bool(map_file and map_file.decimal_comma),
         )
         result.unused_maps = plan.unused_overrides
+        result.guessed_encoding = table.guessed
         rejected = csvio.RejectsWriter(rejects, table.header) if rejects is not None else None
         try:
             ctx.store(create=True).use_cache(IMPORT_CACHE_MIB)
@@ -233,6 +235,11 @@ class _Writer:
             self.reject(error, cells)
             return
         changes = _changes(existing, row.lead, fill=mode == "fill")
+        if "status" in changes:
+            close_date = changes.get("expected_close", existing.expected_close)
+            changes["closed_at"] = _closing_time(
+                changes["status"], row.lead.get("closed_at"), close_date, self.ctx.now_iso
+            )
         if not changes:
             self.result.skipped += 1
             return
@@ -271,7 +278,7 @@ class _Batcher:
 
     def __init__(self, ctx: Context, plan: csvio.Plan, options: ImportOptions, sink: Any, fresh: bool) -> None:
         """``fresh``: no lead had an email before the import, so only the file's own emails can be taken."""
-        self.plan, self.options, self.sink, self.now = plan, options, sink, ctx.now
+        self.plan, self.options, self.sink, self.now, self.now_iso = plan, options, sink, ctx.now, ctx.now_iso
         self.read = self.skipped = 0
         self.skip_repeats = options.on_duplicate == "skip"
         now = ctx.now_iso
@@ -356,10 +363,9 @@ class _Batcher:
         created = row[self.created]
         if row[self.entered] is None:
             row[self.entered] = created
-        if row[self.status] != _OPEN and row[self.closed] is None and self.close_date is not None:
-            close_date = row[self.close_date]
-            if close_date:
-                row[self.closed] = close_date + "T00:00:00Z"  # a CRM's close date of a closed deal
+        if row[self.status] != _OPEN and row[self.closed] is None:
+            close_date = None if self.close_date is None else row[self.close_date]
+            row[self.closed] = _closing_time(row[self.status], None, close_date, self.now_iso)
         if note:
             row[self.touches], row[self.touched] = 1, created
             self.notes.append((len(self.pending), created, note))
@@ -465,6 +471,14 @@ def _widen(fd: int) -> None:
     if hasattr(fcntl, "F_SETPIPE_SZ"):  # Linux
         with contextlib.suppress(OSError):
             fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+
+
+def _closing_time(status: str, closed_at: str | None, close_date: str | None, now_iso: str) -> str | None:
+    """When an imported lead closed: the file's closed date, else its close date (a CRM's close date
+    of a closed deal), else the import's time, so that the report counts it; None while it is open."""
+    if status == _OPEN:
+        return None
+    return closed_at or (f"{close_date}T00:00:00Z" if close_date else now_iso)
 
 
 def _changes(lead: Lead, given: dict[str, Any], fill: bool) -> dict[str, Any]:
