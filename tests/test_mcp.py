@@ -14,12 +14,12 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import add, assert_error, database, ok, query, run, snapshot
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.types import CallToolResult
 
 import pipectl
+from conftest import add, assert_error, database, ok, query, run, snapshot
 from pipectl import config, mcp_server
 
 pytestmark = pytest.mark.backends
@@ -139,11 +139,11 @@ def test_lists_come_in_pages_with_total_and_truncated() -> None:
 def test_a_page_too_big_for_an_assistant_shrinks_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     for n in range(4):
         add(f"Lead {n}", "--company", "x" * 400)
-    monkeypatch.setattr(mcp_server, "MAX_CHARS", 3000)
+    monkeypatch.setattr(mcp_server, "MAX_BYTES", 3000)
     page = data(call("list_leads"))
     assert 1 <= len(page["leads"]) < 4
     assert page["truncated"] is True and page["next_offset"] == len(page["leads"]) and page["total"] == 4
-    monkeypatch.setattr(mcp_server, "MAX_CHARS", 500)
+    monkeypatch.setattr(mcp_server, "MAX_BYTES", 500)
     assert "too large" in error(call("get_lead", lead="1"))
 
 
@@ -167,7 +167,9 @@ def test_writes_go_through_the_rules_and_are_recorded_as_commands() -> None:
     assert (touched["touch_count"], touched["next_action"]) == (1, "demo")
     data(call("add_note", lead=lead, text="likes it"))
     assert data(call("advance", lead=lead))["stage"] == "qualifying"
-    qualified = data(call("qualify", lead=lead, answers={"budget": "yes", "authority": "yes", "need": "yes"}, partial=True))
+    qualified = data(
+        call("qualify", lead=lead, answers={"budget": "yes", "authority": "yes", "need": "yes"}, partial=True)
+    )
     assert qualified["verdict"] == "qualified" and qualified["qualified"] is True
     assert data(call("snooze", lead=lead, until="2027-01-15", reason="holidays"))["snooze_reason"] == "holidays"
     assert data(call("won", lead=lead, value="1,500"))["status"] == "won"
@@ -215,6 +217,7 @@ def test_undo_reverts_the_last_change_whoever_made_it() -> None:
 # --- the command --------------------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only  # the transport and the command; the tools run on both backends above
 def test_pipectl_mcp_over_stdio_works_the_pipeline_and_pipectl_undo_reverts_it() -> None:
     lead = str(add("Ann Lee", "--company", "Acme", "--stage", "qualifying"))
 
@@ -250,6 +253,7 @@ def test_pipectl_mcp_owner_is_the_actor_of_every_write() -> None:
     assert query("SELECT actor, command FROM events") == [("hanako", "mcp: add Ann")]
 
 
+@pytest.mark.sqlite_only  # the transport and the command; the tools run on both backends above
 def test_pipectl_mcp_read_only_over_stdio() -> None:
     async def work(client: Client) -> tuple[set[str], CallToolResult]:
         tools = {tool.name for tool in (await client.list_tools()).tools}

@@ -898,6 +898,8 @@ def mcp(
             raise
         raise PipectlError("the MCP server needs the mcp extra: pip install 'pipectl[mcp]'") from None
     config = dataclasses.replace(ctx.config, owner=owner.strip()) if owner and owner.strip() else ctx.config
+    if sys.stdin.isatty():
+        render.err("pipectl mcp: serving the MCP protocol on stdio for an assistant to start (Ctrl-C stops it)")
     gc.enable()  # a long-running server needs its garbage collected
     server = mcp_server.build(config, ctx.database, _state.get("as_of"), read_only, "--debug" in _state["argv"])
     server.run("stdio")

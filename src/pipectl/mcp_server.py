@@ -37,9 +37,10 @@ from pipectl.model import Status
 PAGE = 50  # items per page unless the assistant asks for another number
 MAX_PAGE = 500
 BOARD_CARDS = 10  # leads shown per stage of the board
-# Claude Code refuses a tool result over about 25,000 tokens; JSON runs at roughly 3 to 4 characters a
-# token, and a page shrinks to fit this many characters (saying so) rather than be refused.
-MAX_CHARS = 60_000
+# Claude Code refuses a tool result over about 25,000 tokens. JSON runs at roughly 3 to 4 bytes a token
+# (UTF-8 bytes, so that Japanese text, near a token a character, counts for more); a page shrinks to fit
+# this many bytes (saying so) rather than be refused.
+MAX_BYTES = 50_000
 
 # A result is a CallToolResult built here (the JSON text and the same data as structured content); the
 # SDK publishes and checks the structured part against the type after it.
@@ -93,7 +94,7 @@ def _money(value: float | str | None) -> str | None:
     """An amount as the text ``leads.parse_money`` reads: a JSON number without float noise or exponent."""
     if value is None or isinstance(value, str):
         return value
-    return format(Decimal(repr(value)), "f")
+    return format(Decimal(repr(value)).normalize(), "f")
 
 
 def _error(message: str) -> CallToolResult:
@@ -103,19 +104,22 @@ def _error(message: str) -> CallToolResult:
 def _result(data: dict[str, Any]) -> CallToolResult:
     """The CLI's JSON as text, and the same (Decimals as numbers) as structured content."""
     text = render.dumps(data, compact=True)
-    if len(text) > MAX_CHARS:
-        return _error(
-            f"the result is too large for an assistant ({len(text):,} characters): ask for less (a smaller limit)"
-        )
+    size = _size(text)
+    if size > MAX_BYTES:
+        return _error(f"the result is too large for an assistant ({size:,} bytes): ask for less (a smaller limit)")
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=json.loads(text))
 
 
+def _size(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
 def _fitting(rows: list[Any], share: float = 0.9) -> int:
-    """How many of ``rows``, from the first, fit in ``share`` of the characters a result may have (at
-    least one: a single row too big makes the whole result refused, never cut)."""
-    budget, used = MAX_CHARS * share, 0
+    """How many of ``rows``, from the first, fit in ``share`` of the bytes a result may have (at least
+    one: a single row too big makes the whole result refused, never cut)."""
+    budget, used = MAX_BYTES * share, 0
     for count, row in enumerate(rows):
-        used += len(render.dumps(row, compact=True)) + 1
+        used += _size(render.dumps(row, compact=True)) + 1
         if used > budget:
             return max(count, 1)
     return len(rows)
