@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -163,6 +164,7 @@ def test_writes_go_through_the_rules_and_are_recorded_as_commands() -> None:
     added = data(call("add_lead", name="Ann Lee", company="Acme", value=1200.5, tags=["fair"], due="fri"))
     assert (added["value"], added["tags"], added["next_action"]) == (1200.5, ["fair"], "follow up")
     lead = str(added["id"])
+    assert data(call("get_lead", lead=added["id"]))["id"] == added["id"]  # an id given as a number
     touched = data(call("log_touch", lead="acme", kind="call", outcome="Replied", next_action="demo", due="tomorrow"))
     assert (touched["touch_count"], touched["next_action"]) == (1, "demo")
     data(call("add_note", lead=lead, text="likes it"))
@@ -195,6 +197,7 @@ def test_refusals_and_bad_arguments_are_one_line_errors_that_change_nothing() ->
     assert "no lead matches 'zzz'" in error(call("get_lead", lead="zzz"))
     assert "limit" in error(call("list_leads", limit=0))
     assert "kind" in error(call("log_touch", lead=lead, kind="fax"))
+    assert "value" in error(call("won", lead=lead, value=True))
     assert "no answer for authority, need, timeline" in error(call("qualify", lead=lead, answers={"budget": "yes"}))
     assert "no question with key 'color'" in error(call("qualify", lead=lead, answers={"color": "yes"}, partial=True))
     assert snapshot() == before
@@ -262,6 +265,18 @@ def test_pipectl_mcp_read_only_over_stdio() -> None:
     tools, refused = session(process("--read-only"), work)
     assert tools == READ
     assert "Unknown tool: undo" in error(refused)
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("command", [["add", "Kim"], ["list", "--json"], ["today"]])
+def test_no_other_command_loads_the_sdk(command: list[str]) -> None:
+    script = (
+        f"import sys\nfrom pipectl.cli import main\nsys.argv = ['pipectl', *{command!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted({name.partition('.')[0] for name in sys.modules} & {'mcp', 'pydantic', 'anyio'}))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines()[-1] == "[]"
 
 
 def test_without_the_extra_pipectl_mcp_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

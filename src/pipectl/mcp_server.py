@@ -15,6 +15,7 @@ The SDK (the ``mcp`` extra) is imported here at the top: only the ``mcp`` comman
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import shlex
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from mcp.server.mcpserver import Context as CallContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
-from pydantic import Field, ValidationError
+from pydantic import Field, StrictFloat, StrictStr, ValidationError
 from pydantic_core import ErrorDetails
 
 from pipectl import __version__, actions, cadence, dates, qualify, render, views
@@ -47,7 +48,11 @@ MAX_BYTES = 50_000
 Result = Annotated[CallToolResult, dict[str, Any]]
 
 LeadRef = Annotated[
-    str, Field(description="The lead: its id, its email, or part of its name or company (as on the command line).")
+    str,
+    Field(
+        coerce_numbers_to_str=True,  # an id given as a number is meant as that id
+        description="The lead: its id, its email, or part of its name or company (as on the command line).",
+    ),
 ]
 Limit = Annotated[int, Field(ge=1, le=MAX_PAGE, description=f"At most this many items (default {PAGE}).")]
 Offset = Annotated[int, Field(ge=0, description="Skip this many items first: the next_offset of the previous page.")]
@@ -55,7 +60,10 @@ When = Annotated[
     str | None,
     Field(description="A date or time: 2026-12-01, tomorrow, fri, +3d, eow, 'next friday 10:00', 明日..."),
 ]
-Money = Annotated[float | str | None, Field(description="An amount, e.g. 1200000 or '1,200.50' (up to 2 decimals).")]
+Money = Annotated[
+    StrictFloat | StrictStr | None,  # strict: true is not an amount of 1
+    Field(description="An amount, e.g. 1200000 or '1,200.50' (up to 2 decimals)."),
+]
 
 READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
@@ -242,7 +250,7 @@ class Tools:
     def review(
         self,
         kind: Annotated[
-            str | None, Field(description="Only findings of this kind: stale, overdue, no_next_step, uncontacted...")
+            str | None, Field(description=f"Only findings of this kind: {', '.join(render.KIND_TITLES)}.")
         ] = None,
         owner: Annotated[str | None, Field(description="Only this owner's leads.")] = None,
         limit: Limit = PAGE,
@@ -528,9 +536,8 @@ def build(config: Config, database: str, as_of: str | None, read_only: bool, deb
         "pipectl", version=__version__, instructions=INSTRUCTIONS, log_level="DEBUG" if debug else "WARNING"
     )
     tools = Tools(config, database, as_of, debug)
-    for name in READ_TOOLS:
-        server.add_tool(getattr(tools, name), name=name, annotations=READ)
-    if not read_only:
-        for name, annotations in WRITE_TOOLS.items():
-            server.add_tool(getattr(tools, name), name=name, annotations=annotations)
+    offered = {name: READ for name in READ_TOOLS} | ({} if read_only else WRITE_TOOLS)
+    for name, hints in offered.items():
+        method = getattr(tools, name)
+        server.add_tool(method, name=name, description=inspect.cleandoc(method.__doc__), annotations=hints)
     return server
