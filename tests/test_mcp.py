@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -279,6 +280,14 @@ def test_no_other_command_loads_the_sdk(command: list[str]) -> None:
     assert result.stdout.splitlines()[-1] == "[]"
 
 
+@pytest.mark.sqlite_only
+def test_a_bad_config_stops_pipectl_mcp_before_it_serves(tmp_path: Path) -> None:
+    (tmp_path / "bad.toml").write_text("stages = 3\n", encoding="utf-8")
+    assert_error(run("--config", str(tmp_path / "missing.toml"), "mcp"), "no such file")
+    assert_error(run("--config", str(tmp_path / "bad.toml"), "mcp"), "stages")
+
+
+@pytest.mark.sqlite_only
 def test_without_the_extra_pipectl_mcp_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delattr(pipectl, "mcp_server")
     monkeypatch.delitem(sys.modules, "pipectl.mcp_server")
