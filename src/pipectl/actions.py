@@ -416,27 +416,55 @@ def list_leads(
     desc: bool = False,
     limit: int | None = None,
     stale: bool = False,
+    offset: int = 0,
 ) -> list[Lead]:
-    """Leads matching the filters; ``stale`` keeps the open ones the review finds stale."""
+    """Leads matching the filters; ``stale`` keeps the open ones the review finds stale. With a
+    ``limit``, the page of them from ``offset``."""
+    where = _filter(ctx, stage, status, tag, owner, qualified)
+    if not stale:
+        return ctx.store().list_leads(where, sort, desc, limit, ctx.config.stage_names, offset)
+    found = _stale(ctx, ctx.store().list_leads(where, sort, desc, None, ctx.config.stage_names))
+    return found[offset : None if limit is None else offset + limit]
+
+
+def count_leads(
+    ctx: Context,
+    *,
+    stage: str | None = None,
+    status: str = "open",
+    tag: str | None = None,
+    owner: str | None = None,
+    qualified: bool | None = None,
+    stale: bool = False,
+) -> int:
+    """How many leads ``list_leads`` finds with the same filters, whatever the page."""
+    where = _filter(ctx, stage, status, tag, owner, qualified)
+    if not stale:
+        return ctx.store().count_leads(where)
+    return len(_stale(ctx, ctx.store().list_leads(where)))
+
+
+def _filter(
+    ctx: Context, stage: str | None, status: str, tag: str | None, owner: str | None, qualified: bool | None
+) -> Filter:
     statuses: tuple[str, ...] | None = {
         "all": None,
         "closed": tuple(s.value for s in CLOSED),
     }.get(status, (status,))
-    where = Filter(
+    return Filter(
         statuses=statuses,
         stage=pipeline.resolve_stage(ctx.config, stage) if stage else None,
         tag=tag,
         owner=owner,
         qualified=qualified,
     )
-    if not stale:
-        return ctx.store().list_leads(where, sort, desc, limit, ctx.config.stage_names)
+
+
+def _stale(ctx: Context, found: list[Lead]) -> list[Lead]:
+    """The leads of ``found`` the review finds stale, in the same order."""
     findings, _ = run_review(ctx)
     stale_ids = {f.lead_id for f in findings if f.kind == "stale"}
-    found = [
-        lead for lead in ctx.store().list_leads(where, sort, desc, None, ctx.config.stage_names) if lead.id in stale_ids
-    ]
-    return found[:limit]
+    return [lead for lead in found if lead.id in stale_ids]
 
 
 # --- qualification -------------------------------------------------------------------------------

@@ -293,9 +293,7 @@ def show(
     found, timeline, qualification = actions.show(ctx, lead)
     step = cadence.describe(ctx.config, found, ctx.now)
     if as_json:
-        render.print_json(
-            {**render.lead_json(found), "timeline": timeline, "qualification": qualification, "cadence": step}
-        )
+        render.print_json(render.show_json(found, timeline, qualification, step))
     else:
         render.print_lead(found, timeline, qualification, ctx.config, step)
 
@@ -588,12 +586,7 @@ def today(
     ctx = context()
     items = actions.today(ctx, owner)[:limit]
     if as_json:
-        render.print_json(
-            [
-                {"lead_id": i.lead.id, "reason": i.reason, "section": i.section, "lead": render.lead_json(i.lead)}
-                for i in items
-            ]
-        )
+        render.print_json(render.today_json(items))
     else:
         render.print_today(items, ctx.config)
 
@@ -915,6 +908,31 @@ def undo() -> None:
         render.out("nothing to undo")
         return
     render.out(f"undid: {events[0].command} ({len(events)} change{'s' if len(events) != 1 else ''})")
+
+
+@app.command("mcp")
+def mcp(
+    read_only: bool = typer.Option(False, "--read-only", help="Offer only the read tools."),
+    owner: str = typer.Option(
+        None, "--owner", help="Act as this owner: the actor of every write, and of new leads (default: the config's)."
+    ),
+) -> None:
+    """Run a Model Context Protocol server on stdio, so an AI assistant can read and work the pipeline."""
+    import dataclasses
+
+    ctx = context()  # a bad config is an error now, not at the assistant's first call
+    try:
+        from pipectl import mcp_server  # the SDK is imported only here: no other command pays for it
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] not in ("mcp", "mcp_types", "pydantic", "pydantic_core"):
+            raise
+        raise PipectlError("the MCP server needs the mcp extra: pip install 'pipectl[mcp]'") from None
+    config = dataclasses.replace(ctx.config, owner=owner.strip()) if owner and owner.strip() else ctx.config
+    if sys.stdin.isatty():
+        render.err("pipectl mcp: serving the MCP protocol on stdio for an assistant to start (Ctrl-C stops it)")
+    gc.enable()  # a long-running server needs its garbage collected
+    server = mcp_server.build(config, ctx.database, _state.get("as_of"), read_only, "--debug" in _state["argv"])
+    server.run("stdio")
 
 
 @app.command("demo")

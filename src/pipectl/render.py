@@ -91,9 +91,10 @@ def lead_json(lead: Lead) -> dict[str, Any]:
     return data
 
 
-def dumps(obj: Any) -> str:
-    """JSON: indented for a person at a terminal, compact for scripts (and C-fast on big outputs)."""
-    indent = 2 if is_terminal() else None
+def dumps(obj: Any, compact: bool = False) -> str:
+    """JSON: indented for a person at a terminal, compact for scripts and assistants (and C-fast on big
+    outputs)."""
+    indent = 2 if is_terminal() and not compact else None
     return json.dumps(obj, ensure_ascii=False, indent=indent, default=_number)
 
 
@@ -109,9 +110,13 @@ def err(line: str) -> None:
     sys.stderr.write(safe(line) + "\n")
 
 
-def error(message: str) -> None:
+def error_line(message: str) -> str:
     """The one ``Error:`` line of a failed command: user text quoted in it cannot break it in two."""
-    err("Error: " + message.replace("\r", "\\r").replace("\n", "\\n"))
+    return "Error: " + message.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def error(message: str) -> None:
+    err(error_line(message))
 
 
 def _console() -> Any:
@@ -292,6 +297,13 @@ def qualification_lines(qualification: dict[str, Any] | None) -> list[tuple[str,
     return rows
 
 
+def show_json(
+    lead: Lead, timeline: list[dict[str, Any]], qualification: dict[str, Any] | None, cadence: str | None
+) -> dict[str, Any]:
+    """`show --json`: the lead object, its timeline, its latest qualification and where it is in the cadence."""
+    return {**lead_json(lead), "timeline": timeline, "qualification": qualification, "cadence": cadence}
+
+
 def print_lead(
     lead: Lead,
     timeline: list[dict[str, Any]],
@@ -384,6 +396,16 @@ def verdict_line(lead: Lead, outcome: Any, verdict: str, threshold: float) -> st
     return text
 
 
+def checklist_json(checklist: Any, source: str) -> dict[str, Any]:
+    """The checklist as data: where it comes from, the pass threshold and each question."""
+    return {
+        "source": source,
+        "threshold": checklist.threshold,
+        "total_weight": checklist.total_weight,
+        "criteria": [dataclasses.asdict(criterion) for criterion in checklist.criteria],
+    }
+
+
 def print_checklist(checklist: Any, source: str) -> None:
     """The checklist's questions, weights and knock-outs."""
     rows = [
@@ -474,6 +496,14 @@ SECTION_TITLES = {
     "due_today": "Due today",
     "closing": "Closest to closing",
 }
+
+
+def today_json(items: list[Any]) -> list[dict[str, Any]]:
+    """`today --json`: one object per item, in the plan's order (SPEC §7)."""
+    return [
+        {"lead_id": item.lead.id, "reason": item.reason, "section": item.section, "lead": lead_json(item.lead)}
+        for item in items
+    ]
 
 
 def print_today(items: list[Any], config: Config) -> None:

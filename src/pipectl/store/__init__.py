@@ -490,8 +490,10 @@ class Store:
         desc: bool = False,
         limit: int | None = None,
         stage_order: Sequence[str] = (),
+        offset: int = 0,
     ) -> list[Lead]:
-        """Leads matching ``where``, sorted by a key of SORT_KEYS (``stage`` in ``stage_order``)."""
+        """Leads matching ``where``, sorted by a key of SORT_KEYS (``stage`` in ``stage_order``); with a
+        ``limit``, a page of them from ``offset``."""
         clauses, params = self._filter_sql(where)
         sql = _SELECT_LEAD + (" WHERE " + " AND ".join(clauses) if clauses else "")
         if sort == "stage":
@@ -509,9 +511,15 @@ class Store:
         # Empty values sort last whichever way; id breaks ties so the order is stable.
         sql += f" ORDER BY {term} IS NULL, {term}{direction}, id{direction}"
         if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
+            sql += " LIMIT ? OFFSET ?"
+            params += [limit, offset]
         return [lead_from_row(row) for row in self.conn.execute(sql, params)]
+
+    def count_leads(self, where: Filter) -> int:
+        """How many leads match ``where`` (what a page of ``list_leads`` is out of)."""
+        clauses, params = self._filter_sql(where)
+        sql = "SELECT count(*) FROM leads" + (" WHERE " + " AND ".join(clauses) if clauses else "")
+        return int(self.conn.execute(sql, params).fetchone()[0])
 
     def open_leads_brief(self, owner: str | None = None) -> list[Lead]:
         """Every open lead with only the fields the review reads (the rest left at their defaults:
