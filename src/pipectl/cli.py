@@ -25,7 +25,7 @@ from typer.core import TyperGroup
 
 from pipectl import __version__, actions, render
 from pipectl.errors import PipectlError
-from pipectl.model import Status
+from pipectl.model import GroupBy, SortKey, Status, StatusFilter
 
 
 class _Group(TyperGroup):
@@ -218,27 +218,6 @@ def add(
         return
     render.out(str(lead.id))
     render.err(f"added {lead.label} in {lead.stage}")
-
-
-class StatusFilter(StrEnum):
-    open = "open"
-    won = "won"
-    lost = "lost"
-    disqualified = "disqualified"
-    closed = "closed"
-    all = "all"
-
-
-class SortKey(StrEnum):
-    id = "id"
-    name = "name"
-    company = "company"
-    value = "value"
-    stage = "stage"
-    created = "created"
-    updated = "updated"
-    due = "due"
-    touched = "touched"
 
 
 @app.command("list")
@@ -592,12 +571,6 @@ def today(
 
 
 # --- board and report ----------------------------------------------------------------------------
-
-
-class GroupBy(StrEnum):
-    source = "source"
-    owner = "owner"
-    tag = "tag"
 
 
 @app.command("board")

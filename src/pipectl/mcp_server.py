@@ -30,10 +30,9 @@ from pydantic import Field, StrictFloat, StrictStr, ValidationError
 from pydantic_core import ErrorDetails
 
 from pipectl import __version__, actions, cadence, dates, qualify, render, views
-from pipectl.cli import GroupBy, SortKey, StatusFilter
 from pipectl.config import Config
 from pipectl.errors import PipectlError
-from pipectl.model import Status
+from pipectl.model import GroupBy, SortKey, Status, StatusFilter
 
 PAGE = 50  # items per page unless the assistant asks for another number
 MAX_PAGE = 500

@@ -23,6 +23,35 @@ class Status(StrEnum):
 
 CLOSED = (Status.WON, Status.LOST, Status.DISQUALIFIED)
 
+
+# The choices every front end (the command line, the MCP tools) offers for listing and reporting.
+class StatusFilter(StrEnum):
+    open = "open"
+    won = "won"
+    lost = "lost"
+    disqualified = "disqualified"
+    closed = "closed"
+    all = "all"
+
+
+class SortKey(StrEnum):
+    id = "id"
+    name = "name"
+    company = "company"
+    value = "value"
+    stage = "stage"
+    created = "created"
+    updated = "updated"
+    due = "due"
+    touched = "touched"
+
+
+class GroupBy(StrEnum):
+    source = "source"
+    owner = "owner"
+    tag = "tag"
+
+
 # Touchpoint kinds that are attempts to reach the lead: outbound unless logged with --in.
 CONTACT_KINDS = ("call", "email", "meeting", "message")
 # Outcomes of an outbound touchpoint that mean the lead answered.
