@@ -115,6 +115,10 @@ class Backend(ABC):
         """Many rows at once, by the fastest path the database has."""
 
     @abstractmethod
+    def update_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Set ``columns`` of many rows at once: each row is the id, then the new values."""
+
+    @abstractmethod
     def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Sequence[Any]]:
         """The rows of a big query, fetched a batch at a time so memory stays flat."""
 
