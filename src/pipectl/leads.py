@@ -58,8 +58,12 @@ def search_text(*texts: str | None) -> str:
     """What a lookup by text searches in (stored as the ``search`` column for a lead's name and company):
     each text ``fold_words``-ed, one a line, and for one in a CJK script that has spaces, the same
     without them, so that 山田太郎 finds 山田 太郎."""
-    parts = [fold_words(text) for text in texts if text]
-    parts += [part.replace(" ", "") for part in parts if " " in part and not part.isascii() and _CJK.search(part)]
+    parts = [" ".join(text.split()) for text in texts if text]
+    joined = SEARCH_SEPARATOR.join(parts)
+    if joined.isascii():  # most names and companies (an import computes this for every row): ASCII
+        return joined.lower()  # folds as casefold does, and holds no CJK
+    parts = [fold_words(part) for part in parts]
+    parts += [part.replace(" ", "") for part in parts if " " in part and _CJK.search(part)]
     return SEARCH_SEPARATOR.join(parts)
 
 
