@@ -46,7 +46,7 @@ class Backend(ABC):
     shared = False
     #: Whether opening it created it (a new file, or the schema in an empty server database).
     created = False
-    #: Case-insensitive LIKE.
+    #: LIKE without regard to (ASCII) case: for a lead another program wrote without its ``search``.
     like = "LIKE"
     #: Starts a read-only transaction on one snapshot.
     snapshot_begin = "BEGIN"
