@@ -102,7 +102,7 @@ def test_imported_and_copied_leads_are_found(tmp_path: Path) -> None:
     not_found("müller")
 
 
-def test_a_lead_another_program_wrote_without_search_is_still_found() -> None:
+def test_plain_ascii_leads_and_those_another_program_wrote_are_found_without_search() -> None:
     add("Jane Doe", "--company", "Acme")
     backend = open_backend(database(), create=False)
     try:
@@ -113,9 +113,16 @@ def test_a_lead_another_program_wrote_without_search_is_still_found() -> None:
         )
     finally:
         backend.close()
-    assert query("SELECT search FROM leads WHERE name = 'Kim Park'") == [(None,)]
-    assert shown("KIM") == shown("globex") == "Kim Park"
-    assert shown("jane") == "Jane Doe"
+    add("Zoë  Smith")
+    # plain ASCII needs no folded copy: compared as it is, like what another program wrote
+    assert query("SELECT name, search FROM leads ORDER BY id") == [
+        ("Jane Doe", None),
+        ("Kim Park", None),
+        ("Zoë  Smith", "zoë smith"),
+    ]
+    assert shown("KIM") == shown("ＧＬＯＢＥＸ") == "Kim Park"
+    assert shown("JANE D") == shown("acme") == "Jane Doe"
+    assert shown("zoë smith") == "Zoë  Smith"
 
 
 # --- property: any substring of a name, typed in any of its folded forms, finds the lead ----------

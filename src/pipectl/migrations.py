@@ -156,16 +156,17 @@ def m004_partial_name_index() -> str:
 
 @python_migration
 def m005_search(db: Backend) -> None:
-    """The ``search`` column: a lead's name and company as lookups compare them (``leads.search_text``:
-    folded for case and width, CJK also without spaces), filled for every lead. A substring search
-    in it is one scan of the table without any per-row function, so no index is needed (or usable)."""
-    from pipectl.leads import search_text
+    """The ``search`` column: a lead's name and company as lookups compare them, filled for every lead
+    (see ``store.search_column``). A substring search in it is one scan of the table without any per-row
+    function, so no index is needed (or usable)."""
+    from pipectl.store import search_column
 
     db.run_script("ALTER TABLE leads ADD COLUMN search TEXT")
     last = 0
     sql = "SELECT id, name, company FROM leads WHERE id > ? ORDER BY id LIMIT ?"
     while rows := db.conn.execute(sql, (last, FILL_ROWS)).fetchall():
-        db.update_rows("leads", ("search",), [(row[0], search_text(row[1], row[2])) for row in rows])
+        filled = [(row[0], search_column(row[1], row[2])) for row in rows]
+        db.update_rows("leads", ("search",), [row for row in filled if row[1] is not None])
         last = rows[-1][0]
 
 

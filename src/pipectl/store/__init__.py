@@ -62,9 +62,8 @@ SORT_KEYS = {
     "due": "next_action_due",
     "touched": "last_touch_at",
 }
-# Every column of each table, in the order copies read and write them. ``search`` is the lead's name
-# and company as lookups compare them (``leads.search_text``): kept by the store on every write, never
-# read into a Lead.
+# Every column of each table, in the order copies read and write them. ``search`` (see ``search_column``) is
+# kept by the store on every write and never read into a Lead.
 TABLE_COLUMNS = {
     "leads": (*LEAD_COLUMNS, "search"),
     "touchpoints": TOUCHPOINT_COLUMNS,
@@ -253,7 +252,7 @@ class Store:
 
     def _insert(self, table: str, row: dict[str, Any]) -> int:
         if table == "leads":
-            row = {**row, "search": search_text(row["name"], row["company"])}
+            row = {**row, "search": search_column(row["name"], row["company"])}
         names = [name for name in row if not (name == "id" and row[name] is None)]
         sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)}) RETURNING id"
         try:
@@ -267,7 +266,7 @@ class Store:
             if row is None:  # gone: undoing an import deletes its leads before the edits made to them
                 return
             current = {"name": row[0], "company": row[1], **columns}
-            columns = {**columns, "search": search_text(current["name"], current["company"])}
+            columns = {**columns, "search": search_column(current["name"], current["company"])}
         assignments = ", ".join(f"{name} = ?" for name in columns)
         try:
             self.conn.execute(f"UPDATE leads SET {assignments} WHERE id = ?", [*columns.values(), lead_id])
@@ -308,7 +307,7 @@ class Store:
         first = self.last_lead_id() + 1
         name = columns.index("name")
         company = columns.index("company") if "company" in columns else None
-        searched = [(*row, search_text(row[name], None if company is None else row[company])) for row in rows]
+        searched = [(*row, search_column(row[name], None if company is None else row[company])) for row in rows]
         try:
             self.db.insert_rows("leads", (*columns, "search"), searched)
         except self.db.integrity_errors as exc:
@@ -470,15 +469,13 @@ class Store:
 
     def leads_matching(self, text: str, limit: int = 50) -> list[Lead]:
         """Leads whose name or company contains ``text`` without regard to case, width or (in CJK
-        scripts) spaces (``leads.search_query``), open ones first. A row some other program wrote
-        without its ``search`` is compared by its name and company, ignoring ASCII case only."""
-        pattern = _like_pattern(search_query(text))
-        given = _like_pattern(text)
+        scripts) spaces (``leads.search_query``), open ones first."""
+        like = self.db.like
         rows = self.conn.execute(
-            f"{_SELECT_LEAD} WHERE search LIKE :pattern ESCAPE '\\' OR (search IS NULL AND"
-            f" (name {self.db.like} :given ESCAPE '\\' OR company {self.db.like} :given ESCAPE '\\'))"
+            f"{_SELECT_LEAD} WHERE search LIKE :text ESCAPE '\\' OR (search IS NULL AND"
+            f" (name {like} :text ESCAPE '\\' OR company {like} :text ESCAPE '\\'))"
             " ORDER BY status <> 'open', id LIMIT :limit",
-            {"pattern": pattern, "given": given, "limit": limit},
+            {"text": _like_pattern(search_query(text)), "limit": limit},
         ).fetchall()
         return [lead_from_row(row) for row in rows]
 
@@ -706,6 +703,17 @@ class Store:
             "SELECT id, batch, at, command, type, lead_id, data FROM events " + where, params
         ).fetchall()
         return [Event(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6])) for row in rows]
+
+
+def search_column(name: str, company: str | None) -> str | None:
+    """The ``search`` column: the name and company as lookups compare them (``leads.search_text``), or
+    NULL when that is what they are already, but for ASCII case (plain ASCII, single spaces; most leads):
+    a lookup compares those as they are, ignoring ASCII case. An import computes this for every row,
+    and the NULL costs no room."""
+    given = f"{name} {company}" if company else name
+    if given.isascii() and given.isprintable() and "  " not in given:
+        return None
+    return search_text(name, company)
 
 
 def _like_pattern(text: str) -> str:
