@@ -52,8 +52,14 @@ SEARCH_SEPARATOR = "\n"
 
 
 def fold_words(text: str) -> str:
-    """``fold``, with every run of whitespace (tabs, ideographic and no-break spaces) one space."""
-    return " ".join(fold(text).split())
+    """``fold``, with every run of whitespace (tabs, ideographic and no-break spaces) one space, none
+    at the ends."""
+    folded = fold(text)
+    # Printable text with no double space holds no whitespace but single spaces (NFKC made the
+    # other spaces plain ones; tabs, newlines and the rest are not printable): no need to split it.
+    if folded.isprintable() and "  " not in folded:
+        return folded.strip(" ")
+    return " ".join(folded.split())
 
 
 def search_text(*texts: str | None) -> str:
