@@ -9,7 +9,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipectl.errors import PipectlError
-from pipectl.leads import MAX_VALUE, clean_tags, normalize_email, parse_money, search_query, search_text
+from pipectl.leads import (
+    MAX_VALUE,
+    clean_tags,
+    fold,
+    fold_words,
+    normalize_email,
+    parse_money,
+    search_query,
+    search_text,
+)
 from pipectl.model import Lead
 from pipectl.render import lead_json, money
 from pipectl.store import lead_from_row, lead_to_row
@@ -89,3 +98,14 @@ def test_search_text_folds_each_field_on_its_own_line(fields: tuple[str, str | N
 )
 def test_search_query_keeps_latin_spaces_and_drops_cjk_ones(typed: str, query: str) -> None:
     assert search_query(typed) == query
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from(
+            ["a", "\uff22", "ü", "ß", "ﾀﾞ", "山", " ", "  ", "\u3000", "\u00a0", "\t", "\n", "\u2028"]
+        )
+    )
+)
+def test_fold_words_is_fold_with_whitespace_runs_as_one_space(text: str) -> None:
+    assert fold_words(text) == " ".join(fold(text).split())
