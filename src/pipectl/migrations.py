@@ -165,8 +165,9 @@ def m005_search(db: Backend) -> None:
     last = 0
     sql = "SELECT id, name, company FROM leads WHERE id > ? ORDER BY id LIMIT ?"
     while rows := db.conn.execute(sql, (last, FILL_ROWS)).fetchall():
-        filled = [(row[0], search_column(row[1], row[2])) for row in rows]
-        db.update_rows("leads", ("search",), [row for row in filled if row[1] is not None])
+        filled = [(row[0], search) for row in rows if (search := search_column(row[1], row[2])) is not None]
+        if filled:
+            db.update_rows("leads", ("search",), filled)
         last = rows[-1][0]
 
 
