@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import add, assert_error, database, ok, query, run
+from pipectl.leads import fold, fold_words, search_query, search_text
 from pipectl.store import Store, open_backend
 
 pytestmark = pytest.mark.backends
@@ -78,6 +79,7 @@ def test_edits_merges_and_undo_keep_lookups_current() -> None:
     # a merge fills the kept lead's company from the duplicate's; undone, the duplicate is back
     add("山田 太郎")
     add("Taro Yamada", "--company", "株式会社 ヤマダ")
+    ok("note", "taro", "met at the fair")
     ok("merge", "山田太郎", "taro")
     assert shown("ﾔﾏﾀﾞ") == "山田 太郎"
     ok("undo")
@@ -123,6 +125,38 @@ def test_plain_ascii_leads_and_those_another_program_wrote_are_found_without_sea
     assert shown("KIM") == shown("ＧＬＯＢＥＸ") == "Kim Park"
     assert shown("JANE D") == shown("acme") == "Jane Doe"
     assert shown("zoë smith") == "Zoë  Smith"
+
+
+# --- the folding (pure) -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "stored"),
+    [
+        (("Jürgen  MÜLLER", "Straße\tAG"), "jürgen müller\nstrasse ag"),
+        (("山田\u3000太郎", "Acme 株式会社"), "山田 太郎\nacme 株式会社\n山田太郎\nacme株式会社"),
+        (("ﾔﾏﾀﾞ ﾊﾅｺ", None), "ヤマダ ハナコ\nヤマダハナコ"),
+        (("\uff21\uff23\uff2d\uff25", ""), "acme"),
+    ],
+)
+@pytest.mark.sqlite_only
+def test_search_text_folds_each_field_on_its_own_line(fields: tuple[str, str | None], stored: str) -> None:
+    assert search_text(*fields) == stored
+
+
+@pytest.mark.parametrize(
+    ("typed", "query"),
+    [("MÜLLER", "müller"), (" ann   LEE ", "ann lee"), ("山田 太郎", "山田太郎"), ("acme\u3000株式", "acme株式")],
+)
+@pytest.mark.sqlite_only
+def test_search_query_keeps_latin_spaces_and_drops_cjk_ones(typed: str, query: str) -> None:
+    assert search_query(typed) == query
+
+
+@pytest.mark.sqlite_only
+@given(st.text(alphabet="a\uff22üßﾀﾞ山 \u3000\u00a0\t\n\u2028\u1680"))
+def test_fold_words_is_fold_with_whitespace_runs_as_one_space(text: str) -> None:
+    assert fold_words(text) == " ".join(fold(text).split())
 
 
 # --- property: any substring of a name, typed in any of its folded forms, finds the lead ----------

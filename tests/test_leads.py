@@ -9,16 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipectl.errors import PipectlError
-from pipectl.leads import (
-    MAX_VALUE,
-    clean_tags,
-    fold,
-    fold_words,
-    normalize_email,
-    parse_money,
-    search_query,
-    search_text,
-)
+from pipectl.leads import MAX_VALUE, clean_tags, normalize_email, parse_money
 from pipectl.model import Lead
 from pipectl.render import lead_json, money
 from pipectl.store import lead_from_row, lead_to_row
@@ -77,29 +68,3 @@ def test_malformed_emails(text: str) -> None:
 
 def test_tags_dedupe_and_split_commas() -> None:
     assert clean_tags(["hot", "eu, hot", " ", "jp"]) == ["hot", "eu", "jp"]
-
-
-@pytest.mark.parametrize(
-    ("fields", "stored"),
-    [
-        (("Jürgen  MÜLLER", "Straße\tAG"), "jürgen müller\nstrasse ag"),
-        (("山田\u3000太郎", "Acme 株式会社"), "山田 太郎\nacme 株式会社\n山田太郎\nacme株式会社"),
-        (("ﾔﾏﾀﾞ ﾊﾅｺ", None), "ヤマダ ハナコ\nヤマダハナコ"),
-        (("\uff21\uff23\uff2d\uff25", ""), "acme"),
-    ],
-)
-def test_search_text_folds_each_field_on_its_own_line(fields: tuple[str, str | None], stored: str) -> None:
-    assert search_text(*fields) == stored
-
-
-@pytest.mark.parametrize(
-    ("typed", "query"),
-    [("MÜLLER", "müller"), (" ann   LEE ", "ann lee"), ("山田 太郎", "山田太郎"), ("acme\u3000株式", "acme株式")],
-)
-def test_search_query_keeps_latin_spaces_and_drops_cjk_ones(typed: str, query: str) -> None:
-    assert search_query(typed) == query
-
-
-@given(st.text(alphabet="a\uff22üßﾀﾞ山 \u3000\u00a0\t\n\u2028\u1680"))
-def test_fold_words_is_fold_with_whitespace_runs_as_one_space(text: str) -> None:
-    assert fold_words(text) == " ".join(fold(text).split())

@@ -443,8 +443,6 @@ class Store:
                 other = data["deleted"]["id"]
                 for table, key in (("touchpoints", "moved_touchpoints"), ("events", "moved_events")):
                     ids = data[key]
-                    if not ids:  # PostgreSQL refuses an empty IN ()
-                        continue
                     self.conn.execute(
                         f"UPDATE {table} SET lead_id = ? WHERE id IN ({', '.join('?' for _ in ids)})", [other, *ids]
                     )
