@@ -1,4 +1,5 @@
-"""Upgrades: a database written by the first schema version migrates forward with every field kept."""
+"""Upgrades: a database written by an earlier schema version migrates forward with every field kept, and
+its leads are found as new ones are."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from conftest import assert_error, ok, run, snapshot
+import pytest
+
+from conftest import assert_error, database, ok, query, run, snapshot
+from pipectl import migrations
 from pipectl.migrations import SCHEMA_VERSION
+from pipectl.store import is_url, open_backend
 
 FIXTURE = Path(__file__).parent / "fixtures" / "schema-v1.db"
 
@@ -75,3 +80,39 @@ def test_future_version_refused_untouched(tmp_path: Path) -> None:
     assert_error(run("--db", str(db), "list"), "newer pipectl")
     assert_error(run("--db", str(db), "add", "X"), "newer pipectl")
     assert db.read_bytes() == before and snapshot(db) == data
+
+
+def test_v1_leads_are_found_by_folded_text_after_the_upgrade(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    shutil.copy(FIXTURE, db)
+    assert ok("--db", str(db), "show", "山田太郎", "--json").json()["id"] == 1
+    assert ok("--db", str(db), "show", "ＡＣＭＥ", "--json").json()["id"] == 1  # noqa: RUF001 (full-width on purpose)
+    assert ok("--db", str(db), "show", "MÜLLER", "--json").json()["name"] == "Zoë Müller"
+
+
+@pytest.mark.backends
+def test_a_schema_4_pipeline_gets_its_search_column_filled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On either backend, a pipeline made before the search column (more leads than one fill step
+    takes) is migrated, and every lead is found by folded text."""
+    with monkeypatch.context() as old:
+        old.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:4])
+        old.setattr(f"pipectl.store.{'postgres' if is_url(database()) else 'sqlite'}.SCHEMA_VERSION", 4)
+        backend = open_backend(database(), create=True)
+        names = [f"Lead {n}" for n in range(migrations.FILL_ROWS + 10)] + ["山田 太郎", "ÉLODIE Durand"]
+        at = "2026-11-01T00:00:00Z"
+        backend.insert_rows(
+            "leads",
+            ("name", "company", "stage", "created_at", "updated_at", "stage_entered_at"),
+            [(name, "Acme 株式会社" if name == "山田 太郎" else None, "prospecting", at, at, at) for name in names],
+        )
+        assert backend.schema_version() == 4
+        backend.close()
+    assert ok("show", "山田　太郎", "--json").json()["name"] == "山田 太郎"
+    assert ok("show", "acme株式会社", "--json").json()["name"] == "山田 太郎"
+    assert ok("show", "élodie", "--json").json()["id"] == len(names)
+    assert ok("show", "LEAD 5009", "--json").json()["name"] == "Lead 5009"
+    # plain ASCII names (compared as they are) keep it NULL
+    assert query("SELECT name, search FROM leads WHERE search IS NOT NULL ORDER BY id") == [
+        ("山田 太郎", "山田 太郎\nacme 株式会社\n山田太郎\nacme株式会社"),
+        ("ÉLODIE Durand", "élodie durand"),
+    ]

@@ -273,6 +273,7 @@ def test_a_change_by_another_process_shows_up_and_the_selection_stays(board: Cal
 def test_filters_detail_help_and_user_text_shown_as_typed(board: Callable[..., BoardApp]) -> None:
     odd = add("[bold]Odd[/bold] \x1b[2J", "--company", "Globex", "--tag", "hot", "--value", "7", "--at", "2026-11-01")
     add("Plain", "--company", "Acme", "--next", "call", "--due", "+3d")
+    add("山田 太郎", "--company", "Müller GmbH", "--next", "call", "--due", "+3d")
 
     async def script(pilot: Pilot[None]) -> None:
         app = pilot.app
@@ -280,6 +281,9 @@ def test_filters_detail_help_and_user_text_shown_as_typed(board: Callable[..., B
         assert app.query(CardList)[0].render_line(0).text.startswith(f"#{odd} [bold]Odd[/bold] \\x1b[2J")
         await pilot.press("slash", *"HOT", "enter")
         assert [len(names) for names in shown(app)] == [1, 0, 0, 0]
+        for text in ("MÜLLER", "山田太郎", "ｍüｌｌｅｒ"):  # case, width and CJK spaces as in lookups
+            await pilot.press("escape", "slash", *text, "enter")
+            assert shown(app)[0] == ["山田 太郎"]
         await pilot.press("escape", "f")  # only what needs action: the lead without a next step
         assert shown(app)[0] == ["[bold]Odd[/bold] \x1b[2J"]
         await pilot.press("f", "enter")

@@ -4,19 +4,35 @@ PostgreSQL: the ``schema_version`` table).
 Each migration is a function that returns the SQL script (statements separated by ``;``) that
 brings the schema from version ``n - 1`` to ``n``. It is written once, in SQLite's words; each
 backend's ``ddl`` translates the few types and collations that differ, so both backends always have
-the same tables. Never edit a released migration: add one. The schema they produce is the public one
-documented in the README (tables ``leads``, ``touchpoints``, ``events``).
+the same tables. A migration that needs what SQL lacks (Python's Unicode folding) is instead a
+function given the database (a ``Backend``), working in the same transaction. Never edit a
+released migration: add one. The schema they produce is the public one documented in the README
+(tables ``leads``, ``touchpoints``, ``events``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipectl.store.backend import Backend
 
 Migration = Callable[[], str]
-MIGRATIONS: list[Migration] = []
+Step = Callable[["Backend"], None]
+MIGRATIONS: list[Step] = []
+# Leads read and written at a time by a migration in Python: memory stays flat on a large pipeline.
+FILL_ROWS = 5000
 
 
 def migration(fn: Migration) -> Migration:
+    """A migration in SQL."""
+    MIGRATIONS.append(lambda db: db.run_script(fn()))
+    return fn
+
+
+def python_migration(fn: Step) -> Step:
+    """A migration in Python, given the database."""
     MIGRATIONS.append(fn)
     return fn
 
@@ -138,6 +154,23 @@ def m004_partial_name_index() -> str:
         """
 
 
+@python_migration
+def m005_search(db: Backend) -> None:
+    """The ``search`` column: a lead's name and company as lookups compare them, filled for every lead
+    (see ``store.search_column``). A substring search in it is one scan of the table without any per-row
+    function, so no index is needed (or usable)."""
+    from pipectl.store import search_column
+
+    db.run_script("ALTER TABLE leads ADD COLUMN search TEXT")
+    last = 0
+    sql = "SELECT id, name, company FROM leads WHERE id > ? ORDER BY id LIMIT ?"
+    while rows := db.conn.execute(sql, (last, FILL_ROWS)).fetchall():
+        filled = [(row[0], search) for row in rows if (search := search_column(row[1], row[2])) is not None]
+        if filled:
+            db.update_rows("leads", ("search",), filled)
+        last = rows[-1][0]
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 # The indexes the current schema has (what the migrations above leave), by name: `doctor` checks them
 # and `doctor --fix` recreates a missing one.
@@ -152,9 +185,9 @@ INDEXES = {
 }
 
 
-def migrate(run: Callable[[str], None], current: int, record: Callable[[int], None]) -> None:
-    """Apply the migrations after ``current`` (``run`` executes a script in the backend's words) and
-    ``record`` each version reached; the caller holds the transaction."""
+def migrate(db: Backend, current: int, record: Callable[[int], None]) -> None:
+    """Apply the migrations after ``current`` to ``db`` and ``record`` each version reached; the caller
+    holds the transaction."""
     for version, step in enumerate(MIGRATIONS[current:], start=current + 1):
-        run(step())
+        step(db)
         record(version)

@@ -40,7 +40,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
-from pipectl import actions, cadence, dates, pipeline, render, views
+from pipectl import actions, cadence, dates, leads, pipeline, render, views
 from pipectl.errors import PipectlError, Refused
 from pipectl.model import Finding, Lead, Status
 from pipectl.store import Store
@@ -349,6 +349,7 @@ class BoardApp(App[None]):
         self.col = 0
         self.row = 0
         self.text_filter = ""
+        self._wanted = ""  # the text filter as lookups compare it (leads.search_query)
         self.needs_action = False
         self.message = ""
         self.pending_force: tuple[int, str] | None = None  # a refused move F may force: (lead id, stage)
@@ -543,11 +544,10 @@ class BoardApp(App[None]):
             return False
         if not self.text_filter:
             return True
-        wanted = self.text_filter.lower()
-        if wanted.lstrip("#").isdigit() and int(wanted.lstrip("#")) == lead.id:
+        number = self.text_filter.lstrip("#")
+        if number.isdigit() and int(number) == lead.id:
             return True
-        fields = [lead.name, lead.company or "", lead.owner or "", *lead.tags]
-        return any(wanted in text.lower() for text in fields)
+        return self._wanted in leads.search_text(lead.name, lead.company, lead.owner, *lead.tags)
 
     def _refilter(self, only: Column | None = None) -> None:
         for column in [only] if only is not None else self.columns:
@@ -855,6 +855,7 @@ class BoardApp(App[None]):
     def _set_filters(self, text: str, needs_action: bool) -> None:
         keep = self.selected()
         self.text_filter, self.needs_action = text, needs_action
+        self._wanted = leads.search_query(text)
         self._refilter()
         self._reselect(keep, self.col, 0)
         if self.selected() is None:

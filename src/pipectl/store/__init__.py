@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipectl.errors import DatabaseError, PipectlError
+from pipectl.leads import search_query, search_text
 from pipectl.model import Event, Lead, Touchpoint, from_hundredths, to_column
 from pipectl.store.backend import TABLES, Backend
 
@@ -63,9 +64,10 @@ SORT_KEYS = {
     "due": "next_action_due",
     "touched": "last_touch_at",
 }
-# Every column of each table, in the order copies read and write them.
+# Every column of each table, in the order copies read and write them. ``search`` (see ``search_column``) is
+# kept by the store on every write and never read into a Lead.
 TABLE_COLUMNS = {
-    "leads": LEAD_COLUMNS,
+    "leads": (*LEAD_COLUMNS, "search"),
     "touchpoints": TOUCHPOINT_COLUMNS,
     "events": ("id", "batch", "at", "command", "actor", "lead_id", "type", "data", "undone_by"),
 }
@@ -251,6 +253,8 @@ class Store:
         )
 
     def _insert(self, table: str, row: dict[str, Any]) -> int:
+        if table == "leads":
+            row = {**row, "search": search_column(row["name"], row["company"])}
         names = [name for name in row if not (name == "id" and row[name] is None)]
         sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)}) RETURNING id"
         try:
@@ -259,6 +263,12 @@ class Store:
             raise _integrity(exc) from None
 
     def _update(self, lead_id: int, columns: dict[str, Any]) -> None:
+        if "name" in columns or "company" in columns:
+            row = self.conn.execute("SELECT name, company FROM leads WHERE id = ?", (lead_id,)).fetchone()
+            if row is None:  # gone: undoing an import deletes its leads before the edits made to them
+                return
+            current = {"name": row[0], "company": row[1], **columns}
+            columns = {**columns, "search": search_column(current["name"], current["company"])}
         assignments = ", ".join(f"{name} = ?" for name in columns)
         try:
             self.conn.execute(f"UPDATE leads SET {assignments} WHERE id = ?", [*columns.values(), lead_id])
@@ -297,8 +307,11 @@ class Store:
         their first notes (index of the row, at, text); returns the id of the first. Ids are
         consecutive: the write lock is held."""
         first = self.last_lead_id() + 1
+        name = columns.index("name")
+        company = columns.index("company") if "company" in columns else None
+        searched = [(*row, search_column(row[name], None if company is None else row[company])) for row in rows]
         try:
-            self.db.insert_rows("leads", columns, rows)
+            self.db.insert_rows("leads", (*columns, "search"), searched)
         except self.db.integrity_errors as exc:
             raise _integrity(exc) from None
         if notes:
@@ -474,12 +487,14 @@ class Store:
         return lead_from_row(row) if row else None
 
     def leads_matching(self, text: str, limit: int = 50) -> list[Lead]:
-        """Leads whose name or company contains ``text`` (case-insensitive), open ones first."""
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        """Leads whose name or company contains ``text`` without regard to case, width or (in CJK
+        scripts) spaces (``leads.search_query``), open ones first."""
+        like = self.db.like
         rows = self.conn.execute(
-            f"{_SELECT_LEAD} WHERE name {self.db.like} ? ESCAPE '\\' OR company {self.db.like} ? ESCAPE '\\'"
-            " ORDER BY status <> 'open', id LIMIT ?",
-            (pattern, pattern, limit),
+            f"{_SELECT_LEAD} WHERE search LIKE :text ESCAPE '\\' OR (search IS NULL AND"
+            f" (name {like} :text ESCAPE '\\' OR company {like} :text ESCAPE '\\'))"
+            " ORDER BY status <> 'open', id LIMIT :limit",
+            {"text": _like_pattern(search_query(text)), "limit": limit},
         ).fetchall()
         return [lead_from_row(row) for row in rows]
 
@@ -715,6 +730,22 @@ class Store:
             "SELECT id, batch, at, command, type, lead_id, data FROM events " + where, params
         ).fetchall()
         return [Event(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6])) for row in rows]
+
+
+def search_column(name: str, company: str | None) -> str | None:
+    """The ``search`` column: the name and company as lookups compare them (``leads.search_text``), or
+    NULL when that is what they are already, but for ASCII case (plain ASCII, single spaces; most leads):
+    a lookup compares those as they are, ignoring ASCII case. An import computes this for every row,
+    and the NULL costs no room."""
+    given = f"{name} {company}" if company else name
+    if given.isascii() and given.isprintable() and "  " not in given:
+        return None
+    return search_text(name, company)
+
+
+def _like_pattern(text: str) -> str:
+    """A LIKE pattern matching values that contain ``text`` (its wildcards taken literally)."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _integrity(exc: Exception) -> PipectlError:

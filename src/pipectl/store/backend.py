@@ -46,7 +46,7 @@ class Backend(ABC):
     shared = False
     #: Whether opening it created it (a new file, or the schema in an empty server database).
     created = False
-    #: Case-insensitive LIKE.
+    #: LIKE without regard to (ASCII) case: for a lead another program wrote without its ``search``.
     like = "LIKE"
     #: Starts a read-only transaction on one snapshot.
     snapshot_begin = "BEGIN"
@@ -113,6 +113,10 @@ class Backend(ABC):
     @abstractmethod
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Many rows at once, by the fastest path the database has."""
+
+    @abstractmethod
+    def update_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Set ``columns`` of many rows at once: each row is the id, then the new values."""
 
     @abstractmethod
     def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Sequence[Any]]:

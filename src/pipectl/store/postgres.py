@@ -147,7 +147,7 @@ class Postgres(Backend):
                 self.conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
                 self.conn.execute("INSERT INTO schema_version (version) VALUES (0)")
                 self.created = True
-            migrate(self.run_script, version, self._record_version)
+            migrate(self, version, self._record_version)
 
     def _record_version(self, version: int) -> None:
         self.conn.execute("UPDATE schema_version SET version = ?", (version,))
@@ -219,6 +219,15 @@ class Postgres(Backend):
         with _translated(), self.conn.raw.cursor() as cursor, cursor.copy(sql) as copy:
             for row in rows:
                 copy.write_row(row)
+
+    def update_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        # COPY into a scratch table and one UPDATE joining it: a statement per row would be a round trip each.
+        names = ", ".join(columns)
+        self.conn.execute(f"CREATE TEMPORARY TABLE updated AS SELECT id, {names} FROM {table} WITH NO DATA")
+        self.insert_rows("updated", ("id", *columns), rows)
+        assignments = ", ".join(f"{name} = updated.{name}" for name in columns)
+        self.conn.execute(f"UPDATE {table} SET {assignments} FROM updated WHERE {table}.id = updated.id")
+        self.conn.execute("DROP TABLE updated")
 
     def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Sequence[Any]]:
         # A server-side cursor: rows come STREAM_ROWS at a time instead of all at once.

@@ -97,7 +97,7 @@ class SQLite(Backend):
             version = self.schema_version()
             if version == 0 and self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
                 raise DatabaseError(f"{self.label} is an SQLite database but not a pipectl one; it was not touched")
-            migrate(self.run_script, version, lambda reached: self.conn.execute(f"PRAGMA user_version = {reached}"))
+            migrate(self, version, lambda reached: self.conn.execute(f"PRAGMA user_version = {reached}"))
 
     # --- dialect ----------------------------------------------------------------------------------
 
@@ -150,6 +150,10 @@ class SQLite(Backend):
                 self.conn.execute(sql, list(itertools.chain.from_iterable(rows[start : start + per])))
         if whole < len(rows):
             self.conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {one}", rows[whole:])
+
+    def update_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        assignments = ", ".join(f"{name} = ?" for name in columns)
+        self.conn.executemany(f"UPDATE {table} SET {assignments} WHERE id = ?", [(*row[1:], row[0]) for row in rows])
 
     def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Sequence[Any]]:
         # SQLite's cursor already steps through the rows as they are read.
