@@ -233,6 +233,8 @@ def _lead(name: str, company: str | None = None, email: str | None = None, **mor
         (_lead("Jane", "Acme  Corp"), _lead("Bob", "\uff41\uff43\uff4d\uff45 corp"), ("company Acme  Corp",)),
         (_lead("Jane", "Acme"), _lead("Bob"), ()),
         (_lead("Jane Doe"), _lead("JANE　DOE"), ("name Jane Doe",)),  # an ideographic space
+        (_lead("山田 太郎"), _lead("山田太郎"), ("name 山田 太郎",)),  # no space needed between CJK words
+        (_lead("Jane Doe"), _lead("JaneDoe"), ()),  # but Latin words are apart
         (_lead("Jane", None), _lead("Bob", None), ()),
         (
             _lead("Mei", "Initech", "mei@initech.jp"),

@@ -279,7 +279,8 @@ class Likeness:
 
 
 def _same(a: str | None, b: str | None) -> bool:
-    return fold(" ".join((a or "").split())) == fold(" ".join((b or "").split()))
+    """Whether two texts are one as a lookup compares them (case, width, spaces; 山田太郎 is 山田 太郎)."""
+    return search_query(a or "") == search_query(b or "")
 
 
 def _domain(email: str | None) -> str | None:
@@ -290,7 +291,7 @@ def _domain(email: str | None) -> str | None:
 def likeness(keep: Lead, other: Lead) -> Likeness:
     """Whether ``other`` looks like a duplicate of ``keep``: a shared email domain (not a free-mail
     service), company or name is in common; a different status or owner is a conflict. Text is
-    compared without case, width or repeated spaces."""
+    compared as lookups compare it (``search_query``)."""
     common = []
     domain = _domain(keep.email)
     if domain and domain == _domain(other.email):
