@@ -91,6 +91,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Point XDG folders at a temp dir, fix the clock, and run in UTC unless a test says otherwise."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("PIPECTL_NOW", NOW)
     monkeypatch.setenv("USER", "taro")
     monkeypatch.setenv("TZ", "UTC")

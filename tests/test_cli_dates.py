@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from conftest import add, assert_error, ok, run, snapshot
-from pipectl import dates
+from pipectl import config, dates
 from test_dates import TYPED_DATES
 
 pytestmark = pytest.mark.backends
@@ -93,4 +93,6 @@ def test_any_date_the_parser_accepts_is_stored_as_that_instant(text: str) -> Non
     result = run("add", "Ann Lee", "--due", text, "--json")
     assert result.exit_code == 0, result.stderr
     lead = show(result.json()["id"])
-    assert lead["next_action_due"] == dates.to_iso(dates.parse_when(text, NOW, "due"))
+    # working days (+3bd) count against the pipeline's calendar: the default currency's, US holidays
+    calendar = config.load().calendar
+    assert lead["next_action_due"] == dates.to_iso(dates.parse_when(text, NOW, "due", calendar=calendar))

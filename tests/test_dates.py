@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import calendar
 import os
+import sys
 import time
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -247,6 +249,25 @@ def test_working_days_follow_the_calendar() -> None:
     japan = dates.Calendar(country="JP")
     assert not japan.is_workday(date(2027, 1, 1)) and japan.is_workday(date(2027, 1, 4))
     assert dates.parse_day("+3bd", datetime(2026, 12, 29, 9, tzinfo=UTC), calendar=japan) == date(2027, 1, 4)
+
+
+def test_public_holidays_are_worked_out_once_a_year_and_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not dates.Calendar(country="JP").is_workday(date(2027, 1, 1))
+    kept = tmp_path / "cache" / "pipectl" / "holidays-JP-2027"
+    assert "2027-01-01\n" in kept.read_text(encoding="ascii")
+    # later commands read the kept list: the holidays package is not even importable now
+    monkeypatch.setitem(sys.modules, "holidays", None)
+    assert not dates.Calendar(country="JP").is_workday(date(2027, 1, 1))
+    assert dates.Calendar(country="JP").is_workday(date(2027, 1, 4))
+    with pytest.raises(ImportError):
+        dates.Calendar(country="JP").is_workday(date(2028, 1, 4))  # a year not kept yet needs it
+    # a damaged list is worked out again
+    monkeypatch.delitem(sys.modules, "holidays")
+    kept.write_text("garbage", encoding="ascii")
+    assert not dates.Calendar(country="JP").is_workday(date(2027, 1, 1))
+    # and a cache folder that cannot be written only costs the time
+    monkeypatch.setenv("XDG_CACHE_HOME", "/proc/no-such-folder")
+    assert not dates.Calendar(country="US").is_workday(date(2027, 7, 5))
 
 
 def test_eom_mid_month_and_leap_february() -> None:

@@ -21,11 +21,13 @@ written dates, and dateparser, imported only then, the everyday phrases neither 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 from pipectl.errors import ConfigError, PipectlError
@@ -66,16 +68,7 @@ class Calendar:
 
     def _holidays(self, year: int) -> frozenset[date]:
         if year not in self._public:
-            import holidays  # 70 ms of imports: only when a working day is asked for
-
-            try:
-                found = holidays.country_holidays(str(self.country), years=year)
-            except NotImplementedError:
-                raise ConfigError(
-                    f"{self.origin} {self.country!r} is not a country the holidays package knows"
-                    " (use an ISO 3166 code such as JP, US, GB, or leave it out)"
-                ) from None
-            self._public[year] = frozenset(found.keys())
+            self._public[year] = public_holidays(str(self.country), year, self.origin)
         return self._public[year]
 
     def on_or_after(self, day: date) -> date:
@@ -95,6 +88,32 @@ class Calendar:
 
 
 WEEKDAYS_ONLY = Calendar()
+
+
+def public_holidays(country: str, year: int, origin: str) -> frozenset[date]:
+    """A country's public holidays in ``year``. The holidays package takes a command 0.15 s to load and
+    work them out, more than a whole `touch`, so each year's list is kept in the user's cache folder
+    (``$XDG_CACHE_HOME/pipectl``) the first time and read from there after."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pipectl" / f"holidays-{country}-{year}"
+    try:
+        return frozenset(date.fromisoformat(line) for line in cache.read_text(encoding="ascii").split())
+    except (OSError, ValueError):
+        pass  # not kept yet (or damaged): work it out again
+    import holidays
+
+    try:
+        days = frozenset(holidays.country_holidays(country, years=year).keys())
+    except NotImplementedError:
+        raise ConfigError(
+            f"{origin} {country!r} is not a country the holidays package knows"
+            " (use an ISO 3166 code such as JP, US, GB, or leave it out)"
+        ) from None
+    with contextlib.suppress(OSError):  # a read-only home only costs the next command the same time
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_name(f"{cache.name}.{os.getpid()}")
+        partial.write_text("".join(f"{day.isoformat()}\n" for day in sorted(days)), encoding="ascii")
+        os.replace(partial, cache)
+    return days
 
 
 def clock(as_of: str | None = None) -> datetime:
