@@ -26,6 +26,7 @@ from typer.core import TyperGroup
 from pipectl import __version__, actions, render
 from pipectl.errors import PipectlError
 from pipectl.model import Status
+from pipectl.store.backend import redact
 
 
 class _Group(TyperGroup):
@@ -47,7 +48,7 @@ class _Group(TyperGroup):
             result = super().main(argv, "pipectl", *a, **kw)
             code = result if isinstance(result, int) else 0
         except PipectlError as exc:
-            render.error(exc.message)
+            render.error(redact(exc.message, *_sources(argv)))
             code = exc.exit_code
         except _click.exceptions.NoArgsIsHelpError as exc:
             render.out(exc.format_message())
@@ -67,7 +68,8 @@ class _Group(TyperGroup):
         except Exception as exc:
             if "--debug" in argv:
                 raise
-            render.error(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
+            message = redact(f"unexpected {type(exc).__name__}: {exc}", *_sources(argv))
+            render.error(f"{message} (run with --debug for details)")
             code = 1
         finally:
             ctx = _state.get("ctx")
@@ -75,6 +77,11 @@ class _Group(TyperGroup):
                 ctx.close()
             gc.enable()
         sys.exit(code)
+
+
+def _sources(argv: list[str]) -> list[str]:
+    """Where a password may have been written: the arguments and ``PIPECTL_DB``."""
+    return [*argv, os.environ.get("PIPECTL_DB", "")]
 
 
 def _is_text(arg: str) -> bool:
@@ -126,9 +133,9 @@ def context(config_may_be_missing: bool = False, config_may_be_broken: bool = Fa
     from pipectl import dates
     from pipectl.errors import ConfigError
     from pipectl.store import default_database
-    from pipectl.store.backend import redact
 
     if "ctx" not in _state:
+        argv = _state.get("argv", [])
         config_path = _state.get("config")
         try:
             loaded = config_module.load(config_path, explicit=config_path is not None and not config_may_be_missing)
@@ -141,7 +148,7 @@ def context(config_may_be_missing: bool = False, config_may_be_broken: bool = Fa
             database=_state.get("db") or default_database(),
             now=dates.clock(_state.get("as_of")),
             # A database URL's password never reaches the event log.
-            command="pipectl " + shlex.join(redact(arg, arg) for arg in _state.get("argv", [])),
+            command="pipectl " + shlex.join(redact(arg, *_sources(argv)) for arg in argv),
         )
     ctx: actions.Context = _state["ctx"]
     return ctx

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipectl.errors import DatabaseError, PipectlError
 from pipectl.model import Event, Lead, Touchpoint, from_hundredths, to_column
-from pipectl.store.backend import TABLES, Backend
+from pipectl.store.backend import TABLES, Backend, is_postgres
 
 if TYPE_CHECKING:
     from pipectl.metrics import LeadFacts, Move
@@ -82,7 +82,8 @@ def default_database() -> str:
 
 
 def is_url(database: str) -> bool:
-    return "://" in database
+    """Whether ``database`` names a server (a URL or a libpq ``key=value`` string), not a file."""
+    return is_postgres(database)
 
 
 def open_backend(database: str, create: bool) -> Backend:
@@ -91,7 +92,7 @@ def open_backend(database: str, create: bool) -> Backend:
         from pipectl.store.sqlite import SQLite
 
         return SQLite.open(Path(database), create)
-    scheme = database.split("://", 1)[0].lower()
+    scheme = database.split("://", 1)[0].lower() if "://" in database else "postgresql"
     if scheme not in ("postgresql", "postgres"):
         raise DatabaseError(f"unknown database URL scheme {scheme!r}: use a file path or postgresql://...")
     try:

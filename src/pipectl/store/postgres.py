@@ -11,7 +11,9 @@ SQLite), so every sort is the same on both backends.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import itertools
+import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,10 +22,11 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pipectl.errors import DatabaseError
 from pipectl.migrations import SCHEMA_VERSION, migrate, statements
-from pipectl.store.backend import TABLES, Backend, IntegrityError, redact
+from pipectl.store.backend import TABLES, Backend, IntegrityError, encoded, redact
 
 # The advisory lock every write transaction holds: this key ("pipe" in ASCII) with the schema's hash, so
 # pipelines in two schemas of one database never wait for each other.
@@ -56,6 +59,30 @@ def pyformat(sql: str) -> str:
         return f"%({match.group(1)})s"
 
     return _TOKEN.sub(swap, sql)
+
+
+def is_local(host: str) -> bool:
+    """Whether ``host`` is this machine: a Unix socket folder, or a loopback name or address."""
+    if not host or host.startswith(("/", "@")) or host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def tls(conninfo: str) -> dict[str, str]:
+    """The connection options that ask a remote server for TLS: ``sslmode=require`` when a host is not
+    this machine and neither the connection nor ``PGSSLMODE`` chose a mode (libpq's default,
+    ``prefer``, falls back to plaintext without a word)."""
+    try:
+        params = conninfo_to_dict(conninfo)
+    except psycopg.Error:
+        return {}  # libpq says what is wrong with it when connecting
+    if params.get("sslmode") or os.environ.get("PGSSLMODE"):
+        return {}
+    hosts = str(params.get("hostaddr") or params.get("host") or os.environ.get("PGHOST") or "").split(",")
+    return {} if all(is_local(host.strip()) for host in hosts) else {"sslmode": "require"}
 
 
 def reason(exc: Exception) -> str:
@@ -112,9 +139,17 @@ class Postgres(Backend):
     @classmethod
     def open(cls, url: str, create: bool) -> Postgres:
         """Connect (credentials from the URL, ``PGPASSFILE`` / ``~/.pgpass`` or ``PG*`` variables) and
-        bring the schema up to date; ``create`` makes it in an empty database."""
+        bring the schema up to date; ``create`` makes it in an empty database. ``url`` may also be a
+        libpq ``key=value`` string. A server on another host is asked for TLS (``sslmode=require``)
+        unless the connection names its own ``sslmode``."""
         try:
-            raw = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, application_name="pipectl")
+            conninfo = encoded(url)
+            raw = psycopg.connect(
+                make_conninfo(conninfo, **tls(conninfo)),
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT_S,
+                application_name="pipectl",
+            )
         except psycopg.Error as exc:
             raise DatabaseError(redact(f"cannot connect to {url}: {reason(exc)}", url)) from None
         backend = cls(Connection(raw), url)
@@ -124,6 +159,15 @@ class Postgres(Backend):
             raw.close()
             raise
         return backend
+
+    def transport(self) -> tuple[str, bool]:
+        info = self.conn.raw.info
+        host = info.host
+        if host.startswith("/") or host.startswith("@"):
+            return "a Unix socket on this machine", True
+        if self.conn.raw.pgconn.ssl_in_use:
+            return f"TLS to {host}", True
+        return f"plaintext to {host}", is_local(host)
 
     def _prepare(self, create: bool) -> None:
         version = self.schema_version()
