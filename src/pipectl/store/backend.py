@@ -15,8 +15,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
+
+if TYPE_CHECKING:
+    from pipectl.store.team import Who
 
 TABLES = ("leads", "touchpoints", "events")
 # The keywords that make a text a libpq connection string ("host=db.example dbname=sales ...").
@@ -87,6 +90,8 @@ class Backend(ABC):
     file: Path | None = None
     #: Whether a team shares it (undo then reverts the current owner's last change, not anyone's).
     shared = False
+    #: Who the connection is, on a team's database (SPEC §16: `pipectl team init` ran); None elsewhere.
+    who: Who | None = None
     #: Whether opening it created it (a new file, or the schema in an empty server database).
     created = False
     #: Case-insensitive LIKE.
