@@ -241,6 +241,11 @@ def test_quota_per_rep_in_the_report(team: pgteam.Server) -> None:
     listed = {m["name"]: m["quota"] for m in ok_as(team, "mgr", "team", "list", "--json").json()}
     assert listed[team.role("ann")] == 1000 and listed[team.role("bob")] is None
     assert_error(as_(team, "ann", "team", "quota", team.role("ann"), "5"), "owner")
+    lead_of(team, "bob", "For the report")
+    groups = {g["group"]: g for g in ok_as(team, "mgr", "report", "--by", "owner", "--json").json()["groups"]}
+    assert (groups[team.role("ann")]["quota"], groups[team.role("ann")]["quota_source"]) == (1000, "own")
+    assert groups[team.role("bob")]["quota_source"] == "split"
+    assert ok_as(team, "ann", "report", "--owner", team.role("ann"), "--json").json()["quota"] == 1000
 
 
 def test_a_rep_backs_up_imports_and_checks(team: pgteam.Server, tmp_path: Path) -> None:
@@ -292,3 +297,15 @@ def test_a_failed_action_in_review_yes_makes_the_exit_code_non_zero(
     result = as_(team, "bob", "review", "--yes")
     assert result.exit_code == 2 and f"failed #{lead}: the database server refused" in result.stderr
     assert "Error: " in result.stderr and f"failed (#{lead}" in result.stderr
+
+
+def test_a_schema_upgrade_is_the_owners_and_a_rep_is_told_who_must_run_it(team: pgteam.Server) -> None:
+    from pipectl.migrations import SCHEMA_VERSION
+
+    rows(team, f"UPDATE schema_version SET version = {SCHEMA_VERSION - 1}")
+    for login in ("ann", "mgr"):
+        result = as_(team, login, "list")
+        assert_error(result, f"only its owner, {team.role('owner')}, can upgrade it: ask them to run `pipectl migrate`")
+    assert rows(team, "SELECT version FROM schema_version") == [(SCHEMA_VERSION - 1,)]
+    assert f"schema {SCHEMA_VERSION}, up to date" in ok("--db", team.url("owner"), "migrate").stdout
+    assert ok_as(team, "ann", "list").exit_code == 0

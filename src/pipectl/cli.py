@@ -918,6 +918,14 @@ def doctor(fix: bool = typer.Option(False, "--fix", help="Recompute counters and
         raise typer.Exit(1)
 
 
+@app.command("migrate")
+def migrate() -> None:
+    """Bring the database's schema up to this pipectl's (any write does it too; on a team's database
+    only its owner can)."""
+    store = context().store(create=False)
+    render.out(f"{store.label}: schema {store.schema_version()}, up to date")
+
+
 # --- team (SPEC §16) ------------------------------------------------------------------------------
 
 team_app = typer.Typer(help="Run a team on one PostgreSQL pipeline (the database owner's commands).")
