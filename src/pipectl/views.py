@@ -38,8 +38,8 @@ def _report(ctx: Context, current: metrics.Period, by: str | None, owner: str | 
     quota = Decimal(str(config.targets["quota"]))
     if owner is not None:
         all_leads = [lead for lead in all_leads if lead.owner == owner]
-        mine, source = _rep_quotas(ctx, [owner])[owner]
-        quota = mine if source == "own" else quota
+        target, source = _rep_quotas(ctx, [owner])[owner]
+        quota = target if source == "own" else quota
     now, before, coverage, decided = _standing(ctx, all_leads, moves, current, quota)
     open_leads = [lead for lead in all_leads if lead.status == "open"]
     result: dict[str, Any] = {
