@@ -309,3 +309,19 @@ def test_a_schema_upgrade_is_the_owners_and_a_rep_is_told_who_must_run_it(team: 
     assert rows(team, "SELECT version FROM schema_version") == [(SCHEMA_VERSION - 1,)]
     assert f"schema {SCHEMA_VERSION}, up to date" in ok("--db", team.url("owner"), "migrate").stdout
     assert ok_as(team, "ann", "list").exit_code == 0
+
+
+def test_a_rep_merges_deletes_and_undoes_their_own_leads_and_checks_the_pipeline(team: pgteam.Server) -> None:
+    added = ok_as(team, "ann", "add", "Merge Keep", "--email", "keep@example.com", "--note", "one")
+    assert added.stderr == ""  # the config's owner is this machine's user (its default): no warning
+    keep = int(added.stdout)
+    other = int(ok_as(team, "ann", "add", "Merge Keep", "--note", "two").stdout)
+    ok_as(team, "ann", "merge", str(keep), str(other), "--yes")
+    assert rows(team, f"SELECT count(*) FROM touchpoints WHERE lead_id = {keep}") == [(2,)]
+    assert "merge" in ok_as(team, "ann", "undo").stdout
+    assert rows(team, f"SELECT count(*) FROM leads WHERE id = {other}") == [(1,)]
+    ok_as(team, "ann", "delete", str(other), "--yes")
+    assert "delete" in ok_as(team, "ann", "undo").stdout
+    assert rows(team, f"SELECT count(*) FROM touchpoints WHERE lead_id = {other}") == [(1,)]
+    fixed = as_(team, "ann", "doctor", "--fix")
+    assert fixed.exit_code in (0, 1) and "Error" not in fixed.stderr, fixed.stderr

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pipectl import dates, leads, pipeline
-from pipectl.config import Config
+from pipectl.config import Config, default_owner
 from pipectl.errors import Ambiguous, ConfigError, NotFound, PipectlError, Refused
 from pipectl.model import CLOSED, CONTACT_KINDS, LAST_CHANCE, Event, Finding, Lead, Status, Touchpoint
 from pipectl.store import Filter, Store, bulk
@@ -68,7 +68,8 @@ class Context:
                     "--as-of cannot date a change on a team's database: its log carries the server's clock;"
                     " nothing was changed"
                 )
-            if self.config.owner and self.config.owner.lower() != who.login:
+            # The config names someone else (not merely this machine's user, its default): say who acts.
+            if self.config.owner and self.config.owner.lower() not in (who.login, default_owner().lower()):
                 self.warn(
                     f"you are {who.login} on this team's database; the config's owner {self.config.owner!r} is not used"
                 )

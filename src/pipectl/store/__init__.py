@@ -681,8 +681,10 @@ class Store:
     def create_missing_indexes(self) -> None:
         from pipectl.migrations import INDEXES
 
-        for ddl in INDEXES.values():
-            self.db.run_script(ddl)
+        present = self.index_names()
+        for name, ddl in INDEXES.items():
+            if name not in present:  # creating one, even "IF NOT EXISTS", is for the tables' owner only
+                self.db.run_script(ddl)
 
     def index_names(self) -> set[str]:
         return self.db.index_names()
