@@ -313,7 +313,7 @@ def test_a_schema_upgrade_is_the_owners_and_a_rep_is_told_who_must_run_it(team: 
 
 def test_a_rep_merges_deletes_and_undoes_their_own_leads_and_checks_the_pipeline(team: pgteam.Server) -> None:
     added = ok_as(team, "ann", "add", "Merge Keep", "--email", "keep@example.com", "--note", "one")
-    assert added.stderr == ""  # the config's owner is this machine's user (its default): no warning
+    assert "warning" not in added.stderr  # the config's owner is this machine's user (its default): no warning
     keep = int(added.stdout)
     other = int(ok_as(team, "ann", "add", "Merge Keep", "--note", "two").stdout)
     ok_as(team, "ann", "merge", str(keep), str(other), "--yes")
