@@ -17,12 +17,19 @@ import pgteam
 from conftest import POSTGRES, assert_error, ok, run
 
 AT = "'2026-11-30T09:00:00Z'"
-pytestmark = pytest.mark.skipif(not POSTGRES, reason="PostgreSQL: no server (set PIPECTL_TEST_POSTGRES)")
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[pgteam.Server]:
+    if not POSTGRES:
+        pytest.skip("PostgreSQL: no server (set PIPECTL_TEST_POSTGRES)")
     yield from pgteam.server()
+
+
+def test_a_file_has_no_team() -> None:
+    ok("add", "Solo")
+    for args in (["team", "init"], ["team", "list"], ["team", "quota", "kim", "5"]):
+        assert_error(run(*args), "a team shares a PostgreSQL database")
 
 
 @pytest.fixture(scope="module")
