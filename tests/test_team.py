@@ -26,6 +26,16 @@ def server() -> Iterator[pgteam.Server]:
     yield from pgteam.server()
 
 
+@pytest.mark.parametrize("name", ["", "1kim", "kim lee", 'kim"; DROP TABLE leads; --', "x" * 49])
+def test_a_login_name_is_letters_digits_and_underscores(name: str) -> None:
+    from pipectl.errors import PipectlError
+    from pipectl.store.team import login_name
+
+    with pytest.raises(PipectlError, match="cannot be a login"):
+        login_name(name)
+    assert login_name(" Kim_Lee2 ") == "kim_lee2"
+
+
 def test_a_file_has_no_team() -> None:
     ok("add", "Solo")
     for args in (["team", "init"], ["team", "list"], ["team", "quota", "kim", "5"]):

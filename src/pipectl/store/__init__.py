@@ -456,7 +456,9 @@ class Store:
         sql = "SELECT batch FROM events WHERE undone_by IS NULL AND type <> 'undo'"
         params: tuple[str, ...] = ()
         if actor is not None:
-            sql, params = sql + " AND (actor = ? OR actor IS NULL)", (actor,)
+            # On a team's database only the login's own (the log lets no one mark others' undone).
+            anyone = "" if self.db.who is not None else " OR actor IS NULL"
+            sql, params = sql + f" AND (actor = ?{anyone})", (actor,)
         row = self.conn.execute(sql + " ORDER BY id DESC LIMIT 1", params).fetchone()
         if row is None:
             return []
