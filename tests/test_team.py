@@ -272,6 +272,10 @@ def test_a_rep_backs_up_imports_and_checks(team: pgteam.Server, tmp_path: Path) 
     ok_as(team, "ann", "import", str(csv))
     owners = rows(team, "SELECT DISTINCT owner FROM leads WHERE name LIKE 'Imported%'")
     assert owners == [(team.role("ann"),)]
+    csv.write_text(f"name,owner\nFor Bob,{team.role('bob')}\n")
+    before = rows(team, "SELECT count(*) FROM leads")
+    assert_error(as_(team, "ann", "import", str(csv)), "the team's rules do not let your login do that")
+    assert rows(team, "SELECT count(*) FROM leads") == before
     result = as_(team, "ann", "doctor")
     assert "Traceback" not in result.stderr and "connection (a Unix socket" in result.stdout
 
@@ -324,8 +328,10 @@ def test_a_schema_upgrade_is_the_owners_and_a_rep_is_told_who_must_run_it(team: 
         result = as_(team, login, "list")
         assert_error(result, f"only its owner, {team.role('owner')}, can upgrade it: ask them to run `pipectl migrate`")
     assert rows(team, "SELECT version FROM schema_version") == [(SCHEMA_VERSION - 1,)]
+    rows(team, "CREATE TABLE added_by_the_upgrade (x integer)", "owner")  # what a migration may add
     assert f"schema {SCHEMA_VERSION}, up to date" in ok("--db", team.url("owner"), "migrate").stdout
     assert ok_as(team, "ann", "list").exit_code == 0
+    assert rows(team, "SELECT count(*) FROM added_by_the_upgrade", "ann") == [(0,)]
 
 
 def test_a_rep_merges_deletes_and_undoes_their_own_leads_and_checks_the_pipeline(team: pgteam.Server) -> None:

@@ -119,6 +119,8 @@ def _translated() -> Iterator[None]:
         yield
     except pg_errors.IntegrityError as exc:
         raise IntegrityError(reason(exc)) from None
+    except pg_errors.InsufficientPrivilege as exc:
+        raise DatabaseError(f"the team's rules do not let your login do that: {reason(exc)}") from None
     except pg_errors.LockNotAvailable:
         raise DatabaseError(
             f"the pipeline is busy: another pipectl has been writing to it for {LOCK_TIMEOUT_S} s;"
@@ -199,6 +201,8 @@ class Postgres(Backend):
                 self.conn.execute("INSERT INTO schema_version (version) VALUES (0)")
                 self.created = True
             migrate(self.run_script, version, self._record_version)
+            if team.who(self.conn) is not None:
+                team.grant(self.conn)
         self.who = team.who(self.conn)
 
     def _owner(self) -> str:

@@ -121,15 +121,8 @@ def init(conn: Any, visibility: str) -> list[str]:
     conn.execute("CREATE TABLE IF NOT EXISTS team_quotas (login TEXT PRIMARY KEY, amount BIGINT NOT NULL)")
     conn.execute("DELETE FROM team_settings")
     conn.execute("INSERT INTO team_settings VALUES (?, ?, ?)", (reps, managers, visibility))
-    groups = f"{ident(reps)}, {ident(managers)}"
+    grant(conn)
     for statement in (
-        f"GRANT USAGE ON SCHEMA {ident(schema)} TO {groups}",
-        f"GRANT SELECT, INSERT, UPDATE, DELETE ON leads, touchpoints TO {groups}",
-        f"GRANT SELECT, INSERT ON events TO {groups}",
-        # undo marks its own events undone; a merge moves history between leads (the trigger checks both)
-        f"GRANT UPDATE (lead_id, undone_by) ON events TO {groups}",
-        f"GRANT SELECT ON schema_version, team_settings, team_quotas TO {groups}",
-        f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {ident(schema)} TO {groups}",
         "ALTER TABLE leads ENABLE ROW LEVEL SECURITY",
         "ALTER TABLE touchpoints ENABLE ROW LEVEL SECURITY",
         "ALTER TABLE leads ALTER COLUMN owner SET DEFAULT session_user",
@@ -144,6 +137,23 @@ def init(conn: Any, visibility: str) -> list[str]:
     _policies(conn, reps, managers, visibility)
     done = [f"team rules installed on the pipeline of {owner} (reps see {visibility} leads)"]
     return done + [f"created group role {role}" for role in made]
+
+
+def grant(conn: Any) -> None:
+    """The team's privileges on the pipeline's tables, sequences included; run again after a migration
+    (a table or sequence it adds is readable by the team too)."""
+    reps, managers, schema = conn.execute("SELECT reps, managers, current_schema()::text FROM team_settings").fetchone()
+    groups = f"{ident(reps)}, {ident(managers)}"
+    for statement in (
+        f"GRANT USAGE ON SCHEMA {ident(schema)} TO {groups}",
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA {ident(schema)} TO {groups}",
+        f"GRANT INSERT, UPDATE, DELETE ON leads, touchpoints TO {groups}",
+        f"GRANT INSERT ON events TO {groups}",
+        # undo marks its own events undone; a merge moves history between leads (the trigger checks both)
+        f"GRANT UPDATE (lead_id, undone_by) ON events TO {groups}",
+        f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {ident(schema)} TO {groups}",
+    ):
+        conn.execute(statement)
 
 
 def _own_lead(lead: str) -> str:
