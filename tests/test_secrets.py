@@ -160,3 +160,21 @@ def test_no_form_of_the_password_reaches_the_log_a_backup_any_output_or_doctor(
         assert not _leaks(dump)
     assert "connection (plaintext to 127.0.0.1)" in outputs[2] or "connection (TLS to 127.0.0.1)" in outputs[2]
     assert "connection (a Unix socket on this machine)" in run("--db", server.url("owner"), "doctor").stdout
+
+
+@on_postgres
+def test_doctor_warns_when_the_connection_crosses_a_network_in_plaintext(
+    server: pgteam.Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The test server is on loopback: pretend it is not, and that the user chose plaintext."""
+    from pipectl.store import postgres
+
+    url = server.url("owner", PASSWORD) + "?sslmode=disable"
+    run("--db", url, "add", "Someone")
+    assert "ok       connection (plaintext to 127.0.0.1)" in run("--db", url, "doctor").stdout
+    monkeypatch.setattr(postgres, "is_local", lambda host: False)
+    report = run("--db", url, "doctor")
+    assert report.exit_code == 1
+    assert "PROBLEM  connection (plaintext to 127.0.0.1)" in report.stdout
+    assert "add sslmode=require (or verify-full) to the database URL" in report.stdout
+    assert not _leaks(report.stdout + report.stderr)
