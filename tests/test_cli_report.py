@@ -359,3 +359,19 @@ def test_by_groups_spellings_of_one_name_together() -> None:
     }
     assert owners["ana"] == (3, ["only 3 open leads (review.min_open = 20)"])  # one rep, one verdict
     assert "Ana" not in owners and "ANA" not in owners
+
+
+def test_report_by_owner_judges_each_rep_against_an_even_share_of_the_quota_and_says_so(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "quota.toml"
+    config.write_text("[targets]\nquota = 9000\n")
+    for owner in ("ana", "bo", "cy"):
+        ok("--config", str(config), "add", f"Lead of {owner}", "--owner", owner)
+    groups = ok("--config", str(config), "report", "--by", "owner", "--json").json()["groups"]
+    assert {(g["group"], g["quota"], g["quota_source"]) for g in groups} == {
+        ("ana", 3000, "split"),
+        ("bo", 3000, "split"),
+        ("cy", 3000, "split"),
+    }
+    assert "3,000 (split)" in ok("--config", str(config), "report", "--by", "owner").stdout

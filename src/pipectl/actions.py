@@ -7,13 +7,14 @@ these, so a rule lives in one place.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pipectl import dates, leads, pipeline
-from pipectl.config import Config
+from pipectl.config import Config, default_owner
 from pipectl.errors import Ambiguous, ConfigError, NotFound, PipectlError, Refused
 from pipectl.model import CLOSED, CONTACT_KINDS, LAST_CHANCE, Event, Finding, Lead, Status, Touchpoint
 from pipectl.store import Filter, Store, bulk
@@ -36,6 +37,10 @@ class Context:
     database: str
     now: datetime
     command: str = ""
+    #: Whether --as-of set the clock (refused for writes on a team's database: events carry the server's).
+    backdated: bool = False
+    #: Where a warning line goes (the CLI: stderr).
+    warn: Callable[[str], None] = field(default=lambda line: None, repr=False)
     _store: Store | None = field(default=None, repr=False)
 
     @property
@@ -47,9 +52,28 @@ class Context:
             self._store = Store.open(self.database, create=create)
         return self._store
 
+    @property
+    def me(self) -> str | None:
+        """Who acts: on a team's database the login, whatever the config says; else the config's owner."""
+        who = self.store().who if self._store is not None else None
+        return who.login if who is not None else self.config.owner
+
     def writing(self) -> AbstractContextManager[Store]:
         """The write transaction of this command (creates the database on first write)."""
-        return self.store(create=True).transaction(self.command, self.config.owner, self.now_iso)
+        store = self.store(create=True)
+        who = store.who
+        if who is not None:
+            if self.backdated:
+                raise Refused(
+                    "--as-of cannot date a change on a team's database: its log carries the server's clock;"
+                    " nothing was changed"
+                )
+            # The config names someone else (not merely this machine's user, its default): say who acts.
+            if self.config.owner and self.config.owner.lower() not in (who.login, default_owner().lower()):
+                self.warn(
+                    f"you are {who.login} on this team's database; the config's owner {self.config.owner!r} is not used"
+                )
+        return store.transaction(self.command, self.me, self.now_iso)
 
     def close(self) -> None:
         if self._store is not None:
@@ -186,9 +210,9 @@ def add(
         tags=leads.clean_tags(tags or []),
         **parsed,
     )
-    lead.owner = lead.owner or ctx.config.owner
     note_text = leads.clean_text(note, "note")
     with ctx.writing() as store:
+        lead.owner = known_owner(ctx, lead.owner) or ctx.me
         _check_email_free(store, lead.email)
         store.create_lead(lead)
         if note_text:
@@ -379,7 +403,7 @@ def undo(ctx: Context) -> list[Event]:
     ran), unless someone changed its leads since; returns its events (empty: nothing to undo)."""
     ctx.store()  # a missing database has nothing to undo: say so, create nothing
     with ctx.writing() as store:
-        events = store.last_batch(ctx.config.owner if store.shared else None)
+        events = store.last_batch(ctx.me if store.shared else None)
         if events:
             later = store.changed_since(events)
             if later is not None:
@@ -582,6 +606,37 @@ def facts(ctx: Context) -> review.Facts:
         lost_count=counts.get("lost", 0),
         won_value_in_period=store.won_value_between(dates.to_iso(start), dates.to_iso(end)),
     )
+
+
+def known_owner(ctx: Context, owner: str | None) -> str | None:
+    """``--owner NAME`` as the team knows it (any case); a name nobody in the team has is an error
+    listing who is. Without a team, owners are free text."""
+    if owner is None or ctx.store().who is None:
+        return owner
+    from pipectl.store import team
+
+    known = team.names(ctx.store().conn)
+    who = ctx.store().who
+    if who is not None and who.owner not in known:
+        known.append(who.owner)
+    match = next((name for name in known if name == owner.strip().lower()), None)
+    if match is None:
+        raise NotFound(f"no one called {owner!r} in this team: {', '.join(sorted(known))}")
+    return match
+
+
+def scope(ctx: Context, owner: str | None, everyone: bool = False) -> str | None:
+    """Whose leads `review` and `today` act on: on a team's database the login's own, unless a
+    manager names ``--owner`` or ``--all``; elsewhere ``owner`` (None: all)."""
+    named = known_owner(ctx, owner)
+    who = ctx.store().who
+    if who is None:
+        return named
+    if named is not None and named != who.login and not who.sees_all:
+        raise Refused(f"only a manager works on another rep's leads ({named}): leave out --owner for your own")
+    if named is None and not (everyone and who.sees_all):
+        return who.login
+    return named
 
 
 def run_review(ctx: Context, owner: str | None = None) -> tuple[list[Finding], review.Figure]:

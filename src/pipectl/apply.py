@@ -17,10 +17,12 @@ from pipectl.model import Finding, Status
 ACTIONABLE = ("close_out", "last_chance", "overdue", "no_next_step")
 
 
-def walk(ctx: actions.Context, findings: list[Finding], ask: bool) -> list[Finding]:
-    """Act on the findings; return those still standing (not acted on)."""
+def walk(ctx: actions.Context, findings: list[Finding], ask: bool) -> tuple[list[Finding], list[str]]:
+    """Act on the findings; return those still standing (not acted on) and the leads (``#id``) whose
+    action failed."""
     done: set[int] = set()
     left: list[Finding] = []
+    failed: list[str] = []
     counts = {"closed": 0, "last chance sent": 0, "next step set": 0}
     for finding in findings:
         if finding.lead_id is None or finding.kind not in ACTIONABLE or finding.lead_id in done:
@@ -29,16 +31,18 @@ def walk(ctx: actions.Context, findings: list[Finding], ask: bool) -> list[Findi
             continue
         try:
             result = _act(ctx, finding, ask)
-        except PipectlError as exc:  # the lead changed under us (another process): say so, go on
-            render.err(f"skipped #{finding.lead_id}: {exc.message}")
+        except PipectlError as exc:  # the lead changed under us, or the server said no: say so, go on
+            render.err(f"failed #{finding.lead_id}: {exc.message}")
+            failed.append(f"#{finding.lead_id}")
             result = None
         if result is None:
             left.append(finding)
         else:
             counts[result] += 1
             done.add(finding.lead_id)
-    render.err(", ".join(f"{what}: {count}" for what, count in counts.items()) + f"; {len(left)} findings left")
-    return left
+    summary = ", ".join(f"{what}: {count}" for what, count in counts.items()) + f"; {len(left)} findings left"
+    render.err(summary + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return left, failed
 
 
 def _act(ctx: actions.Context, finding: Finding, ask: bool) -> str | None:

@@ -26,6 +26,7 @@ from typer.core import TyperGroup
 from pipectl import __version__, actions, render
 from pipectl.errors import PipectlError
 from pipectl.model import GroupBy, SortKey, Status, StatusFilter
+from pipectl.store.backend import redact
 
 
 class _Group(TyperGroup):
@@ -47,7 +48,7 @@ class _Group(TyperGroup):
             result = super().main(argv, "pipectl", *a, **kw)
             code = result if isinstance(result, int) else 0
         except PipectlError as exc:
-            render.error(exc.message)
+            render.error(redact(exc.message, *_sources(argv)))
             code = exc.exit_code
         except _click.exceptions.NoArgsIsHelpError as exc:
             render.out(exc.format_message())
@@ -67,7 +68,8 @@ class _Group(TyperGroup):
         except Exception as exc:
             if "--debug" in argv:
                 raise
-            render.error(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
+            message = redact(f"unexpected {type(exc).__name__}: {exc}", *_sources(argv))
+            render.error(f"{message} (run with --debug for details)")
             code = 1
         finally:
             ctx = _state.get("ctx")
@@ -75,6 +77,11 @@ class _Group(TyperGroup):
                 ctx.close()
             gc.enable()
         sys.exit(code)
+
+
+def _sources(argv: list[str]) -> list[str]:
+    """Where a password may have been written: the arguments and ``PIPECTL_DB``."""
+    return [*argv, os.environ.get("PIPECTL_DB", "")]
 
 
 def _is_text(arg: str) -> bool:
@@ -126,9 +133,9 @@ def context(config_may_be_missing: bool = False, config_may_be_broken: bool = Fa
     from pipectl import dates
     from pipectl.errors import ConfigError
     from pipectl.store import default_database
-    from pipectl.store.backend import redact
 
     if "ctx" not in _state:
+        argv = _state.get("argv", [])
         config_path = _state.get("config")
         try:
             loaded = config_module.load(config_path, explicit=config_path is not None and not config_may_be_missing)
@@ -141,7 +148,9 @@ def context(config_may_be_missing: bool = False, config_may_be_broken: bool = Fa
             database=_state.get("db") or default_database(),
             now=dates.clock(_state.get("as_of")),
             # A database URL's password never reaches the event log.
-            command="pipectl " + shlex.join(redact(arg, arg) for arg in _state.get("argv", [])),
+            command="pipectl " + shlex.join(redact(arg, *_sources(argv)) for arg in argv),
+            backdated=_state.get("as_of") is not None,
+            warn=lambda line: render.err(f"warning: {line}"),
         )
     ctx: actions.Context = _state["ctx"]
     return ctx
@@ -241,7 +250,7 @@ def list_(
         stage=stage,
         status=status.value,
         tag=tag,
-        owner=owner,
+        owner=actions.known_owner(ctx, owner),
         qualified=qualified,
         stale=stale,
         sort=sort.value,
@@ -300,8 +309,9 @@ def edit(
     the next step and its due; --due alone keeps the next step's text)."""
     if stage is not None:
         raise PipectlError("edit does not move leads: use `pipectl advance LEAD --to STAGE` (the gates apply)")
+    ctx = context()
     found = actions.edit(
-        context(),
+        ctx,
         lead,
         tags=tag,
         untag=untag,
@@ -312,7 +322,7 @@ def edit(
         phone=phone,
         source=source,
         value=value,
-        owner=owner,
+        owner=actions.known_owner(ctx, owner),
         next_action=next_action,
         next_action_due=due,
         expected_close=expected_close,
@@ -540,17 +550,20 @@ def review_(
 ) -> None:
     """The daily review: stale deals, missed follow-ups, uncontacted leads, overloaded stages..."""
     ctx = context()
-    findings, cycle = actions.run_review(ctx, owner)
+    findings, cycle = actions.run_review(ctx, actions.scope(ctx, owner, everyone=show_all))
+    failed: list[str] = []
     if apply or yes:
         if not yes and not _interactive():
             raise PipectlError("review --apply asks at each finding: run it at a terminal, or use --yes")
         from pipectl import apply as applying
 
-        findings = applying.walk(ctx, findings, ask=not yes)
+        findings, failed = applying.walk(ctx, findings, ask=not yes)
     if as_json:
         render.print_json(render.review_json(findings, cycle, ctx.now_iso))
     else:
         render.print_review(findings, cycle, show_all)
+    if failed:
+        raise PipectlError(f"{len(failed)} of the actions failed ({', '.join(failed)}); the others were done")
     if check and findings:
         raise typer.Exit(1)
 
@@ -558,12 +571,13 @@ def review_(
 @app.command("today")
 def today(
     limit: int = typer.Option(None, "--limit", "-n", min=1, help="Show at most this many."),
-    owner: str = typer.Option(None, "--owner", help="Only this owner's leads."),
+    owner: str = typer.Option(None, "--owner", help="Only this owner's leads (team: yours by default)."),
+    everyone: bool = typer.Option(False, "--all", help="Team: everyone's leads (a manager)."),
     as_json: bool = JSON,
 ) -> None:
     """Today's plan: overdue first, then new leads to contact, what is due today, what is closest to closing."""
     ctx = context()
-    items = actions.today(ctx, owner)[:limit]
+    items = actions.today(ctx, actions.scope(ctx, owner, everyone))[:limit]
     if as_json:
         render.print_json(render.today_json(items))
     else:
@@ -583,10 +597,11 @@ def board(
     from pipectl import views
 
     ctx = context()
+    named = actions.known_owner(ctx, owner)
     if interactive:
-        _interactive_board(ctx, owner)
+        _interactive_board(ctx, named)
         return
-    stages, marks = views.board(ctx, owner, marks=not as_json)
+    stages, marks = views.board(ctx, named, marks=not as_json)
     if as_json:
         render.print_json(render.board_json(stages))
     else:
@@ -596,7 +611,8 @@ def board(
 @app.command("ui")
 def ui(owner: str = typer.Option(None, "--owner", help="Only this owner's leads.")) -> None:
     """The interactive board (same as `pipectl board --interactive`)."""
-    _interactive_board(context(), owner)
+    ctx = context()
+    _interactive_board(ctx, actions.known_owner(ctx, owner))
 
 
 def _interactive_board(ctx: actions.Context, owner: str | None) -> None:
@@ -654,7 +670,7 @@ def report(
                 f"--until {until!r} ({dates.show(dates.to_iso(end))}) is not after --since {since!r} "
                 f"({dates.show(dates.to_iso(start))})"
             )
-    data = views.report(ctx, start, by.value if by else None, owner, until=end, period=period)
+    data = views.report(ctx, start, by.value if by else None, actions.known_owner(ctx, owner), until=end, period=period)
     if as_json:
         render.print_json(data)
     else:
@@ -773,7 +789,9 @@ def copy_pipeline(
     team's PostgreSQL server, or the team pipeline to a local SQLite snapshot."""
     from pipectl import transfer
 
-    origin, destination, counts = transfer.copy(context(), source, target, force)
+    origin, destination, counts, saved = transfer.copy(context(), source, target, force)
+    if saved is not None:
+        render.out(f"saved what it replaces in {saved}")
     render.out(
         f"copied {counts['leads']} leads, {counts['touchpoints']} touchpoints and {counts['events']} events"
         f" from {origin} to {destination}"
@@ -868,6 +886,124 @@ def doctor(fix: bool = typer.Option(False, "--fix", help="Recompute counters and
         render.out(f"         fix: {check.fix}")
     if problems:
         raise typer.Exit(1)
+
+
+@app.command("migrate")
+def migrate() -> None:
+    """Bring the database's schema up to this pipectl's (any write does it too; on a team's database
+    only its owner can)."""
+    store = context().store(create=False)
+    render.out(f"{store.label}: schema {store.schema_version()}, up to date")
+
+
+# --- team (SPEC §16) ------------------------------------------------------------------------------
+
+team_app = typer.Typer(help="Run a team on one PostgreSQL pipeline (the database owner's commands).")
+app.add_typer(team_app, name="team")
+
+
+class Visibility(StrEnum):
+    all = "all"
+    own = "own"
+
+
+@team_app.command("init")
+def team_init(
+    visibility: Visibility = typer.Option(
+        Visibility.all, "--visibility", help="What reps read: all leads, or only their own."
+    ),
+) -> None:
+    """Install the team's roles and rules on this PostgreSQL pipeline (again: nothing changes twice)."""
+    from pipectl import team
+
+    for line in team.init(context(), visibility.value):
+        render.out(line)
+
+
+@team_app.command("add")
+def team_add(
+    name: str = typer.Argument(..., help="The rep's login."),
+    manager: bool = typer.Option(False, "--manager", help="A manager: reads and changes all, reassigns."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+) -> None:
+    """Create a rep's (or manager's) login; the password is asked for, never taken from the command line."""
+    from pipectl import team
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif _interactive():
+        password = typer.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
+    else:
+        raise PipectlError("team add asks for the password at a terminal: or pipe it in with --password-stdin")
+    login = team.add(context(), name, password, manager)
+    render.out(f"added {login} as {'a manager' if manager else 'a rep'}")
+
+
+@team_app.command("list")
+def team_list(as_json: bool = JSON) -> None:
+    """The team: name, role, open leads, last activity, quota."""
+    from pipectl import team
+    from pipectl.model import from_hundredths
+
+    members = team.members(context())
+    if as_json:
+        render.print_json(
+            [
+                {
+                    "name": m.name,
+                    "role": m.role,
+                    "open_leads": m.open_leads,
+                    "last_activity": m.last_activity,
+                    "quota": None if m.quota is None else from_hundredths(m.quota),
+                }
+                for m in members
+            ]
+        )
+        return
+    rows = [
+        [
+            m.name,
+            m.role,
+            str(m.open_leads),
+            m.last_activity or "",
+            "" if m.quota is None else render.money(from_hundredths(m.quota)),
+        ]
+        for m in members
+    ]
+    render.table(["name", "role", "open", "last activity", "quota"], rows, right=("open", "quota"))
+
+
+@team_app.command("remove")
+def team_remove(
+    name: str = typer.Argument(..., help="The login to remove."),
+    reassign_to: str = typer.Option(..., "--reassign-to", help="Who takes over the leads."),
+) -> None:
+    """Remove a login from the team and the server, giving its leads to another."""
+    from pipectl import team
+
+    moved = team.remove(context(), name, reassign_to)
+    render.out(f"removed {name.lower()}; {moved} leads reassigned to {reassign_to.lower()}")
+
+
+@team_app.command("visibility")
+def team_visibility(visibility: Visibility = typer.Argument(..., help="all or own.")) -> None:
+    """What reps read: every lead (all) or only their own (own)."""
+    from pipectl import team
+
+    team.set_visibility(context(), visibility.value)
+    render.out(f"reps now see {visibility.value} leads")
+
+
+@team_app.command("quota")
+def team_quota(
+    name: str = typer.Argument(..., help="The rep."),
+    amount: str = typer.Argument(..., help="Their target per period (the config's targets.period)."),
+) -> None:
+    """Set a rep's own target, kept on the server (report --by owner judges each rep by it)."""
+    from pipectl import team
+
+    login, value = team.set_quota(context(), name, amount)
+    render.out(f"quota of {login}: {render.money(value)}")
 
 
 # --- history -----------------------------------------------------------------------------------

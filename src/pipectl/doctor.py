@@ -1,10 +1,10 @@
 """`pipectl doctor`: check the database and the config, say what is wrong and how to fix it.
 
 Checks: the database's integrity and foreign keys, its schema version, the indexes the queries need,
-its file permissions, the denormalised fields of every lead (touch count, last touch, the cadence
-state) against its touchpoints, leads sitting in stages the config no longer has; the config file,
-the checklist, the last-chance template and the calendar's country. ``--fix`` recomputes the denormalised fields (one
-recorded, undoable change).
+its file permissions, whether the connection to a server is encrypted, the denormalised fields of
+every lead (touch count, last touch, the cadence state) against its touchpoints, leads sitting in
+stages the config no longer has; the config file, the checklist, the last-chance template and the
+calendar's country. ``--fix`` recomputes the denormalised fields (one recorded, undoable change).
 """
 
 from __future__ import annotations
@@ -73,6 +73,14 @@ def checks(ctx: actions.Context) -> list[Check]:
                 f"chmod 600 {store.label}",
             )
         )
+    how, safe = store.db.transport()
+    found.append(
+        Check(
+            f"connection ({how})",
+            [] if safe else [f"the connection is not encrypted ({how}): passwords and leads cross the network"],
+            "add sslmode=require (or verify-full) to the database URL",
+        )
+    )
     wrong = [
         f"#{lead.id}: " + ", ".join(f"{k} is {getattr(lead, k)!r}, should be {v!r}" for k, v in fields.items())
         for lead, fields in drift(ctx)

@@ -746,6 +746,7 @@ def report_renderables(data: dict[str, Any]) -> list[Any]:
         for name in ("group", "new", "won", "lost", "win rate", "won value", "median cycle"):
             groups.add_column(name, justify="left" if name == "group" else "right")
         if verdicts:
+            groups.add_column("quota", justify="right")
             groups.add_column("verdict")
         for row in data["groups"]:
             groups.add_row(
@@ -756,10 +757,16 @@ def report_renderables(data: dict[str, Any]) -> list[Any]:
                 _figure(row["win_rate"], "share"),
                 _figure(row["won_value"], "money"),
                 _figure(row["median_cycle_days"], "days"),
-                *([row["verdict"].replace("_", " ")] if verdicts else []),
+                *([_quota(row), row["verdict"].replace("_", " ")] if verdicts else []),
             )
         parts.append(groups)
     return parts
+
+
+def _quota(row: dict[str, Any]) -> str:
+    """A rep's target in the report: their own, or their even share of the team's (said so)."""
+    shown = _figure(row["quota"], "money")
+    return f"{shown} (split)" if row["quota_source"] == "split" else shown
 
 
 def _period_title(period: dict[str, Any]) -> str:

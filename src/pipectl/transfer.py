@@ -32,7 +32,7 @@ from pipectl import cadence, csvio, leads
 from pipectl.actions import Context, ensure_unchanged, resolve
 from pipectl.errors import PipectlError, Refused
 from pipectl.model import Lead, Status
-from pipectl.store import Store, bulk, is_url
+from pipectl.store import Store, bulk, data_folder, is_url
 
 ON_DUPLICATE = ("skip", "update", "fill", "error")
 # What a merge takes from the duplicate into KEEP's empty fields (tags and extra are united).
@@ -287,7 +287,7 @@ class _Batcher:
             **NOT_NULL,
             "stage": options.stage or ctx.config.stage_names[0],
             "status": _OPEN,
-            "owner": ctx.config.owner,
+            "owner": ctx.me,
             "source": options.source,
             "created_at": now,
             "updated_at": now,
@@ -520,11 +520,11 @@ def backup(ctx: Context, target: Path) -> None:
     ctx.store().backup(target)
 
 
-def copy(ctx: Context, source: str | None, target: str, replace: bool) -> tuple[str, str, dict[str, int]]:
+def copy(ctx: Context, source: str | None, target: str, replace: bool) -> tuple[str, str, dict[str, int], Path | None]:
     """Copy a whole pipeline (every lead, touchpoint and event, ids and history included) from
     ``source`` (default: the current database) to ``target``, a file path or URL; a new target file
-    is removed again when the copy fails. Returns both databases' labels and how many rows of each
-    table moved."""
+    is removed again when the copy fails. Returns both databases' labels, how many rows of each
+    table moved, and the backup of what it replaced on a team's database."""
     origin = Store.open(source or ctx.database, create=False)
     if _same_database(origin.label, target):
         raise Refused(f"{target} is the pipeline being copied: name another database with --to")
@@ -532,7 +532,12 @@ def copy(ctx: Context, source: str | None, target: str, replace: bool) -> tuple[
     try:
         destination = Store.open(target, create=True)
         try:
+            saved = _guard_team(ctx, destination, replace)
             counts = origin.copy_into(destination, replace)
+            if destination.who is not None:
+                info = {"from": origin.label, "replaced": bool(saved), "backup": str(saved) if saved else None}
+                with destination.transaction(ctx.command, destination.who.login, ctx.now_iso):
+                    destination.record_copy({**info, **counts})
         finally:
             destination.close()
     except BaseException:
@@ -543,7 +548,26 @@ def copy(ctx: Context, source: str | None, target: str, replace: bool) -> tuple[
         raise
     finally:
         origin.close()
-    return origin.label, destination.label, counts
+    return origin.label, destination.label, counts, saved
+
+
+def _guard_team(ctx: Context, destination: Store, replace: bool) -> Path | None:
+    """A copy onto a team's database is its owner's alone (it writes everyone's leads and history);
+    with ``replace``, what it replaces is first saved in a backup file (returned)."""
+    who = destination.who
+    if who is None:
+        return None
+    if not who.admin:
+        raise Refused(
+            f"a copy onto the team's database {destination.label} writes everyone's pipeline: only its owner,"
+            f" {who.owner}, can do it; nothing was changed"
+        )
+    if not replace or not any(destination.counts().values()):
+        return None
+    saved = data_folder() / "backups" / f"replaced-{ctx.now.strftime('%Y%m%dT%H%M%S')}.db"
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    destination.backup(saved)
+    return saved
 
 
 def _same_database(label: str, target: str) -> bool:

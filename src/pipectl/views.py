@@ -12,7 +12,7 @@ from typing import Any
 from pipectl import dates, metrics, review
 from pipectl.actions import Context, run_review
 from pipectl.metrics import LeadFacts, Move
-from pipectl.model import Finding, Lead
+from pipectl.model import Finding, Lead, from_hundredths
 from pipectl.store import Filter, bulk
 
 
@@ -35,9 +35,12 @@ def report(
 def _report(ctx: Context, current: metrics.Period, by: str | None, owner: str | None) -> dict[str, Any]:
     config = ctx.config
     all_leads, moves = ctx.store().report_facts()
+    quota = Decimal(str(config.targets["quota"]))
     if owner is not None:
         all_leads = [lead for lead in all_leads if lead.owner == owner]
-    now, before, coverage, decided = _standing(ctx, all_leads, moves, current)
+        target, source = _rep_quotas(ctx, [owner])[owner]
+        quota = target if source == "own" else quota
+    now, before, coverage, decided = _standing(ctx, all_leads, moves, current, quota)
     open_leads = [lead for lead in all_leads if lead.status == "open"]
     result: dict[str, Any] = {
         "period": {"since": current.since, "until": current.until, "name": current.name, "default": current.default},
@@ -54,24 +57,42 @@ def _report(ctx: Context, current: metrics.Period, by: str | None, owner: str | 
         "lost_reasons": now["lost_reasons"],
         "forecast": metrics.forecast(config, open_leads, dates.local_today(ctx.now)),
         "currency": config.currency,
-        "quota": Decimal(str(config.targets["quota"])),
+        "quota": quota,
         "target_period": config.targets["period"],
     }
     if by is not None:
         members = metrics.group_members(all_leads, by)
         result["groups"] = metrics.groups(members, current)
-        if by == "owner":  # each rep's own verdict, against the same targets
+        if by == "owner":  # each rep's own verdict, against their own target
+            targets = _rep_quotas(ctx, [name for name in members if name != metrics.NO_GROUP])
             for row in result["groups"]:
-                mine = _standing(ctx, members[row["group"]], moves, current)[3]
-                row.update(verdict=mine.verdict, verdict_reasons=mine.reasons)
+                quota, source = targets.get(row["group"], (Decimal(0), "none"))
+                mine = _standing(ctx, members[row["group"]], moves, current, quota)[3]
+                row.update(verdict=mine.verdict, verdict_reasons=mine.reasons, quota=quota, quota_source=source)
     return result
 
 
+def _rep_quotas(ctx: Context, owners: list[str]) -> dict[str, tuple[Decimal, str]]:
+    """Each rep's target: their own (`team quota`, on a team's database), else the team's quota split
+    evenly among the reps ("split")."""
+    own: dict[str, Decimal] = {}
+    if ctx.store().who is not None:
+        from pipectl.store import team
+
+        own = {name: from_hundredths(amount) for name, amount in team.quotas(ctx.store().conn).items()}
+    split = (Decimal(str(ctx.config.targets["quota"])) / max(len(owners), 1)).quantize(Decimal("0.01"))
+    return {name: (own[name], "own") if name in own else (split, "split") for name in owners}
+
+
 def _standing(
-    ctx: Context, all_leads: list[LeadFacts], moves: list[Move], current: metrics.Period
+    ctx: Context,
+    all_leads: list[LeadFacts],
+    moves: list[Move],
+    current: metrics.Period,
+    quota: Decimal | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any], metrics.Coverage, metrics.Verdict]:
     """The metrics of ``all_leads`` in the current and the previous period, the coverage of the
-    target, and the verdict they lead to."""
+    target (``quota``, by default the config's), and the verdict they lead to."""
     config = ctx.config
     leads = {lead.id: lead for lead in all_leads}
     all_visits = metrics.visits(all_leads, (move for move in moves if move.lead_id in leads))
@@ -81,7 +102,8 @@ def _standing(
     needed = review.coverage_needed(
         config, review.Facts(won_count=closed.count("won"), lost_count=closed.count("lost"))
     )
-    quota = Decimal(str(config.targets["quota"]))
+    if quota is None:
+        quota = Decimal(str(config.targets["quota"]))
     start, end = dates.target_period(ctx.now, config.targets["period"])
     won_in_target = sum(
         (

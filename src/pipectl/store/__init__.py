@@ -27,13 +27,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipectl.errors import DatabaseError, PipectlError
+from pipectl.errors import DatabaseError, PipectlError, Refused
 from pipectl.leads import search_query, search_text
 from pipectl.model import Event, Lead, Touchpoint, from_hundredths, to_column
-from pipectl.store.backend import TABLES, Backend
+from pipectl.store.backend import TABLES, Backend, is_postgres
 
 if TYPE_CHECKING:
     from pipectl.metrics import LeadFacts, Move
+    from pipectl.store.team import Who
 
 LEAD_COLUMNS = tuple(f.name for f in fields(Lead))
 TOUCHPOINT_COLUMNS = ("id", "lead_id", "kind", "direction", "outcome", "note", "at", "created_at")
@@ -79,12 +80,18 @@ def default_database() -> str:
     """Where the pipeline lives: $PIPECTL_DB (a path or a postgresql:// URL), else the XDG data folder."""
     if os.environ.get("PIPECTL_DB"):
         return os.environ["PIPECTL_DB"]
+    return str(data_folder() / "pipeline.db")
+
+
+def data_folder() -> Path:
+    """pipectl's folder in the XDG data folder (the default database's, and backups')."""
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return str(Path(base) / "pipectl" / "pipeline.db")
+    return Path(base) / "pipectl"
 
 
 def is_url(database: str) -> bool:
-    return "://" in database
+    """Whether ``database`` names a server (a URL or a libpq ``key=value`` string), not a file."""
+    return is_postgres(database)
 
 
 def open_backend(database: str, create: bool) -> Backend:
@@ -93,7 +100,7 @@ def open_backend(database: str, create: bool) -> Backend:
         from pipectl.store.sqlite import SQLite
 
         return SQLite.open(Path(database), create)
-    scheme = database.split("://", 1)[0].lower()
+    scheme = database.split("://", 1)[0].lower() if "://" in database else "postgresql"
     if scheme not in ("postgresql", "postgres"):
         raise DatabaseError(f"unknown database URL scheme {scheme!r}: use a file path or postgresql://...")
     try:
@@ -175,6 +182,25 @@ class Store:
     @property
     def shared(self) -> bool:
         return self.db.shared
+
+    @property
+    def who(self) -> Who | None:
+        """The login on a team's database (SPEC §16), None elsewhere."""
+        return self.db.who
+
+    def may_change(self, lead: Lead, changes: dict[str, Any] | None = None) -> None:
+        """Refuse, naming the owner, a change the team's rules forbid (the server would refuse it too,
+        but silently: an UPDATE that row-level security hides changes no row)."""
+        who = self.db.who
+        if who is None or who.sees_all:
+            return
+        if lead.owner != who.login:
+            owner = lead.owner or "nobody"
+            raise Refused(
+                f"{lead.label} is {owner}'s lead: only {owner} or a manager can change it; nothing was changed"
+            )
+        if changes and changes.get("owner", who.login) != who.login:
+            raise Refused(f"only a manager gives a lead to someone else: {lead.label} stays yours; nothing was changed")
 
     @property
     def created(self) -> bool:
@@ -271,9 +297,17 @@ class Store:
             columns = {**columns, "search": search_column(current["name"], current["company"])}
         assignments = ", ".join(f"{name} = ?" for name in columns)
         try:
-            self.conn.execute(f"UPDATE leads SET {assignments} WHERE id = ?", [*columns.values(), lead_id])
+            cursor = self.conn.execute(f"UPDATE leads SET {assignments} WHERE id = ?", [*columns.values(), lead_id])
         except self.db.integrity_errors as exc:
             raise _integrity(exc) from None
+        self._changed(cursor.rowcount, lead_id)
+
+    def _changed(self, rows: int, lead_id: int) -> None:
+        """On a team's database, a change row-level security hid from this login is a refusal."""
+        if rows == 0 and self.db.who is not None:
+            row = self.conn.execute("SELECT owner FROM leads WHERE id = ?", (lead_id,)).fetchone()
+            owner = row[0] if row else "someone else"
+            raise Refused(f"lead #{lead_id} is {owner}'s: only {owner} or a manager can change it; nothing was changed")
 
     # --- bulk (import) ----------------------------------------------------------------------------
 
@@ -325,12 +359,14 @@ class Store:
     def merge_leads(self, keep: Lead, other: Lead, changes: dict[str, Any]) -> None:
         """Move ``other``'s touchpoints and history to ``keep``, delete ``other`` and apply ``changes`` to
         ``keep``: one event holding all undo needs (``other``'s whole row, what moved)."""
+        self.may_change(keep)
+        self.may_change(other)
         moved_points = [r[0] for r in self.conn.execute("SELECT id FROM touchpoints WHERE lead_id = ?", (other.id,))]
         moved_events = [r[0] for r in self.conn.execute("SELECT id FROM events WHERE lead_id = ?", (other.id,))]
         self.conn.execute("UPDATE touchpoints SET lead_id = ? WHERE lead_id = ?", (keep.id, other.id))
         self.conn.execute("UPDATE events SET lead_id = ? WHERE lead_id = ?", (keep.id, other.id))
         deleted = lead_to_row(other)
-        self.conn.execute("DELETE FROM leads WHERE id = ?", (other.id,))
+        self._changed(self.conn.execute("DELETE FROM leads WHERE id = ?", (other.id,)).rowcount, other.id)
         self.change_lead(
             keep,
             changes,
@@ -346,6 +382,7 @@ class Store:
         and its touchpoints' rows, so undo puts them back with the same ids."""
         columns = ", ".join(TOUCHPOINT_COLUMNS)
         for lead in doomed:
+            self.may_change(lead)
             points = [
                 dict(zip(TOUCHPOINT_COLUMNS, row, strict=True))
                 for row in self.conn.execute(
@@ -353,11 +390,15 @@ class Store:
                 ).fetchall()
             ]
             self.conn.execute("DELETE FROM touchpoints WHERE lead_id = ?", (lead.id,))
-            self.conn.execute("DELETE FROM leads WHERE id = ?", (lead.id,))
+            self._changed(self.conn.execute("DELETE FROM leads WHERE id = ?", (lead.id,)).rowcount, lead.id)
             self._record(lead.id, "delete", {"deleted": lead_to_row(lead), "touchpoints": points})
 
     def record_import(self, info: dict[str, Any]) -> None:
         self._record(None, "import", info)
+
+    def record_copy(self, info: dict[str, Any]) -> None:
+        """That a whole pipeline was copied in over what was here (``info``: from where, the backup)."""
+        self._record(None, "copy", info)
 
     def duplicate_of(self, email: str | None, name: str, company: str | None) -> Lead | None:
         """The lead a new one would duplicate: the same email, or without one the same name and company."""
@@ -382,6 +423,9 @@ class Store:
 
     def create_lead(self, lead: Lead) -> Lead:
         """Insert a new lead (its ``id`` is assigned here) and record it."""
+        who = self.db.who
+        if who is not None and not who.sees_all and lead.owner != who.login:
+            raise Refused(f"only a manager adds a lead for someone else ({lead.owner}); nothing was changed")
         row = lead_to_row(lead)
         row["id"] = None
         lead.id = self._insert("leads", row)
@@ -398,6 +442,7 @@ class Store:
         **info: Any,
     ) -> Lead:
         """Apply ``changes`` (lead attributes) and, when given, insert ``touchpoint``: one event."""
+        self.may_change(lead, changes)
         data: dict[str, Any] = dict(info)
         old = {name: to_column(name, getattr(lead, name)) for name in changes}
         new = {name: to_column(name, value) for name, value in changes.items()}
@@ -424,7 +469,9 @@ class Store:
         sql = "SELECT batch FROM events WHERE undone_by IS NULL AND type <> 'undo'"
         params: tuple[str, ...] = ()
         if actor is not None:
-            sql, params = sql + " AND (actor = ? OR actor IS NULL)", (actor,)
+            # On a team's database only the login's own (the log lets no one mark others' undone).
+            anyone = "" if self.db.who is not None else " OR actor IS NULL"
+            sql, params = sql + f" AND (actor = ?{anyone})", (actor,)
         row = self.conn.execute(sql + " ORDER BY id DESC LIMIT 1", params).fetchone()
         if row is None:
             return []
@@ -659,8 +706,10 @@ class Store:
     def create_missing_indexes(self) -> None:
         from pipectl.migrations import INDEXES
 
-        for ddl in INDEXES.values():
-            self.db.run_script(ddl)
+        present = self.index_names()
+        for name, ddl in INDEXES.items():
+            if name not in present:  # creating one, even "IF NOT EXISTS", is for the tables' owner only
+                self.db.run_script(ddl)
 
     def index_names(self) -> set[str]:
         return self.db.index_names()

@@ -9,25 +9,71 @@ sequences, bulk inserts, streaming reads, schema version, health checks.
 
 from __future__ import annotations
 
+import itertools
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote
+
+if TYPE_CHECKING:
+    from pipectl.store.team import Who
 
 TABLES = ("leads", "touchpoints", "events")
-_PASSWORDS = (re.compile(r"^\w+://[^/?#@:]*:([^/?#]*)@"), re.compile(r"[?&]password=([^&#]*)"))
+# The keywords that make a text a libpq connection string ("host=db.example dbname=sales ...").
+_CONNINFO = re.compile(
+    r"^\s*(?:host|hostaddr|port|dbname|user|password|passfile|service|sslmode|options|application_name"
+    r"|connect_timeout|target_session_attrs)\s*=",
+    re.IGNORECASE,
+)
+# A URL's password runs from the user's colon to the last "@" (a password may hold unencoded "@/?#");
+# a libpq or query-string password is the value of password=, quoted or not.
+_URL_PASSWORD = re.compile(r"\w+://[^:/?#@\s]*:(.*)@")
+_KEY_PASSWORD = re.compile(r"(?:^|[\s?&])password\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&#]*)", re.IGNORECASE)
+# How long a password must be to be blanked wherever it appears, not only where a connection names it.
+BARE_SECRET = 6
+_UNRESERVED = re.compile(r"(?:[\w\-.~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*", re.ASCII)
 
 
-def redact(text: str, url: str) -> str:
-    """``text`` (the URL itself, or a message quoting it) without the URL's password, even when the URL
-    is malformed: what messages, and the event log's command lines, may show."""
-    for pattern in _PASSWORDS:
-        match = pattern.search(url)
-        if match and match.group(1):
-            text = text.replace(match.group(1), "***")
+def is_postgres(database: str) -> bool:
+    """Whether ``database`` names a server: a ``scheme://`` URL or a libpq ``key=value`` string."""
+    return "://" in database or bool(_CONNINFO.match(database))
+
+
+def secrets(source: str) -> list[str]:
+    """Every password written in ``source`` (connection URLs or libpq strings, anywhere in it), in each
+    form it may be shown in (as typed, percent-decoded, percent-encoded), longest first."""
+    found: set[str] = set()
+    for match in itertools.chain(_URL_PASSWORD.finditer(source), _KEY_PASSWORD.finditer(source)):
+        raw = match.group(1)
+        if raw.startswith("'") and raw.endswith("'") and len(raw) > 1:
+            raw = raw[1:-1]
+        for form in (raw, unquote(raw), quote(raw, safe=""), quote(unquote(raw), safe="")):
+            if form:
+                found.add(form)
+    return sorted(found, key=len, reverse=True)
+
+
+def redact(text: str, *sources: str) -> str:
+    """``text`` without any password written in ``sources`` (the URL itself, or the arguments and
+    database a message may quote), even when malformed: what messages and the event log may show."""
+    for secret in sorted({secret for source in sources for secret in secrets(source)}, key=len, reverse=True):
+        for before, after in ((":", "@"), ("password='", "'"), ("password=", "")):
+            text = text.replace(f"{before}{secret}{after}", f"{before}***{after}")
+        if len(secret) >= BARE_SECRET:  # a short one would also hit its like in a host or a name
+            text = text.replace(secret, "***")
     return text
+
+
+def encoded(url: str) -> str:
+    """``url`` with its password percent-encoded where the user left "@", "/", "?" or "#" in it as typed,
+    so that libpq reads it as a password (and never echoes a piece of it as a host or a port)."""
+    match = re.match(r"^(\w+://[^:/?#@\s]*:)(.*)(@[^@]*)$", url, re.DOTALL)
+    if match is None or _UNRESERVED.fullmatch(match.group(2)):
+        return url
+    return match.group(1) + quote(match.group(2), safe="") + match.group(3)
 
 
 class IntegrityError(Exception):
@@ -44,6 +90,8 @@ class Backend(ABC):
     file: Path | None = None
     #: Whether a team shares it (undo then reverts the current owner's last change, not anyone's).
     shared = False
+    #: Who the connection is, on a team's database (SPEC §16: `pipectl team init` ran); None elsewhere.
+    who: Who | None = None
     #: Whether opening it created it (a new file, or the schema in an empty server database).
     created = False
     #: LIKE without regard to (ASCII) case: for a lead another program wrote without its ``search``.
@@ -129,6 +177,11 @@ class Backend(ABC):
     @abstractmethod
     def index_names(self) -> set[str]:
         """The names of the indexes on pipectl's tables."""
+
+    def transport(self) -> tuple[str, bool]:
+        """How the connection travels, as a user may be shown it, and whether that is safe (a local
+        file or socket, or TLS: not plaintext over a network)."""
+        return "a file on this machine", True
 
     def use_cache(self, mib: int) -> None:  # noqa: B027 (only SQLite lets a connection choose)
         """Give a bulk write ``mib`` MiB of page cache, where the database lets a connection choose."""

@@ -11,7 +11,9 @@ SQLite), so every sort is the same on both backends.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import itertools
+import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,10 +22,12 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from pipectl.errors import DatabaseError
 from pipectl.migrations import SCHEMA_VERSION, migrate, statements
-from pipectl.store.backend import TABLES, Backend, IntegrityError, redact
+from pipectl.store import team
+from pipectl.store.backend import TABLES, Backend, IntegrityError, encoded, redact
 
 # The advisory lock every write transaction holds: this key ("pipe" in ASCII) with the schema's hash, so
 # pipelines in two schemas of one database never wait for each other.
@@ -56,6 +60,30 @@ def pyformat(sql: str) -> str:
         return f"%({match.group(1)})s"
 
     return _TOKEN.sub(swap, sql)
+
+
+def is_local(host: str) -> bool:
+    """Whether ``host`` is this machine: a Unix socket folder, or a loopback name or address."""
+    if not host or host.startswith(("/", "@")) or host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def tls(conninfo: str) -> dict[str, str]:
+    """The connection options that ask a remote server for TLS: ``sslmode=require`` when a host is not
+    this machine and neither the connection nor ``PGSSLMODE`` chose a mode (libpq's default,
+    ``prefer``, falls back to plaintext without a word)."""
+    try:
+        params = conninfo_to_dict(conninfo)
+    except psycopg.Error:
+        return {}  # libpq says what is wrong with it when connecting
+    if params.get("sslmode") or os.environ.get("PGSSLMODE"):
+        return {}
+    hosts = str(params.get("hostaddr") or params.get("host") or os.environ.get("PGHOST") or "").split(",")
+    return {} if all(is_local(host.strip()) for host in hosts) else {"sslmode": "require"}
 
 
 def reason(exc: Exception) -> str:
@@ -91,6 +119,8 @@ def _translated() -> Iterator[None]:
         yield
     except pg_errors.IntegrityError as exc:
         raise IntegrityError(reason(exc)) from None
+    except pg_errors.InsufficientPrivilege as exc:
+        raise DatabaseError(f"the team's rules do not let your login do that: {reason(exc)}") from None
     except pg_errors.LockNotAvailable:
         raise DatabaseError(
             f"the pipeline is busy: another pipectl has been writing to it for {LOCK_TIMEOUT_S} s;"
@@ -112,9 +142,17 @@ class Postgres(Backend):
     @classmethod
     def open(cls, url: str, create: bool) -> Postgres:
         """Connect (credentials from the URL, ``PGPASSFILE`` / ``~/.pgpass`` or ``PG*`` variables) and
-        bring the schema up to date; ``create`` makes it in an empty database."""
+        bring the schema up to date; ``create`` makes it in an empty database. ``url`` may also be a
+        libpq ``key=value`` string. A server on another host is asked for TLS (``sslmode=require``)
+        unless the connection names its own ``sslmode``."""
         try:
-            raw = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, application_name="pipectl")
+            conninfo = encoded(url)
+            raw = psycopg.connect(
+                make_conninfo(conninfo, **tls(conninfo)),
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT_S,
+                application_name="pipectl",
+            )
         except psycopg.Error as exc:
             raise DatabaseError(redact(f"cannot connect to {url}: {reason(exc)}", url)) from None
         backend = cls(Connection(raw), url)
@@ -125,6 +163,15 @@ class Postgres(Backend):
             raise
         return backend
 
+    def transport(self) -> tuple[str, bool]:
+        info = self.conn.raw.info
+        host = info.host
+        if host.startswith("/") or host.startswith("@"):
+            return "a Unix socket on this machine", True
+        if self.conn.raw.pgconn.ssl_in_use:
+            return f"TLS to {host}", True
+        return f"plaintext to {host}", is_local(host)
+
     def _prepare(self, create: bool) -> None:
         version = self.schema_version()
         if version > SCHEMA_VERSION:
@@ -133,7 +180,13 @@ class Postgres(Backend):
                 " upgrade pipectl; the database was not touched"
             )
         if version == SCHEMA_VERSION:
+            self.who = team.who(self.conn)
             return
+        if version and not self._owned():
+            raise DatabaseError(
+                f"{self.label} has schema {version} and this pipectl needs {SCHEMA_VERSION}: only its owner,"
+                f" {self._owner()}, can upgrade it: ask them to run `pipectl migrate`; nothing was changed"
+            )
         if version == 0 and not create:
             raise DatabaseError(
                 f"no database at {self.label} yet (no pipectl schema on the server):"
@@ -148,6 +201,16 @@ class Postgres(Backend):
                 self.conn.execute("INSERT INTO schema_version (version) VALUES (0)")
                 self.created = True
             migrate(self, version, self._record_version)
+            if team.who(self.conn) is not None:
+                team.grant(self.conn)
+        self.who = team.who(self.conn)
+
+    def _owner(self) -> str:
+        row = self.conn.execute("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'leads'::regclass")
+        return str(row.fetchone()[0])
+
+    def _owned(self) -> bool:
+        return self._owner() == str(self.conn.execute("SELECT session_user::text").fetchone()[0])
 
     def _record_version(self, version: int) -> None:
         self.conn.execute("UPDATE schema_version SET version = ?", (version,))
@@ -215,6 +278,12 @@ class Postgres(Backend):
             )
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        if self.who is not None and not self.who.admin and table != "events":
+            # COPY FROM is refused on a table with row-level security: the policies check each INSERT.
+            insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('%s' for _ in columns)})"
+            with _translated(), self.conn.raw.cursor() as cursor:
+                cursor.executemany(insert, rows)
+            return
         sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
         with _translated(), self.conn.raw.cursor() as cursor, cursor.copy(sql) as copy:
             for row in rows:
