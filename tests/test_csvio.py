@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from pipectl import config
 from pipectl.config import Config
 from pipectl.csvio import (
-    ACTIVITY,
     Plan,
     RejectsWriter,
     RowError,
@@ -30,6 +29,7 @@ from pipectl.csvio import (
     write_touchpoints,
 )
 from pipectl.errors import PipectlError
+from pipectl.importmap import ACTIVITY
 from pipectl.leads import MAX_VALUE, parse_money
 from pipectl.model import Lead, Touchpoint, hundredths
 

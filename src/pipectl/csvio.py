@@ -54,25 +54,26 @@ from typing import IO, Any, NamedTuple
 from pipectl import dates
 from pipectl.config import Config
 from pipectl.errors import NotFound, PipectlError
-from pipectl.leads import CURRENCY_SIGNS, EMAIL, clean_tags, fold, normalize_email, parse_money
+from pipectl.importmap import (
+    ALIASES,
+    EXPORT_DERIVED,
+    EXTRA,
+    EXTRA_JSON,
+    IGNORE,
+    JAPANESE_PARTS,
+    NAME_PARTS,
+    STATUS_VALUES,
+    field_of,
+    header_key,
+    override_keys,
+    stage_targets,
+    target_of,
+)
+from pipectl.leads import CURRENCY_SIGNS, EMAIL, clean_tags, normalize_email, parse_money
 from pipectl.model import Lead, Touchpoint, from_column, to_column
 from pipectl.render import JSON_KEYS, lead_json, neutralise
 
 FORMATS = ("csv", "json", "jsonl")
-# Columns of pipectl's own export that the database sets itself: not imported from such a file.
-# The activity counters derive from touchpoints, which a lead import does not bring: importing them
-# would put a lead's counters out of step with its (empty) history.
-ACTIVITY = ("touch_count", "last_touch_at", "attempts", "last_outbound_at", "last_reply_at", "last_chance_at")
-_EXPORT_DERIVED = ("id", "updated_at", *ACTIVITY)
-# Fields a column can feed: every field of the JSON lead but those the database sets, and ``note``
-# (the lead's first note). A column can also be kept in ``extra`` under its header (what unmapped
-# columns get) or ignored (``-``).
-IMPORT_FIELDS: tuple[str, ...] = (*(key for key in JSON_KEYS if key not in (*_EXPORT_DERIVED, "extra")), "note")
-# The two halves of a name (First Name + Last Name, 姓 + 名), joined into ``name``.
-NAME_PARTS = ("first_name", "last_name")
-EXTRA = "extra"
-IGNORE = "-"
-EXTRA_JSON = "extra (JSON)"
 TOUCHPOINT_KEYS = ("id", "lead_id", "kind", "direction", "outcome", "note", "at")
 
 _SAMPLE_CHARS = 16384  # how much text the delimiter is sniffed from
@@ -139,79 +140,6 @@ _STATEMENTS = {
 }
 
 
-def _key(text: str) -> str:
-    """Header (or stage value) comparison form: width-folded, case-folded, letters and digits only."""
-    return "".join(ch for ch in fold(text) if ch.isalnum())
-
-
-# Header spellings of HubSpot, Salesforce (labels and API names), Pipedrive, Zoho and spreadsheets,
-# "|"-separated. A weak alias (rank 1) yields to a strong one when a file has both (Amount beats
-# Expected Revenue, Phone beats Mobile).
-_STRONG: dict[str, str] = {
-    "name": "Name|Full Name|Contact|Contact Name|Person - Name|Person Name|Lead Name|氏名|名前|お名前|担当者名",
-    "first_name": "First Name|FirstName|Given Name|Person - First name|名|下の名前",
-    "last_name": "Last Name|LastName|Surname|Family Name|Person - Last name|姓|苗字",
-    "email": "Email|Email Address|Person - Email|Person - Email - Work|Contact Email|Work Email|Primary Email"
-    "|Email 1|E-mail 1 - Value|メールアドレス|メール|Eメール|Eメールアドレス",
-    "company": "Company|Company Name|Organization|Organisation|Organization Name|Organisation Name|Account Name"
-    "|Organization - Name|Person - Organization|Deal - Organization|Company / Account"
-    "|会社名|企業名|会社|法人名|組織名|取引先名",
-    "phone": "Phone|Phone Number|Telephone|Tel|Person - Phone|Person - Phone - Work|Work Phone|Business Phone"
-    "|電話番号|電話",
-    "source": "Lead Source|Source|LeadSource|Deal - Source|Person - Source|リードソース|流入元",
-    "value": "Value|Amount|Deal Value|Deal - Value|Deal Amount|Opportunity Amount|金額|見込み金額|受注金額|商談金額",
-    "stage": "Stage|Deal Stage|StageName|Deal - Stage|Opportunity Stage|Pipeline Stage|ステージ|商談ステージ|フェーズ",
-    "status": "Status|Deal - Status|Deal Status|ステータス",
-    "owner": "Owner|Lead Owner|Deal Owner|Contact Owner|Record Owner|OwnerId|Owner Name|Deal - Owner"
-    "|Person - Owner|Sales Rep|担当者|所有者|営業担当|担当営業",
-    "tags": "Tags|Tag|Labels|Label|Deal - Label|Person - Label|Person - Labels|タグ|ラベル",
-    "created_at": "Create Date|Created|Created Time|Created Date|Date Created|Created At|Created On|Creation Date"
-    "|CreatedDate|Deal - Deal created|作成日|登録日|作成日時|登録日時",
-    # A CRM's close date is the expected one of an open deal and the real one of a closed deal: the
-    # import takes a closed row's closed_at from it when the file has no closed date of its own.
-    "expected_close": "Close Date|Expected Close Date|Expected Close|CloseDate|Closing Date"
-    "|Deal - Expected close date|完了予定日|受注予定日|クローズ予定日",
-    "closed_at": "Closed Date|Date Closed|Closed On|Closed At|Deal - Deal closed on|Deal closed on"
-    "|クローズ日|受注日|失注日|成約日",
-    "next_action": "Next Step|Next Action|NextStep|次のステップ|次回アクション",
-    "next_action_due": "Next Action Due|Next Step Date|Next Activity Date|次回アクション期限|次回予定日",
-    "lost_reason": "Lost Reason|Loss Reason|Closed Lost Reason|Reason Lost|Deal - Lost reason|失注理由",
-    "note": "Notes|Note|Comments|Comment|Deal - Note|メモ|備考|コメント",
-}
-_WEAK: dict[str, str] = {
-    "email": "Person - Email - Home|Person - Email - Other",
-    "company": "Account",
-    "phone": "Mobile|Mobile Phone|Mobile Phone Number|MobilePhone|Person - Phone - Mobile|Person - Phone - Home"
-    "|Person - Phone - Other|携帯電話|携帯電話番号",
-    "source": "Original Source",
-    "value": "Expected Revenue",
-    "stage": "Lead Status",
-    "created_at": "Add time|Person - Add time|Deal - Add time",
-    "closed_at": "Won Date|Won Time|Lost Date|Lost Time|Deal - Won time|Deal - Lost time",
-    "note": "Description",
-}
-_ALIASES: dict[str, tuple[str, int]] = {}
-for _rank, _table in ((1, _WEAK), (0, _STRONG)):
-    for _field, _spellings in _table.items():
-        for _spelling in _spellings.split("|"):
-            _ALIASES[_key(_spelling)] = (_field, _rank)
-# The canonical field names (as in pipectl's own export) always map, and first. The export's own
-# ``extra`` column holds a JSON object, merged into the lead's extra.
-for _field in IMPORT_FIELDS + NAME_PARTS:
-    _ALIASES[_key(_field)] = (_field, 0)
-_ALIASES["extra"] = (EXTRA_JSON, 0)
-_JAPANESE_PARTS = {_key("姓"), _key("苗字")}
-_TARGETS = {_key(name): name for name in (*IMPORT_FIELDS, *NAME_PARTS, EXTRA)}
-
-# Stage or status cells that name an outcome rather than a stage.
-_STATUS_VALUES = {
-    "won": "won", "closedwon": "won", "受注": "won", "成約": "won",
-    "lost": "lost", "closedlost": "lost", "失注": "lost",
-    "disqualified": "disqualified", "unqualified": "disqualified",
-    "open": "open",
-}  # fmt: skip
-
-
 # --- options and the map file ---------------------------------------------------------------------
 
 
@@ -237,20 +165,6 @@ class MapFile:
     encoding: str | None = None
 
 
-def _target(header: str, target: str) -> str:
-    """The field a mapping names (``"Expected Close"`` = ``expected_close``), ``extra`` or ``-``."""
-    wanted = target.strip()
-    if wanted == IGNORE:
-        return IGNORE
-    found = _TARGETS.get(_key(wanted))
-    if found is None:
-        known = ", ".join((*IMPORT_FIELDS, *NAME_PARTS, EXTRA))
-        raise PipectlError(
-            f"cannot map {header!r} to {target!r}: not a lead field; fields: {known} (or - to ignore the column)"
-        )
-    return found
-
-
 def load_map_file(path: Path) -> MapFile:
     """Read and check a ``--map-file``; every problem names the file and the key."""
     try:
@@ -273,7 +187,7 @@ def load_map_file(path: Path) -> MapFile:
             raise PipectlError(f'map file {path}: [{name}] must be a table of "text" = "text"')
         tables[name] = raw
     try:
-        columns = {header: _target(header, target) for header, target in tables["map"].items()}
+        columns = {header: target_of(header, target) for header, target in tables["map"].items()}
     except PipectlError as exc:
         raise PipectlError(f"map file {path}: [map] {exc.message}") from None
     flags: dict[str, bool | None] = {}
@@ -443,18 +357,6 @@ class Table:
     guessed: str | None = None
 
 
-def _override_keys(overrides: Mapping[str, str] | None) -> dict[str, str]:
-    return {_key(header): _target(header, target) for header, target in (overrides or {}).items()}
-
-
-def _field_of(header: str, overrides: dict[str, str]) -> str | None:
-    key = _key(header)
-    if key in overrides:
-        return overrides[key]
-    alias = _ALIASES.get(key)
-    return alias[0] if alias else None
-
-
 def open_table(stream: IO[bytes], encoding: str | None = None, overrides: Mapping[str, str] | None = None) -> Table:
     """Open a CSV byte stream for import: find its header row, then stream the data rows.
 
@@ -462,7 +364,7 @@ def open_table(stream: IO[bytes], encoding: str | None = None, overrides: Mappin
     (title and instruction rows before it are skipped); failing that, the first row with a name
     column, or else the first row (``Plan.from_header`` then says what is missing).
     """
-    keys = _override_keys(overrides)
+    keys = override_keys(overrides)
     guessed = None
     if encoding is None:
         stream, guessed = guess_encoding(stream)
@@ -470,11 +372,11 @@ def open_table(stream: IO[bytes], encoding: str | None = None, overrides: Mappin
     seen = list(itertools.islice(records, _HEADER_SEARCH))
     if not seen:
         raise PipectlError("the file is empty: expected a header row (e.g. name,email,company) and rows of leads")
-    mapped = [sum(1 for cell in cells if _field_of(cell, keys) not in (None, EXTRA, IGNORE)) for _, cells in seen]
+    mapped = [sum(1 for cell in cells if field_of(cell, keys) not in (None, EXTRA, IGNORE)) for _, cells in seen]
     found = next((i for i, count in enumerate(mapped) if count >= 2), None)
     if found is None:
         names = ("name", *NAME_PARTS)
-        found = next((i for i, (_, cells) in enumerate(seen) if any(_field_of(c, keys) in names for c in cells)), 0)
+        found = next((i for i, (_, cells) in enumerate(seen) if any(field_of(c, keys) in names for c in cells)), 0)
     header_line, header = seen[found]
     return Table(header, header_line, itertools.chain(seen[found + 1 :], records), guessed)
 
@@ -697,7 +599,7 @@ _FALSE = {"false", "no", "n", "0", "notqualified", "unqualified"}
 
 
 def _flag(text: str) -> bool:
-    key = _key(text)
+    key = header_key(text)
     if key in _TRUE:
         return True
     if key in _FALSE:
@@ -794,7 +696,7 @@ class Plan:
             s for s, codes in CURRENCY_SIGNS.items() if len(s) == 1 and self.currency.upper() in codes
         )
         self.stages = config.stage_names
-        self._stage_keys = {_key(name): name for name in self.stages}
+        self._stage_keys = {header_key(name): name for name in self.stages}
         self._map_stage = map_stage
         self._dates = _Dates(dayfirst)
         self._outcomes: dict[str, _Outcome | None] = {}
@@ -816,7 +718,7 @@ class Plan:
         self._read = _compile_reader(self._steps, self)
         index = {name: i for i, name in enumerate(columns) if name not in (EXTRA, IGNORE)}
         # 姓 + 名 (family name first) when the headers are Japanese.
-        self._family_first = "last_name" in index and _key(header[index["last_name"]]) in _JAPANESE_PARTS
+        self._family_first = "last_name" in index and header_key(header[index["last_name"]]) in JAPANESE_PARTS
         self.name_columns = [header[index[name]] for name in ("name", *NAME_PARTS) if name in index]
 
     @property
@@ -849,21 +751,21 @@ class Plan:
         When two columns map to one field, the stronger alias (or the first) wins and the other goes
         to extra. Raises PipectlError when no column maps to name, or a mapping names no field.
         """
-        keys = _override_keys(overrides)
+        keys = override_keys(overrides)
         used: set[str] = set()
         cells = [cell.strip() for cell in header]
         pipectl_export = {"touch_count", "stage_entered_at"} <= set(cells)
         rejects_file = cells[-2:] == ["line", "reason"]  # a --rejects file, fixed and imported again
         wanted: list[tuple[str, int]] = []
         for i, cell in enumerate(cells):
-            key = _key(cell)
+            key = header_key(cell)
             if key in keys:
                 used.add(key)
                 wanted.append((keys[key], -1))
-            elif (pipectl_export and cell in _EXPORT_DERIVED) or (rejects_file and i >= len(cells) - 2):
+            elif (pipectl_export and cell in EXPORT_DERIVED) or (rejects_file and i >= len(cells) - 2):
                 wanted.append((IGNORE, 0))
             else:
-                wanted.append(_ALIASES.get(key, (EXTRA, 0)))
+                wanted.append(ALIASES.get(key, (EXTRA, 0)))
         best: dict[str, tuple[int, int]] = {}
         for i, (name, rank) in enumerate(wanted):
             if name not in (EXTRA, IGNORE) and (name not in best or rank < best[name][0]):
@@ -877,23 +779,23 @@ class Plan:
             raise PipectlError(
                 f'no column maps to name; columns found: {found}; use --map "COLUMN=name", e.g. --map "{example}=name"'
             )
-        stages = _stage_targets(map_stage or {}, config)
-        unused = [header for header in (overrides or {}) if _key(header) not in used]
+        stages = stage_targets(map_stage or {}, config)
+        unused = [header for header in (overrides or {}) if header_key(header) not in used]
         return cls(header, config, columns, stages, dayfirst, decimal_comma, unused)
 
     def _outcome(self, text: str) -> _Outcome | None:
         """The (stage, status) a stage or status cell names, or None when it names nothing known."""
         if text in self._outcomes:
             return self._outcomes[text]
-        key = _key(text)
+        key = header_key(text)
         result: _Outcome | None = None
         target = self._map_stage.get(key)
         if target is not None:
-            result = (None, target) if target in _STATUS_VALUES.values() else (target, None)
+            result = (None, target) if target in STATUS_VALUES.values() else (target, None)
         elif key in self._stage_keys:
             result = (self._stage_keys[key], None)
-        elif key in _STATUS_VALUES:
-            result = (None, _STATUS_VALUES[key])
+        elif key in STATUS_VALUES:
+            result = (None, STATUS_VALUES[key])
         if len(self._outcomes) < _CACHE_LIMIT:
             self._outcomes[text] = result
         return result
@@ -1108,20 +1010,6 @@ def _extra_key(header: list[str], index: int, taken: list[str]) -> str:
     if not name:
         return f"column {index + 1}"
     return f"{name} (column {index + 1})" if name in taken else name
-
-
-def _stage_targets(map_stage: Mapping[str, str], config: Config) -> dict[str, str]:
-    """``--map-stage`` values checked against the configured stages (and the closed statuses)."""
-    by_key = {_key(name): name for name in config.stage_names}
-    by_key.update({status: status for status in ("won", "lost", "disqualified", "open")})
-    targets: dict[str, str] = {}
-    for value, target in map_stage.items():
-        found = by_key.get(_key(target))
-        if found is None:
-            choices = ", ".join([*config.stage_names, "won", "lost", "disqualified"])
-            raise PipectlError(f"cannot map stage {value!r} to {target!r}: not a stage; use one of {choices}")
-        targets[_key(value)] = found
-    return targets
 
 
 # --- writing ----------------------------------------------------------------------------------------
