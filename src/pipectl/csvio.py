@@ -766,6 +766,13 @@ class Plan:
                 wanted.append((IGNORE, 0))
             else:
                 wanted.append(ALIASES.get(key, (EXTRA, 0)))
+        if any(name in NAME_PARTS for name, _ in wanted):
+            # Person-name columns beside a plain Name: that one is the company (HubSpot's
+            # contacts-with-companies template), unless the file has a company column of its own.
+            wanted = [
+                ("company", 1) if rank == 0 and name == "name" and header_key(cells[i]) == "name" else (name, rank)
+                for i, (name, rank) in enumerate(wanted)
+            ]
         best: dict[str, tuple[int, int]] = {}
         for i, (name, rank) in enumerate(wanted):
             if name not in (EXTRA, IGNORE) and (name not in best or rank < best[name][0]):
@@ -773,6 +780,8 @@ class Plan:
         columns = [
             name if name in (EXTRA, IGNORE) or best[name][1] == i else EXTRA for i, (name, _) in enumerate(wanted)
         ]
+        if "name" in columns:  # the name column wins: the halves of a name are kept in extra, not dropped
+            columns = [EXTRA if name in NAME_PARTS else name for name in columns]
         if "name" not in columns and not any(part in columns for part in NAME_PARTS):
             found = ", ".join(f'"{cell}"' for cell in cells if cell) or "none"
             example = next((cell for cell in cells if cell), "COLUMN")
