@@ -94,10 +94,18 @@ def test_hubspot_contacts_export() -> None:
     assert rows[1]["extra"] == {"Record ID": "102"}  # empty cells are not kept
 
 
-def test_hubspot_lead_status_without_a_stage_mapping_is_a_row_error() -> None:
-    error = only_error(b"First Name,Email,Lead Status\nJane,j@x.com,Attempted to contact\n")
-    assert error.line == 2 and error.value == "Attempted to contact"
-    assert '--map-stage "Attempted to contact=STAGE"' in error.reason and "prospecting" in error.reason
+def test_hubspot_lead_status_without_a_stage_mapping_is_a_row_error_hinted_once() -> None:
+    plan, results = parse_all(
+        b"First Name,Email,Lead Status\nJane,j@x.com,Attempted to contact\nBob,b@x.com,Attempted to contact\n"
+    )
+    assert [(r.line, r.value, r.reason) for r in results] == [
+        (line, "Attempted to contact", "unknown stage 'Attempted to contact'") for line in (2, 3)
+    ]
+    assert plan.unknown_stages_hint() == (
+        "unknown stages: 'Attempted to contact' (2 rows); map them with "
+        '--map-stage "Attempted to contact=STAGE" (stages: prospecting, qualifying, connecting, closing; '
+        "or won, lost, disqualified)"
+    )
 
 
 def test_salesforce_report_with_title_and_footer() -> None:
@@ -428,9 +436,9 @@ def test_stream_is_left_open() -> None:
 
 def test_no_name_column_lists_the_columns_and_suggests_map() -> None:
     with pytest.raises(PipectlError) as caught:
-        parse_all(b"Deal Name,Amount,Stage\nBig,100,closing\n")
+        parse_all(b"Project,Amount,Stage\nBig,100,closing\n")
     message = caught.value.message
-    assert 'columns found: "Deal Name", "Amount", "Stage"' in message and '--map "COLUMN=name"' in message
+    assert 'columns found: "Project", "Amount", "Stage"' in message and '--map "COLUMN=name"' in message
 
 
 def test_map_overrides_and_targets() -> None:
@@ -668,8 +676,9 @@ def test_stage_and_status_columns_together() -> None:
 
 
 def test_unknown_status_value_is_a_row_error() -> None:
-    error = only_error(b"name,status\nA,pending\n")
-    assert error.value == "pending" and "--map-stage" in error.reason
+    plan, [error] = parse_all(b"name,status\nA,pending\n")
+    assert error == RowError(2, "pending", "unknown stage 'pending'")
+    assert '--map-stage "pending=STAGE"' in (plan.unknown_stages_hint() or "")
 
 
 def test_neutralised_cells_are_restored() -> None:

@@ -8,10 +8,12 @@ import itertools
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import ok, run
+from conftest import database, ok, query, run
+from pipectl import transfer
 from pipectl.importmap import ALIASES, EXTRA_JSON
 
 _files = itertools.count()
@@ -92,3 +94,109 @@ def test_every_cell_of_an_imported_row_is_in_show_json(
     for row in rows:
         for column, cell in zip(header, row, strict=True):
             assert cell.strip() in shown, f"{column}={cell!r} is lost"
+
+
+# --- each CRM's own export ---------------------------------------------------------------------------
+
+CRM = Path(__file__).parent / "fixtures" / "crm"
+
+
+def leads_by_name() -> dict[str, dict]:
+    return {lead["name"]: lead for lead in ok("list", "--status", "all", "--json").json()}
+
+
+def import_event() -> dict:
+    [(data,)] = query("SELECT data FROM events WHERE type = 'import' ORDER BY id DESC LIMIT 1")
+    return json.loads(data)
+
+
+@pytest.mark.backends
+def test_salesforce_opportunities_map_their_stages_out_of_the_box() -> None:
+    result = ok("import", str(CRM / "salesforce-opportunities.csv"))
+    assert "0 rejected" in result.stdout
+    stages_line = (
+        "stages: Qualification -> qualifying, Needs Analysis -> qualifying, Value Proposition -> connecting, "
+        "Id. Decision Makers -> connecting, Perception Analysis -> connecting, Proposal/Price Quote -> closing, "
+        "Negotiation/Review -> closing, Closed Won -> won, Closed Lost -> lost "
+        "(--map-stage or [import.stages] in the config to change)"
+    )
+    assert stages_line in result.stdout.splitlines()
+    leads = leads_by_name()
+    assert (leads["Tyrell - Replicants"]["stage"], leads["Tyrell - Replicants"]["next_action"]) == (
+        "closing",
+        "Legal review",
+    )
+    won = leads["Cyberdyne - Phase 1"]
+    assert (won["status"], won["stage"], won["closed_at"], won["value"]) == (
+        "won",
+        "closing",
+        "2026-10-30T00:00:00Z",
+        50000,
+    )
+    assert leads["Soylent - Trial"]["status"] == "lost"
+    assert import_event()["stages"]["Id. Decision Makers"] == "connecting"
+
+
+@pytest.mark.backends
+def test_map_stage_and_import_stages_in_the_config_override_the_defaults(tmp_path: Path) -> None:
+    settings_file = tmp_path / "config.toml"
+    settings_file.write_text('[import.stages]\n"Lead In" = "qualifying"\n"Contact Made" = "connecting"\n')
+    result = ok(
+        "--config", str(settings_file), "import", str(CRM / "pipedrive-deals.csv"), "--map-stage", "Lead In=closing"
+    )
+    assert "Lead In -> closing" in result.stdout and "Contact Made -> connecting" in result.stdout
+    leads = leads_by_name()
+    assert leads["Jonas Keller"]["stage"] == "closing"  # --map-stage wins over the config
+    assert leads["Ingrid Dahl"]["stage"] == "connecting"
+    assert import_event()["stages"]["Contact Made"] == "connecting"
+
+
+def test_a_config_mapping_to_no_stage_is_an_error(tmp_path: Path) -> None:
+    settings_file = tmp_path / "config.toml"
+    settings_file.write_text('[import.stages]\n"Lead In" = "nowhere"\n')
+    result = run("--config", str(settings_file), "import", str(CRM / "pipedrive-deals.csv"))
+    assert result.exit_code == 2
+    assert "import.stages.'Lead In' must name a stage: prospecting, qualifying" in result.stderr
+    assert not Path(database()).exists()
+
+
+@pytest.mark.backends
+def test_unknown_stages_are_listed_once_with_one_hint_from_the_probability(tmp_path: Path) -> None:
+    source = tmp_path / "hubspot.csv"
+    rows = (CRM / "hubspot-deals.csv").read_text().splitlines()
+    rows.append(rows[-1].replace("9837465008", "9837465009").replace("Weston's", "Miss Patty's"))
+    rows.append(rows[-1].replace("9837465009", "9837465010").replace("1073741891", "1073741999").replace(",0.5,", ",,"))
+    source.write_text("\n".join(rows) + "\n")
+    rejects = tmp_path / "rejects.csv"
+    result = run("import", str(source), "--rejects", str(rejects))
+    assert result.exit_code == 1
+    hint = [line for line in result.stdout.splitlines() if line.startswith("unknown stages")]
+    assert hint == [
+        "unknown stages: '1073741891' (2 rows, probability 0.5), '1073741999' (1 row); map them with "
+        '--map-stage "1073741891=connecting" --map-stage "1073741999=STAGE" '
+        "(stages: prospecting, qualifying, connecting, closing; or won, lost, disqualified); "
+        "the stages named are those nearest the file's probability"
+    ]
+    assert "appointmentscheduled -> prospecting" in result.stdout
+    reasons = [row["reason"] for row in csv.DictReader(rejects.open(encoding="utf-8"))]
+    assert reasons == ["unknown stage '1073741891'"] * 2 + ["unknown stage '1073741999'"]
+    assert len(ok("list", "--status", "all", "--json").json()) == 7
+
+
+def test_dry_run_shows_the_mapping_and_writes_nothing() -> None:
+    result = ok("import", str(CRM / "zoho-deals.csv"), "--dry-run")
+    assert result.stdout.startswith("would import 8 rows: 8 inserted")
+    assert "Identify Decision Makers -> connecting" in result.stdout
+    assert "Closed-Lost to Competition -> lost" in result.stdout
+    assert ok("list", "--status", "all", "--json").json() == []
+
+
+@pytest.mark.backends
+def test_the_second_reading_process_reports_the_stages_it_met(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(transfer, "PARALLEL_AFTER", 2)
+    monkeypatch.setattr(transfer, "BATCH", 2)
+    result = run("import", str(CRM / "hubspot-deals.csv"))
+    assert result.exit_code == 1
+    assert "closedlost -> lost" in result.stdout  # met by the copy, on line 8
+    assert "unknown stages: '1073741891' (1 row, probability 0.5)" in result.stdout
+    assert import_event()["stages"]["closedwon"] == "won"

@@ -40,7 +40,8 @@ def header_key(text: str) -> str:
 # "|"-separated. A weak alias (rank 1) yields to a strong one when a file has both (Amount beats
 # Expected Revenue, Phone beats Mobile).
 _STRONG: dict[str, str] = {
-    "name": "Name|Full Name|Contact|Contact Name|Person - Name|Person Name|Lead Name|氏名|名前|お名前|担当者名",
+    "name": "Name|Full Name|Contact|Contact Name|Deal - Contact person|Person - Name|Person Name|Lead Name"
+    "|氏名|名前|お名前|担当者名",
     "first_name": "First Name|FirstName|Given Name|Person - First name|名|下の名前",
     "last_name": "Last Name|LastName|Surname|Family Name|Person - Last name|姓|苗字",
     "email": "Email|Email Address|Person - Email|Person - Email - Work|Contact Email|Work Email|Primary Email"
@@ -71,6 +72,8 @@ _STRONG: dict[str, str] = {
     "note": "Notes|Note|Comments|Comment|Deal - Note|メモ|備考|コメント",
 }
 _WEAK: dict[str, str] = {
+    # A deal's own name, where the file has no person to name the lead after (HubSpot's deals export)
+    "name": "Deal Name|Opportunity Name|Deal - Title|Deal Title",
     "email": "Person - Email - Home|Person - Email - Other",
     "company": "Account",
     "phone": "Mobile|Mobile Phone|Mobile Phone Number|MobilePhone|Person - Phone - Mobile|Person - Phone - Home"
@@ -101,7 +104,30 @@ STATUS_VALUES = {
     "lost": "lost", "closedlost": "lost", "失注": "lost",
     "disqualified": "disqualified", "unqualified": "disqualified",
     "open": "open",
+    "closedlosttocompetition": "lost",  # Zoho
 }  # fmt: skip
+# The default deal stages of the common CRMs (labels, and HubSpot's internal ids), as the position
+# among four open stages that they are closest to: 0 prospecting, 1 qualifying, 2 connecting,
+# 3 closing. Their won and lost stages are in STATUS_VALUES.
+CRM_STAGES: dict[str, int] = {
+    header_key(value): position
+    for position, values in enumerate(
+        (
+            # Salesforce and Zoho; HubSpot (appointmentscheduled); Pipedrive (Lead In)
+            "Prospecting|Appointment Scheduled|Lead In",
+            "Qualification|Needs Analysis|Qualified To Buy|Contact Made|Needs Defined",
+            "Value Proposition|Id. Decision Makers|Identify Decision Makers|Perception Analysis"
+            "|Presentation Scheduled|Decision Maker Bought-In|Demo Scheduled",
+            "Proposal/Price Quote|Negotiation/Review|Contract Sent|Proposal Made|Negotiations Started",
+        )
+    )
+    for value in values.split("|")
+}
+# Headers of a deal's win probability (Salesforce, HubSpot, Pipedrive, Zoho): read only to suggest a
+# stage for a value nobody knows (the column itself goes to extra like any other).
+PROBABILITY_HEADERS = {
+    header_key(h) for h in ("Probability", "Probability (%)", "Deal probability", "Deal - Probability")
+}
 
 
 def target_of(header: str, target: str) -> str:
@@ -142,3 +168,29 @@ def stage_targets(map_stage: Mapping[str, str], config: Config) -> dict[str, str
             raise PipectlError(f"cannot map stage {value!r} to {target!r}: not a stage; use one of {choices}")
         targets[header_key(value)] = found
     return targets
+
+
+def crm_stage(key: str, stages: list[str]) -> str | None:
+    """The configured stage a CRM's default stage (in ``header_key`` form) maps to, by its position
+    among four (scaled when the pipeline has another number of stages); None for another value."""
+    position = CRM_STAGES.get(key)
+    if position is None:
+        return None
+    return stages[round(position * (len(stages) - 1) / 3)]
+
+
+def closest_stage(probability: str, config: Config) -> str | None:
+    """The stage (or won, lost) whose probability is nearest a probability cell: ``40``, ``40 %``
+    (percent) or ``0.4`` (a fraction, as HubSpot gives it); None when the cell is no such number."""
+    text = probability.strip().rstrip("%").strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    if not 0 <= number <= 100:
+        return None
+    share = number if "." in text and number <= 1 else number / 100
+    if share == 0:
+        return "lost"
+    choices = [(stage.probability, stage.name) for stage in config.stages] + [(1.0, "won")]
+    return min(choices, key=lambda choice: abs(choice[0] - share))[1]

@@ -519,11 +519,18 @@ def progress(what: str, unit: str) -> Iterator[Callable[[int], None] | None]:
 
 
 def import_summary(result: Any, dry_run: bool) -> str:
+    """The counts; then how the file's stage values were read and which named nothing, if any."""
     verb = "would import" if dry_run else "imported"
-    return (
+    lines = [
         f"{verb} {result.rows:,} rows: {result.inserted:,} inserted, {result.updated:,} updated, "
         f"{result.skipped:,} skipped as duplicates, {result.rejected:,} rejected ({result.seconds:.1f} s)"
-    )
+    ]
+    if result.stage_mapping:
+        mapped = ", ".join(f"{value} -> {target}" for value, target in result.stage_mapping.items())
+        lines.append(f"stages: {mapped} (--map-stage or [import.stages] in the config to change)")
+    if result.unknown_stages:
+        lines.append(result.unknown_stages)
+    return "\n".join(safe(line) for line in lines)
 
 
 # --- board -------------------------------------------------------------------------------------

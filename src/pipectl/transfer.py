@@ -80,6 +80,8 @@ class ImportResult:
     seconds: float = 0.0
     unused_maps: list[str] = field(default_factory=list)
     guessed_encoding: str | None = None  # the file's, told from its bytes (no --encoding, not UTF-8)
+    stage_mapping: dict[str, str] = field(default_factory=dict)  # stage values met -> stage or status
+    unknown_stages: str | None = None  # the line listing the stage values that named nothing, with a hint
 
 
 @dataclass
@@ -132,7 +134,11 @@ def import_file(
         options.stage = pipeline.resolve_stage(ctx.config, options.stage)
     map_file = csvio.load_map_file(options.map_file) if options.map_file else None
     overrides = {**(map_file.columns if map_file else {}), **csvio.parse_pairs(options.maps)}
-    stages = {**(map_file.stages if map_file else {}), **csvio.parse_pairs(options.map_stages, "--map-stage")}
+    stages = {
+        **ctx.config.import_stages,
+        **(map_file.stages if map_file else {}),
+        **csvio.parse_pairs(options.map_stages, "--map-stage"),
+    }
     encoding = options.encoding or (map_file.encoding if map_file else None)
     started = time.perf_counter()
     result = ImportResult()
@@ -160,6 +166,8 @@ def import_file(
                     _read_in_parallel(batcher, table.rows, writer)
                 result.rows = batcher.read
                 result.skipped += batcher.skipped
+                result.stage_mapping = plan.stage_mapping
+                result.unknown_stages = plan.unknown_stages_hint()
                 writer.finish(path)
                 if options.dry_run:
                     raise _DryRun
@@ -265,6 +273,8 @@ class _Writer:
             "skipped": self.result.skipped,
             "rejected": self.result.rejected,
         }
+        if self.result.stage_mapping:
+            info["stages"] = self.result.stage_mapping
         if self.result.inserted:
             info["lead_range"] = [self.last_id_before + 1, self.store.last_lead_id()]
         if self.result.inserted or self.result.updated:  # an import that changed nothing is nothing to undo
@@ -430,7 +440,8 @@ def _read_in_parallel(batcher: _Batcher, rows: Iterator[tuple[int, list[str]]], 
                         "the process reading the file stopped before its end; nothing was imported"
                     ) from None
                 if kind == "done":
-                    batcher.read, batcher.skipped = args
+                    # The copy's plan met the later rows' stage values (it began with this one's).
+                    batcher.read, batcher.skipped, batcher.plan.stage_mapping, batcher.plan.unknown_stages = args
                     return
                 if kind == "error":
                     raise PipectlError(args[0])
@@ -454,7 +465,8 @@ def _read_and_send(batcher: _Batcher, rows: Iterator[tuple[int, list[str]]], fd:
             batcher.sink = pipe
             try:
                 batcher.feed(rows)
-                pipe.send("done", batcher.read, batcher.skipped)
+                plan = batcher.plan
+                pipe.send("done", batcher.read, batcher.skipped, plan.stage_mapping, plan.unknown_stages)
             except PipectlError as exc:
                 pipe.send("error", exc.message)
             except Exception as exc:
