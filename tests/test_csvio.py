@@ -88,10 +88,12 @@ def test_hubspot_contacts_export() -> None:
         "owner": "Taro Yamada",
         "created_at": "2026-06-30T14:05:00Z",
         "source": "ORGANIC_SEARCH",
-        "extra": {"Record ID": "101", "Job Title": "CTO"},
+        "extra": {"Job Title": "CTO"},
+        "source_id": "101",
+        "source_system": "hubspot",
     }
     assert rows[1]["name"] == "Bob" and rows[1]["stage"] == "connecting"
-    assert rows[1]["extra"] == {"Record ID": "102"}  # empty cells are not kept
+    assert "extra" not in rows[1] and rows[1]["source_id"] == "102"  # empty cells are not kept
 
 
 def test_hubspot_lead_status_without_a_stage_mapping_is_a_row_error_hinted_once() -> None:
@@ -489,8 +491,11 @@ def test_map_stage_can_close() -> None:
     assert [(r["stage"], r["status"]) for r in rows] == [("closing", "won"), ("prospecting", "lost")]
 
 
-def test_id_columns_are_kept_in_extra_unless_the_file_is_a_pipectl_export() -> None:
-    assert leads_of(b"Id,Name\n00Q5e00001,Jane\n") == [{"name": "Jane", "extra": {"Id": "00Q5e00001"}}]
+def test_id_columns_are_source_ids_unless_the_file_is_a_pipectl_export() -> None:
+    assert leads_of(b"Id,Name\n00Q5e00001,Jane\n") == [
+        {"name": "Jane", "source_id": "00Q5e00001", "source_system": "csv"}
+    ]
+    assert leads_of(b"Id,Name,StageName\n00Q5e00001,Jane,\n")[0]["source_system"] == "salesforce"
     export = b"id,name,updated_at,stage_entered_at,touch_count,attempts\n7,Jane,2026-01-01T00:00:00Z,,3,2\n"
     assert leads_of(export) == [{"name": "Jane"}]  # activity counters come from touchpoints, not files
 

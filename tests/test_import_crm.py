@@ -200,3 +200,90 @@ def test_the_second_reading_process_reports_the_stages_it_met(tmp_path: Path, mo
     assert "closedlost -> lost" in result.stdout  # met by the copy, on line 8
     assert "unknown stages: '1073741891' (1 row, probability 0.5)" in result.stdout
     assert import_event()["stages"]["closedwon"] == "won"
+
+
+# --- record ids ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.backends
+def test_record_ids_are_kept_and_an_updated_export_updates_instead_of_duplicating(tmp_path: Path) -> None:
+    export = CRM / "salesforce-opportunities.csv"
+    assert "11 inserted" in ok("import", str(export)).stdout  # two "Acme - 200 Widgets": two records
+    acme = [lead for lead in ok("list", "--status", "all", "--json").json() if lead["name"] == "Acme - 200 Widgets"]
+    assert [(lead["source_id"], lead["source_system"]) for lead in acme] == [
+        ("0065g00000XyZ01AAA", "salesforce"),
+        ("0065g00000XyZ11AAA", "salesforce"),
+    ]
+    shown = [line.split() for line in ok("show", str(acme[0]["id"])).stdout.splitlines()]
+    assert ["source", "record", "0065g00000XyZ01AAA", "(salesforce)"] in shown
+    next_week = tmp_path / "next-week.csv"
+    next_week.write_text(
+        export.read_text()
+        .replace('"Acme - 200 Widgets","First contact', '"Acme - 250 Widgets","First contact')
+        .replace('"Prospecting","25000.0"', '"Needs Analysis","31000.0"')
+    )
+    result = ok("import", str(next_week), "--on-duplicate", "update")
+    assert "0 inserted, 1 updated, 10 skipped as duplicates" in result.stdout
+    renamed = ok("show", str(acme[0]["id"]), "--json").json()
+    assert (renamed["name"], renamed["stage"], renamed["value"]) == ("Acme - 250 Widgets", "qualifying", 31000)
+    assert ok("show", str(acme[1]["id"]), "--json").json()["name"] == "Acme - 200 Widgets"
+
+
+@pytest.mark.backends
+def test_a_record_id_repeated_in_the_file_is_rejected(tmp_path: Path) -> None:
+    rows = (CRM / "hubspot-deals.csv").read_text().splitlines()[:3]
+    source = tmp_path / "deals.csv"
+    source.write_text("\n".join([*rows, rows[1].replace("Dragonfly Inn - Booking", "Dragonfly Inn - Spa")]) + "\n")
+    rejects = tmp_path / "rejects.csv"
+    result = run("import", str(source), "--rejects", str(rejects))
+    assert result.exit_code == 1
+    assert "line 4: hubspot record id repeated in the file (an earlier row has it): '9837465001'" in result.stderr
+    assert "2 inserted" in result.stdout
+    [rejected] = list(csv.DictReader(rejects.open(encoding="utf-8")))
+    assert (rejected["Record ID"], rejected["Deal Name"], rejected["line"]) == (
+        "9837465001",
+        "Dragonfly Inn - Spa system",
+        "4",
+    )
+
+
+def test_two_record_id_columns_the_first_wins_and_the_import_says_so(tmp_path: Path) -> None:
+    source = tmp_path / "pipedrive.csv"
+    source.write_text("Deal - ID,Person - ID,Deal - Contact person,Deal - Stage\n7,70,Jonas Keller,Lead In\n")
+    result = ok("import", str(source))
+    assert "warning: more than one record id column: 'Deal - ID' is the source id, 'Person - ID' kept in extra" in (
+        result.stderr
+    )
+    [lead] = ok("list", "--json").json()
+    assert (lead["source_id"], lead["source_system"], lead["extra"]) == ("7", "pipedrive", {"Person - ID": "70"})
+
+
+@pytest.mark.backends
+def test_each_systems_export_names_its_system_and_survives_export_and_import(tmp_path: Path) -> None:
+    systems = {"hubspot-deals": "hubspot", "pipedrive-deals": "pipedrive", "zoho-deals": "zoho"}
+    for name in systems:
+        run("import", str(CRM / f"{name}.csv"))
+    leads = ok("list", "--status", "all", "--json").json()
+    assert {lead["source_system"] for lead in leads} == set(systems.values())
+    nordwind = [lead for lead in leads if lead["company"] == "Nordwind GmbH"]
+    assert [(lead["name"], lead["source_id"], lead["status"]) for lead in nordwind] == [
+        ("Jonas Keller", "101", "open"),
+        ("Jonas Keller", "107", "won"),
+    ]
+    arjun = next(lead for lead in leads if lead["source_id"] == "zcrm_5725767000000412001")
+    assert (arjun["name"], arjun["company"], arjun["value"], arjun["extra"]["Deal Name"]) == (
+        "Arjun Mehta",
+        "Lotus Textiles",
+        15000,
+        "Lotus Textiles - ERP",
+    )
+    exported = tmp_path / "all.csv"
+    exported.write_text(ok("export").stdout, encoding="utf-8")
+    assert "source_id,source_system" in exported.read_text().splitlines()[0]
+    copy = str(tmp_path / "copy.db")
+    ok("--db", copy, "import", str(exported))
+    again = ok("--db", copy, "list", "--status", "all", "--json").json()
+    assert [(lead["source_id"], lead["source_system"]) for lead in again] == [
+        (lead["source_id"], lead["source_system"]) for lead in leads
+    ]
+    assert "0 inserted" in ok("--db", copy, "import", str(exported)).stdout  # matched on the ids

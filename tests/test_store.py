@@ -54,6 +54,8 @@ def test_public_schema(tmp_path: Path) -> None:
         "last_outbound_at",
         "last_reply_at",
         "last_chance_at",
+        "source_id",
+        "source_system",
     ]
     assert list(db["touchpoints"].columns_dict) == [
         "id",

@@ -69,6 +69,7 @@ from pipectl.importmap import (
     field_of,
     header_key,
     override_keys,
+    source_system,
     stage_targets,
     target_of,
 )
@@ -730,6 +731,11 @@ class Plan:
         # 姓 + 名 (family name first) when the headers are Japanese.
         self._family_first = "last_name" in index and header_key(header[index["last_name"]]) in JAPANESE_PARTS
         self.name_columns = [header[index[name]] for name in ("name", *NAME_PARTS) if name in index]
+        # The system of the file's record ids, unless a column gives it (pipectl's own export).
+        self.source_system: str | None = None
+        if "source_id" in index and "source_system" not in index:
+            self.source_system = source_system(header, header[index["source_id"]])
+        self.warnings: list[str] = []  # about the header, for the user
 
     @property
     def fields(self) -> set[str]:
@@ -743,6 +749,8 @@ class Plan:
             found.add("extra")
         if _KIND_DUE in kinds:
             found.add("next_action")
+        if "source_id" in found:
+            found.add("source_system")
         return found
 
     @classmethod
@@ -800,7 +808,12 @@ class Plan:
             )
         stages = stage_targets(map_stage or {}, config)
         unused = [header for header in (overrides or {}) if header_key(header) not in used]
-        return cls(header, config, columns, stages, dayfirst, decimal_comma, unused)
+        plan = cls(header, config, columns, stages, dayfirst, decimal_comma, unused)
+        ids = [cells[i] for i, (name, _) in enumerate(wanted) if name == "source_id"]
+        if len(ids) > 1:
+            others = ", ".join(repr(cell) for cell in ids[1:])
+            plan.warnings.append(f"more than one record id column: {ids[0]!r} is the source id, {others} kept in extra")
+        return plan
 
     def _outcome(self, text: str) -> _Outcome | None:
         """The (stage, status) a stage or status cell names, or None when it names nothing known."""
@@ -902,6 +915,8 @@ class Plan:
                 columns = " + ".join(repr(column) for column in self.name_columns)
                 return RowError(line, "", f"name is empty (column {columns})")
         row[slots["name"]] = name
+        if self.source_system is not None and row[slots["source_id"]] is not template[slots["source_id"]]:
+            row[slots["source_system"]] = self.source_system
         if extra:
             row[slots["extra"]] = to_column("extra", extra)
         due = slots.get("next_action_due")

@@ -70,6 +70,9 @@ _STRONG: dict[str, str] = {
     "next_action_due": "Next Action Due|Next Step Date|Next Activity Date|次回アクション期限|次回予定日",
     "lost_reason": "Lost Reason|Loss Reason|Closed Lost Reason|Reason Lost|Deal - Lost reason|失注理由",
     "note": "Notes|Note|Comments|Comment|Deal - Note|メモ|備考|コメント",
+    # The record's id in the CRM it comes from (Salesforce Id, HubSpot Record ID, Pipedrive ID,
+    # Zoho Record Id): a re-import of that CRM's export finds the lead by it.
+    "source_id": "Id|Record ID|Deal - ID|Person - ID|Deal ID|Opportunity ID|Lead ID|Contact ID",
 }
 _WEAK: dict[str, str] = {
     # A deal's own name, where the file has no person to name the lead after (HubSpot's deals export)
@@ -168,6 +171,26 @@ def stage_targets(map_stage: Mapping[str, str], config: Config) -> dict[str, str
             raise PipectlError(f"cannot map stage {value!r} to {target!r}: not a stage; use one of {choices}")
         targets[header_key(value)] = found
     return targets
+
+
+# Headers only one CRM's exports have, which name the system a record id belongs to.
+_SYSTEM_HEADERS = {
+    "salesforce": "StageName|AccountId|OwnerId|IsDeleted|CreatedDate|IsWon|IsClosed|ForecastCategory|Opportunity ID",
+    "zoho": "Closing Date|Created Time|Modified Time",
+}
+_SYSTEM_KEYS = {system: {header_key(h) for h in headers.split("|")} for system, headers in _SYSTEM_HEADERS.items()}
+
+
+def source_system(header: list[str], id_column: str) -> str:
+    """The CRM whose export a header with a record id column is: ``salesforce``, ``hubspot``,
+    ``pipedrive``, ``zoho``, or ``csv`` for a file none of them wrote."""
+    if any(cell.strip().startswith(("Deal - ", "Person - ", "Organization - ")) for cell in header):
+        return "pipedrive"
+    keys = {header_key(cell) for cell in header}
+    for system, signs in _SYSTEM_KEYS.items():
+        if keys & signs:
+            return system
+    return "hubspot" if header_key(id_column) == "recordid" else "csv"
 
 
 def crm_stage(key: str, stages: list[str]) -> str | None:

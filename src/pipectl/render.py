@@ -52,6 +52,8 @@ JSON_KEYS = (
     "last_outbound_at",
     "last_reply_at",
     "last_chance_at",
+    "source_id",
+    "source_system",
 )
 # Cells a spreadsheet would run as a formula start with one of these (OWASP CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -249,6 +251,7 @@ def lead_fields(lead: Lead, config: Config) -> list[tuple[str, str]]:
         ("in stage since", dates.show(lead.stage_entered_at)),
         ("last touch", dates.show(lead.last_touch_at)),
         ("touches", str(lead.touch_count)),
+        ("source record", f"{lead.source_id} ({lead.source_system})" if lead.source_id else ""),
     ]
     fields += [(f"extra: {key}", str(value)) for key, value in lead.extra.items()]
     return [(name, str(text)) for name, text in fields if text]

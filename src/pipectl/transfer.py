@@ -82,6 +82,7 @@ class ImportResult:
     guessed_encoding: str | None = None  # the file's, told from its bytes (no --encoding, not UTF-8)
     stage_mapping: dict[str, str] = field(default_factory=dict)  # stage values met -> stage or status
     unknown_stages: str | None = None  # the line listing the stage values that named nothing, with a hint
+    warnings: list[str] = field(default_factory=list)  # about the file's header
 
 
 @dataclass
@@ -155,6 +156,7 @@ def import_file(
             decimal_comma=options.decimal_comma or bool(map_file and map_file.decimal_comma),
         )
         result.unused_maps = plan.unused_overrides
+        result.warnings = plan.warnings
         result.guessed_encoding = table.guessed
         rejected = csvio.RejectsWriter(rejects, table.header) if rejects is not None else None
         try:
@@ -195,6 +197,7 @@ class _Writer:
         self.columns = columns  # of the batches' rows (the plan's row_columns)
         self.rejects, self.tick = rejects, progress
         self.last_id_before = store.last_lead_id()
+        self.matched: set[int] = set()  # leads of before the import that a row's record id found
 
     def batch(self, pending: list[Any], notes: list[tuple[int, str, str]], ask: list[tuple[int, str]]) -> None:
         """Insert gathered leads but those whose email a lead already has, of the rows in ``ask``
@@ -217,11 +220,19 @@ class _Writer:
         """A row checked against the database on its own (no email, or --on-duplicate other than
         skip): inserted as ``pending`` unless it duplicates a lead."""
         lead = row.lead
-        existing = self.store.duplicate_of(lead.get("email"), lead["name"], lead.get("company"))
+        record, system = lead.get("source_id"), lead.get("source_system")
+        source = (record, system) if record and system else None
+        existing = self.store.duplicate_of(lead.get("email"), lead["name"], lead.get("company"), source)
         if existing is None:
             self.batch(pending, notes, [])
-        else:
-            self.duplicate(existing, row, cells)
+            return
+        if source is not None and (existing.source_id, existing.source_system) == source:
+            if existing.id > self.last_id_before or existing.id in self.matched:
+                reason = f"{system} record id repeated in the file (an earlier row has it)"
+                self.reject(csvio.RowError(row.line, str(record), reason), cells)
+                return
+            self.matched.add(existing.id)
+        self.duplicate(existing, row, cells)
 
     def reject(self, error: csvio.RowError, cells: list[str]) -> None:
         if self.options.strict:
@@ -322,7 +333,8 @@ class _Batcher:
         read_row, template, gather, now = self.plan.read, self.template, self.gather, self.now
         sink, every, read, seen = self.sink, PROGRESS_EVERY, self.read, self.seen
         pending, emails, ask = self.pending, self.emails, self.ask
-        email_at = self.email if self.skip_repeats else None
+        # Rows that carry a CRM's record id are matched one by one (on it first: _Writer.single).
+        email_at = self.email if self.skip_repeats and "source_id" not in self.plan.slots else None
         for line, cells in rows:
             read += 1
             parsed = read_row(line, cells, now, template)
