@@ -287,3 +287,14 @@ def test_each_systems_export_names_its_system_and_survives_export_and_import(tmp
         (lead["source_id"], lead["source_system"]) for lead in leads
     ]
     assert "0 inserted" in ok("--db", copy, "import", str(exported)).stdout  # matched on the ids
+
+
+def test_a_repeated_record_id_is_caught_after_a_row_gave_it_to_an_existing_lead(tmp_path: Path) -> None:
+    ok("add", "Jane Doe", "--email", "jane@acme.example")
+    source = tmp_path / "contacts.csv"
+    source.write_text("Record ID,First Name,Last Name,Email\n501,Jane,Doe,jane@acme.example\n501,Jane,Doe,\n")
+    result = run("import", str(source), "--on-duplicate", "fill")
+    assert result.exit_code == 1
+    assert "line 3: hubspot record id repeated in the file (an earlier row has it): '501'" in result.stderr
+    [jane] = ok("list", "--json").json()
+    assert (jane["source_id"], jane["source_system"]) == ("501", "hubspot")

@@ -197,7 +197,7 @@ class _Writer:
         self.columns = columns  # of the batches' rows (the plan's row_columns)
         self.rejects, self.tick = rejects, progress
         self.last_id_before = store.last_lead_id()
-        self.matched: set[int] = set()  # leads of before the import that a row's record id found
+        self.matched: set[int] = set()  # leads of before the import that a row with a record id found
 
     def batch(self, pending: list[Any], notes: list[tuple[int, str, str]], ask: list[tuple[int, str]]) -> None:
         """Insert gathered leads but those whose email a lead already has, of the rows in ``ask``
@@ -217,8 +217,9 @@ class _Writer:
     def single(
         self, row: csvio.ParsedRow, cells: list[str], pending: list[Any], notes: list[tuple[int, str, str]]
     ) -> None:
-        """A row checked against the database on its own (no email, or --on-duplicate other than
-        skip): inserted as ``pending`` unless it duplicates a lead."""
+        """A row checked against the database on its own (no email, a CRM's record id, or
+        --on-duplicate other than skip): inserted as ``pending`` unless it duplicates a lead; a
+        record id that an earlier row of the file had is rejected."""
         lead = row.lead
         record, system = lead.get("source_id"), lead.get("source_system")
         source = (record, system) if record and system else None
@@ -226,12 +227,13 @@ class _Writer:
         if existing is None:
             self.batch(pending, notes, [])
             return
-        if source is not None and (existing.source_id, existing.source_system) == source:
-            if existing.id > self.last_id_before or existing.id in self.matched:
+        if source is not None:
+            earlier = existing.id > self.last_id_before or existing.id in self.matched
+            if earlier and (existing.source_id, existing.source_system) == source:
                 reason = f"{system} record id repeated in the file (an earlier row has it)"
                 self.reject(csvio.RowError(row.line, str(record), reason), cells)
                 return
-            self.matched.add(existing.id)
+            self.matched.add(existing.id)  # it may take this row's id (--on-duplicate update, fill)
         self.duplicate(existing, row, cells)
 
     def reject(self, error: csvio.RowError, cells: list[str]) -> None:
