@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from pipectl import config
 from pipectl.config import Config
 from pipectl.csvio import (
-    ACTIVITY,
     Plan,
     RejectsWriter,
     RowError,
@@ -30,6 +29,7 @@ from pipectl.csvio import (
     write_touchpoints,
 )
 from pipectl.errors import PipectlError
+from pipectl.importmap import ACTIVITY
 from pipectl.leads import MAX_VALUE, parse_money
 from pipectl.model import Lead, Touchpoint, hundredths
 
@@ -88,16 +88,26 @@ def test_hubspot_contacts_export() -> None:
         "owner": "Taro Yamada",
         "created_at": "2026-06-30T14:05:00Z",
         "source": "ORGANIC_SEARCH",
-        "extra": {"Record ID": "101", "Job Title": "CTO"},
+        "extra": {"Job Title": "CTO"},
+        "source_id": "101",
+        "source_system": "hubspot",
     }
     assert rows[1]["name"] == "Bob" and rows[1]["stage"] == "connecting"
-    assert rows[1]["extra"] == {"Record ID": "102"}  # empty cells are not kept
+    assert "extra" not in rows[1] and rows[1]["source_id"] == "102"  # empty cells are not kept
 
 
-def test_hubspot_lead_status_without_a_stage_mapping_is_a_row_error() -> None:
-    error = only_error(b"First Name,Email,Lead Status\nJane,j@x.com,Attempted to contact\n")
-    assert error.line == 2 and error.value == "Attempted to contact"
-    assert '--map-stage "Attempted to contact=STAGE"' in error.reason and "prospecting" in error.reason
+def test_hubspot_lead_status_without_a_stage_mapping_is_a_row_error_hinted_once() -> None:
+    plan, results = parse_all(
+        b"First Name,Email,Lead Status\nJane,j@x.com,Attempted to contact\nBob,b@x.com,Attempted to contact\n"
+    )
+    assert [(r.line, r.value, r.reason) for r in results] == [
+        (line, "Attempted to contact", "unknown stage 'Attempted to contact'") for line in (2, 3)
+    ]
+    assert plan.unknown_stages_hint() == (
+        "unknown stages: 'Attempted to contact' (2 rows); map them with "
+        '--map-stage "Attempted to contact=STAGE" (stages: prospecting, qualifying, connecting, closing; '
+        "or won, lost, disqualified)"
+    )
 
 
 def test_salesforce_report_with_title_and_footer() -> None:
@@ -428,9 +438,9 @@ def test_stream_is_left_open() -> None:
 
 def test_no_name_column_lists_the_columns_and_suggests_map() -> None:
     with pytest.raises(PipectlError) as caught:
-        parse_all(b"Deal Name,Amount,Stage\nBig,100,closing\n")
+        parse_all(b"Project,Amount,Stage\nBig,100,closing\n")
     message = caught.value.message
-    assert 'columns found: "Deal Name", "Amount", "Stage"' in message and '--map "COLUMN=name"' in message
+    assert 'columns found: "Project", "Amount", "Stage"' in message and '--map "COLUMN=name"' in message
 
 
 def test_map_overrides_and_targets() -> None:
@@ -481,8 +491,11 @@ def test_map_stage_can_close() -> None:
     assert [(r["stage"], r["status"]) for r in rows] == [("closing", "won"), ("prospecting", "lost")]
 
 
-def test_id_columns_are_kept_in_extra_unless_the_file_is_a_pipectl_export() -> None:
-    assert leads_of(b"Id,Name\n00Q5e00001,Jane\n") == [{"name": "Jane", "extra": {"Id": "00Q5e00001"}}]
+def test_id_columns_are_source_ids_unless_the_file_is_a_pipectl_export() -> None:
+    assert leads_of(b"Id,Name\n00Q5e00001,Jane\n") == [
+        {"name": "Jane", "source_id": "00Q5e00001", "source_system": "csv"}
+    ]
+    assert leads_of(b"Id,Name,StageName\n00Q5e00001,Jane,\n")[0]["source_system"] == "salesforce"
     export = b"id,name,updated_at,stage_entered_at,touch_count,attempts\n7,Jane,2026-01-01T00:00:00Z,,3,2\n"
     assert leads_of(export) == [{"name": "Jane"}]  # activity counters come from touchpoints, not files
 
@@ -668,8 +681,9 @@ def test_stage_and_status_columns_together() -> None:
 
 
 def test_unknown_status_value_is_a_row_error() -> None:
-    error = only_error(b"name,status\nA,pending\n")
-    assert error.value == "pending" and "--map-stage" in error.reason
+    plan, [error] = parse_all(b"name,status\nA,pending\n")
+    assert error == RowError(2, "pending", "unknown stage 'pending'")
+    assert '--map-stage "pending=STAGE"' in (plan.unknown_stages_hint() or "")
 
 
 def test_neutralised_cells_are_restored() -> None:

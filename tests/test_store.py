@@ -55,6 +55,8 @@ def test_public_schema(tmp_path: Path) -> None:
         "last_reply_at",
         "last_chance_at",
         "search",
+        "source_id",
+        "source_system",
     ]
     assert list(db["touchpoints"].columns_dict) == [
         "id",

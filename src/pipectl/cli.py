@@ -723,6 +723,8 @@ def import_(
         render.err(f"read as {result.guessed_encoding} (not UTF-8); give --encoding to choose")
     for name in result.unused_maps:
         render.err(f"warning: --map {name!r}: the file has no such column")
+    for warning in result.warnings:
+        render.err(f"warning: {warning}")
     for error in result.errors:
         render.err(f"line {error.line}: {error.reason}: {error.value!r}")
     if result.rejected > len(result.errors):

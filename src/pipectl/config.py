@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,8 @@ class Config:
     gate_stage: str | None
     path: Path | None
     folder: Path  # where the config lives (or would): the checklist and templates are beside it
+    # [import.stages]: stage values of the files imported (another CRM's) and the stage each means.
+    import_stages: dict[str, str] = field(default_factory=dict)
 
     @cached_property
     def stage_names(self) -> list[str]:
@@ -221,7 +223,7 @@ STAGE_KEYS: dict[str, tuple[Any, Check]] = {
     "max_days": (None, _whole(1)),
     "max_open": (None, _whole(1, 10**9)),
 }
-TOP_KEYS = {"owner", "currency", "stages", "qualification", *SECTIONS}
+TOP_KEYS = {"owner", "currency", "stages", "qualification", "import", *SECTIONS}
 QUALIFICATION_KEYS = {"checklist", "gate_stage"}
 
 
@@ -304,6 +306,7 @@ def parse(data: dict[str, Any], path: Path | None) -> Config:
         raise p.fail("qualification.gate_stage", f"names no stage (got {gate_stage!r}); stages: {', '.join(names)}")
     folder = path.parent if path else config_home()
     currency = data.get("currency", "USD")
+    import_stages = _import_stages(data, names, p)
     return Config(
         owner=data.get("owner") or default_owner(),
         currency=currency,
@@ -317,7 +320,30 @@ def parse(data: dict[str, Any], path: Path | None) -> Config:
         gate_stage=gate_stage or None,
         path=path,
         folder=folder,
+        import_stages=import_stages,
     )
+
+
+def _import_stages(data: dict[str, Any], names: list[str], p: _Problems) -> dict[str, str]:
+    """``[import.stages]``: "Value" = "stage" (or won, lost, disqualified), checked here so that a
+    typo names the config rather than the first import that meets it."""
+    section = data.get("import", {})
+    if not isinstance(section, dict):
+        raise p.fail("[import]", "must be a table")
+    _check_keys(section, {"stages"}, "import.", p)
+    stages = section.get("stages", {})
+    if not isinstance(stages, dict):
+        raise p.fail("[import.stages]", 'must be a table of "value" = "stage"')
+
+    def plain(text: str) -> str:
+        return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+    known = {plain(name) for name in [*names, "won", "lost", "disqualified", "open"]}
+    for value, target in stages.items():
+        if not isinstance(target, str) or plain(target) not in known:
+            choices = ", ".join([*names, "won", "lost", "disqualified"])
+            raise p.fail(f"import.stages.{value!r}", f"must name a stage: {choices} (got {target!r})")
+    return dict(stages)
 
 
 def _calendar(section: dict[str, Any], currency: str, p: _Problems) -> Calendar:

@@ -171,6 +171,17 @@ def m005_search(db: Backend) -> None:
         last = rows[-1][0]
 
 
+@migration
+def m006_source_records() -> str:
+    """The id a lead had in the CRM it was imported from, so that a re-import of that CRM's export
+    finds it; indexed where set (most leads have none)."""
+    return """
+        ALTER TABLE leads ADD COLUMN source_id TEXT;
+        ALTER TABLE leads ADD COLUMN source_system TEXT;
+        CREATE INDEX leads_source ON leads (source_id, source_system) WHERE source_id IS NOT NULL
+        """
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 # The indexes the current schema has (what the migrations above leave), by name: `doctor` checks them
 # and `doctor --fix` recreates a missing one.
@@ -182,6 +193,8 @@ INDEXES = {
     "events_batch": "CREATE INDEX IF NOT EXISTS events_batch ON events (batch)",
     "events_lead": "CREATE INDEX IF NOT EXISTS events_lead ON events (lead_id, id)",
     "events_type": "CREATE INDEX IF NOT EXISTS events_type ON events (type)",
+    "leads_source": "CREATE INDEX IF NOT EXISTS leads_source ON leads (source_id, source_system)"
+    " WHERE source_id IS NOT NULL",
 }
 
 

@@ -93,6 +93,9 @@ class Lead:
     last_outbound_at: str | None = None
     last_reply_at: str | None = None
     last_chance_at: str | None = None  # the last-chance message, since the last reply
+    # The record this lead was imported from: its id in another CRM, and that CRM ("salesforce"...).
+    source_id: str | None = None
+    source_system: str | None = None
 
     @property
     def is_open(self) -> bool:

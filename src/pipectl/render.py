@@ -52,6 +52,8 @@ JSON_KEYS = (
     "last_outbound_at",
     "last_reply_at",
     "last_chance_at",
+    "source_id",
+    "source_system",
 )
 # Cells a spreadsheet would run as a formula start with one of these (OWASP CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -254,6 +256,7 @@ def lead_fields(lead: Lead, config: Config) -> list[tuple[str, str]]:
         ("in stage since", dates.show(lead.stage_entered_at)),
         ("last touch", dates.show(lead.last_touch_at)),
         ("touches", str(lead.touch_count)),
+        ("source record", f"{lead.source_id} ({lead.source_system})" if lead.source_id else ""),
     ]
     fields += [(f"extra: {key}", str(value)) for key, value in lead.extra.items()]
     return [(name, str(text)) for name, text in fields if text]
@@ -549,11 +552,18 @@ def progress(what: str, unit: str) -> Iterator[Callable[[int], None] | None]:
 
 
 def import_summary(result: Any, dry_run: bool) -> str:
+    """The counts; then how the file's stage values were read and which named nothing, if any."""
     verb = "would import" if dry_run else "imported"
-    return (
+    lines = [
         f"{verb} {result.rows:,} rows: {result.inserted:,} inserted, {result.updated:,} updated, "
         f"{result.skipped:,} skipped as duplicates, {result.rejected:,} rejected ({result.seconds:.1f} s)"
-    )
+    ]
+    if result.stage_mapping:
+        mapped = ", ".join(f"{value} -> {target}" for value, target in result.stage_mapping.items())
+        lines.append(f"stages: {mapped} (--map-stage or [import.stages] in the config to change)")
+    if result.unknown_stages:
+        lines.append(result.unknown_stages)
+    return "\n".join(safe(line) for line in lines)
 
 
 # --- board -------------------------------------------------------------------------------------

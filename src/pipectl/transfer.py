@@ -80,6 +80,9 @@ class ImportResult:
     seconds: float = 0.0
     unused_maps: list[str] = field(default_factory=list)
     guessed_encoding: str | None = None  # the file's, told from its bytes (no --encoding, not UTF-8)
+    stage_mapping: dict[str, str] = field(default_factory=dict)  # stage values met -> stage or status
+    unknown_stages: str | None = None  # the line listing the stage values that named nothing, with a hint
+    warnings: list[str] = field(default_factory=list)  # about the file's header
 
 
 @dataclass
@@ -132,7 +135,11 @@ def import_file(
         options.stage = pipeline.resolve_stage(ctx.config, options.stage)
     map_file = csvio.load_map_file(options.map_file) if options.map_file else None
     overrides = {**(map_file.columns if map_file else {}), **csvio.parse_pairs(options.maps)}
-    stages = {**(map_file.stages if map_file else {}), **csvio.parse_pairs(options.map_stages, "--map-stage")}
+    stages = {
+        **ctx.config.import_stages,
+        **(map_file.stages if map_file else {}),
+        **csvio.parse_pairs(options.map_stages, "--map-stage"),
+    }
     encoding = options.encoding or (map_file.encoding if map_file else None)
     started = time.perf_counter()
     result = ImportResult()
@@ -149,6 +156,7 @@ def import_file(
             decimal_comma=options.decimal_comma or bool(map_file and map_file.decimal_comma),
         )
         result.unused_maps = plan.unused_overrides
+        result.warnings = plan.warnings
         result.guessed_encoding = table.guessed
         rejected = csvio.RejectsWriter(rejects, table.header) if rejects is not None else None
         try:
@@ -160,6 +168,8 @@ def import_file(
                     _read_in_parallel(batcher, table.rows, writer)
                 result.rows = batcher.read
                 result.skipped += batcher.skipped
+                result.stage_mapping = plan.stage_mapping
+                result.unknown_stages = plan.unknown_stages_hint()
                 writer.finish(path)
                 if options.dry_run:
                     raise _DryRun
@@ -187,6 +197,7 @@ class _Writer:
         self.columns = columns  # of the batches' rows (the plan's row_columns)
         self.rejects, self.tick = rejects, progress
         self.last_id_before = store.last_lead_id()
+        self.matched: set[int] = set()  # leads of before the import that a row with a record id found
 
     def batch(self, pending: list[Any], notes: list[tuple[int, str, str]], ask: list[tuple[int, str]]) -> None:
         """Insert gathered leads but those whose email a lead already has, of the rows in ``ask``
@@ -206,14 +217,24 @@ class _Writer:
     def single(
         self, row: csvio.ParsedRow, cells: list[str], pending: list[Any], notes: list[tuple[int, str, str]]
     ) -> None:
-        """A row checked against the database on its own (no email, or --on-duplicate other than
-        skip): inserted as ``pending`` unless it duplicates a lead."""
+        """A row checked against the database on its own (no email, a CRM's record id, or
+        --on-duplicate other than skip): inserted as ``pending`` unless it duplicates a lead; a
+        record id that an earlier row of the file had is rejected."""
         lead = row.lead
-        existing = self.store.duplicate_of(lead.get("email"), lead["name"], lead.get("company"))
+        record, system = lead.get("source_id"), lead.get("source_system")
+        source = (record, system) if record and system else None
+        existing = self.store.duplicate_of(lead.get("email"), lead["name"], lead.get("company"), source)
         if existing is None:
             self.batch(pending, notes, [])
-        else:
-            self.duplicate(existing, row, cells)
+            return
+        if source is not None:
+            earlier = existing.id > self.last_id_before or existing.id in self.matched
+            if earlier and (existing.source_id, existing.source_system) == source:
+                reason = f"{system} record id repeated in the file (an earlier row has it)"
+                self.reject(csvio.RowError(row.line, str(record), reason), cells)
+                return
+            self.matched.add(existing.id)  # it may take this row's id (--on-duplicate update, fill)
+        self.duplicate(existing, row, cells)
 
     def reject(self, error: csvio.RowError, cells: list[str]) -> None:
         if self.options.strict:
@@ -265,6 +286,8 @@ class _Writer:
             "skipped": self.result.skipped,
             "rejected": self.result.rejected,
         }
+        if self.result.stage_mapping:
+            info["stages"] = self.result.stage_mapping
         if self.result.inserted:
             info["lead_range"] = [self.last_id_before + 1, self.store.last_lead_id()]
         if self.result.inserted or self.result.updated:  # an import that changed nothing is nothing to undo
@@ -312,7 +335,8 @@ class _Batcher:
         read_row, template, gather, now = self.plan.read, self.template, self.gather, self.now
         sink, every, read, seen = self.sink, PROGRESS_EVERY, self.read, self.seen
         pending, emails, ask = self.pending, self.emails, self.ask
-        email_at = self.email if self.skip_repeats else None
+        # Rows that carry a CRM's record id are matched one by one (on it first: _Writer.single).
+        email_at = self.email if self.skip_repeats and "source_id" not in self.plan.slots else None
         for line, cells in rows:
             read += 1
             parsed = read_row(line, cells, now, template)
@@ -430,7 +454,8 @@ def _read_in_parallel(batcher: _Batcher, rows: Iterator[tuple[int, list[str]]], 
                         "the process reading the file stopped before its end; nothing was imported"
                     ) from None
                 if kind == "done":
-                    batcher.read, batcher.skipped = args
+                    # The copy's plan met the later rows' stage values (it began with this one's).
+                    batcher.read, batcher.skipped, batcher.plan.stage_mapping, batcher.plan.unknown_stages = args
                     return
                 if kind == "error":
                     raise PipectlError(args[0])
@@ -454,7 +479,8 @@ def _read_and_send(batcher: _Batcher, rows: Iterator[tuple[int, list[str]]], fd:
             batcher.sink = pipe
             try:
                 batcher.feed(rows)
-                pipe.send("done", batcher.read, batcher.skipped)
+                plan = batcher.plan
+                pipe.send("done", batcher.read, batcher.skipped, plan.stage_mapping, plan.unknown_stages)
             except PipectlError as exc:
                 pipe.send("error", exc.message)
             except Exception as exc:

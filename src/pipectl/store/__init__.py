@@ -400,16 +400,31 @@ class Store:
         """That a whole pipeline was copied in over what was here (``info``: from where, the backup)."""
         self._record(None, "copy", info)
 
-    def duplicate_of(self, email: str | None, name: str, company: str | None) -> Lead | None:
-        """The lead a new one would duplicate: the same email, or without one the same name and company."""
+    def duplicate_of(
+        self, email: str | None, name: str, company: str | None, source: tuple[str, str] | None = None
+    ) -> Lead | None:
+        """The lead a new one would duplicate: the same record of the same CRM (``source``: its id and
+        system), else the same email, else without one the same name and company, unless that lead
+        is another record of the same CRM."""
+        if source is not None:
+            row = self.conn.execute(
+                f"{_SELECT_LEAD} WHERE source_id = ? AND source_system = ? LIMIT 1", source
+            ).fetchone()
+            if row:
+                return lead_from_row(row)
         if email:
             return self.lead_by_email(email)
         nocase = self.db.nocase
+        other_record = ""
+        params: tuple[str, ...] = (name, company or "")
+        if source is not None:
+            other_record = " AND (source_id IS NULL OR source_system <> ?)"
+            params += (source[1],)
         # The partial index leads_name_company holds exactly the leads without an email.
         row = self.conn.execute(
             f"{_SELECT_LEAD} WHERE {self.db.likely('email IS NULL')} AND {nocase('name')} = {nocase('?')}"
-            f" AND {nocase(_NO_COMPANY)} = {nocase('?')} LIMIT 1",
-            (name, company or ""),
+            f" AND {nocase(_NO_COMPANY)} = {nocase('?')}{other_record} LIMIT 1",
+            params,
         ).fetchone()
         return lead_from_row(row) if row else None
 
