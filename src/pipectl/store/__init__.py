@@ -845,7 +845,6 @@ class Store:
                 )
 
 
-
 def _integrity(exc: Exception) -> PipectlError:
     if "email" in str(exc):
         return PipectlError("another lead already has that email")
