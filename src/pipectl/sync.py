@@ -16,6 +16,7 @@ re-run logs it again. ``--dry-run`` writes nothing, not even the reading state.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -88,12 +89,19 @@ class _Sync:
         self.me = my_addresses(ctx)
         self.new_leads = new_leads
         self.summary = Summary(dry_run)
-        store = ctx.store(create=not dry_run)
-        # comparable address -> (lead id, the address as the lead has it); a new lead of a dry run gets id 0
-        self.addresses: dict[str, tuple[int, str]] = {}
-        for address, lead_id in store.all_addresses():
-            self.addresses.setdefault(comparable(address), (lead_id, address))
+        ctx.store(create=not dry_run)
         self.done: set[tuple[str, int]] = set()  # (message id, lead id) logged by this run
+        # Leads this run created from a bare address: a later message may bring the sender's name.
+        self.created: dict[int, bool] = {}  # lead id -> named from the display name
+
+    @functools.cached_property
+    def addresses(self) -> dict[str, tuple[int, str]]:
+        """comparable address -> (lead id, the address as the lead has it); a new lead of a dry run has id 0.
+        Read when the first message comes: a run with nothing new does not read the leads at all."""
+        found: dict[str, tuple[int, str]] = {}
+        for address, lead_id in self.ctx.store().all_addresses():
+            found.setdefault(comparable(address), (lead_id, address))
+        return found
 
     def writing(self) -> AbstractContextManager[Store]:
         if self.summary.dry_run:
@@ -194,7 +202,20 @@ class _Sync:
         if lead.last_touch_at is not None and at < lead.last_touch_at:
             # An old message (a mailbox's history) says nothing of what to do next: the step set since stays.
             changes = {name: value for name, value in changes.items() if name not in NEXT_STEP}
+        if lead_id in self.created and direction == "in":
+            changes.update(self.first_contact(lead, record, at))
         actions._log(store, lead, touchpoint, self.ctx.now_iso, changes)
+
+    def first_contact(self, lead: Lead, record: MailRecord, at: str) -> dict[str, Any]:
+        """A lead this run created, told by another of the sender's own messages (mailboxes are not read in
+        date order): created at the earliest of them, named by the first display name."""
+        changes: dict[str, Any] = {}
+        if at < lead.created_at:
+            changes.update(created_at=at, stage_entered_at=at)
+        if not self.created[lead.id] and record.from_name.strip():
+            changes["name"] = record.from_name.strip()
+            self.created[lead.id] = True
+        return changes
 
     def create(self, store: Store, record: MailRecord, sender: str) -> int:
         """A new lead from an unknown sender (``--new-leads``): its id (0 in a dry run)."""
@@ -221,6 +242,7 @@ class _Sync:
                 owner=self.ctx.config.owner,
             )
             lead_id = store.create_lead(lead).id
+            self.created[lead_id] = bool(record.from_name.strip())
         self.addresses[sender] = (lead_id, address)
         return lead_id
 

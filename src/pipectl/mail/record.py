@@ -62,6 +62,10 @@ class MailRecord:
 
     def body(self) -> str:
         """The message's text as written (text/plain, else its HTML as text), quoted history included."""
+        return self._body
+
+    @cached_property
+    def _body(self) -> str:  # sync asks for it twice: for the note and for an unsubscribe request
         return body_text(self.message)
 
     def text(self) -> str:
