@@ -287,3 +287,15 @@ def test_what_real_clients_send_that_the_headers_alone_do_not_settle() -> None:
     assert lead("lena")["attempts"] == 0  # a reply with a garbage In-Reply-To is still a reply
     assert [e["bounced_at"] is not None for e in lead("lena")["emails"]] == [False, True]
     assert not [f for f in ok("review", "--json").json()["findings"] if f["kind"] == "bad_email"]
+
+
+def test_copy_keeps_other_addresses_bounces_and_what_was_read(tmp_path: Path) -> None:
+    add("John Doe", "--email", "j.doe@gone.example")
+    ok("edit", "john", "--add-email", "john@new.example")
+    box = maildir(tmp_path / "INBOX", message("john@new.example", ME))
+    sync(box, str(MAIL / "postfix_bounce.eml"))
+    target = str(tmp_path / "copy.db")
+    ok("copy", "--to", target)
+    for table in ("lead_emails", "bounces", "mail_seen"):
+        assert query(f"SELECT count(*) FROM {table}", target) == query(f"SELECT count(*) FROM {table}") == [(1,)]
+    assert ok("--db", target, "sync", "mail", box, "--json").json()["read"] == 0

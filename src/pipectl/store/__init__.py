@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipectl.errors import DatabaseError, PipectlError
 from pipectl.model import Event, Lead, Touchpoint, from_hundredths, to_column
-from pipectl.store.backend import TABLES, Backend
+from pipectl.store.backend import Backend
 
 if TYPE_CHECKING:
     from pipectl.metrics import LeadFacts, Move
@@ -68,6 +68,11 @@ TABLE_COLUMNS = {
     "leads": LEAD_COLUMNS,
     "touchpoints": TOUCHPOINT_COLUMNS,
     "events": ("id", "batch", "at", "command", "actor", "lead_id", "type", "data", "undone_by"),
+    # What mail sync keeps (SPEC §12): rows without ids of their own, keyed by their first column.
+    "lead_emails": ("email", "lead_id"),
+    "bounces": ("email", "at", "message_id"),
+    "mail_seen": ("mailbox", "name", "batch"),
+    "imap_folders": ("mailbox", "uidvalidity", "last_uid"),
 }
 COPY_ROWS = 5000
 _NO_COMPANY = "COALESCE(company, '')"
@@ -191,7 +196,7 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         """How many rows each table holds."""
-        return {table: int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]) for table in TABLES}
+        return {table: int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]) for table in TABLE_COLUMNS}
 
     def copy_into(self, target: Store, replace: bool) -> dict[str, int]:
         """Every lead, touchpoint and event (ids, history and id sequences included) into ``target``, read
@@ -206,11 +211,10 @@ class Store:
                         raise DatabaseError(
                             f"{target.label} already holds {found['leads']} leads: --force replaces them"
                         )
-                    for table in reversed(TABLES):
+                    for table in reversed(TABLE_COLUMNS):
                         target.conn.execute(f"DELETE FROM {table}")
-                for table in TABLES:
-                    columns = TABLE_COLUMNS[table]
-                    rows = self.db.stream(f"SELECT {', '.join(columns)} FROM {table} ORDER BY id")
+                for table, columns in TABLE_COLUMNS.items():
+                    rows = self.db.stream(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {columns[0]}")
                     while chunk := list(itertools.islice(rows, COPY_ROWS)):
                         target.db.insert_rows(table, columns, chunk)
                 target.db.set_last_ids(self.db.last_ids())
