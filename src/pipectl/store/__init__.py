@@ -318,8 +318,8 @@ class Store:
         return first
 
     def merge_leads(self, keep: Lead, other: Lead, changes: dict[str, Any]) -> None:
-        """Move ``other``'s touchpoints and history to ``keep``, delete ``other`` and apply ``changes`` to
-        ``keep``: one event holding all undo needs (``other``'s whole row, what moved)."""
+        """Move ``other``'s touchpoints, history and addresses to ``keep``, delete ``other`` and apply ``changes``
+        to ``keep``: one event holding all undo needs (``other``'s whole row, what moved)."""
         moved_points = [r[0] for r in self.conn.execute("SELECT id FROM touchpoints WHERE lead_id = ?", (other.id,))]
         moved_events = [r[0] for r in self.conn.execute("SELECT id FROM events WHERE lead_id = ?", (other.id,))]
         moved_emails = [r[0] for r in self.conn.execute("SELECT email FROM lead_emails WHERE lead_id = ?", (other.id,))]
@@ -328,6 +328,10 @@ class Store:
         self.conn.execute("UPDATE events SET lead_id = ? WHERE lead_id = ?", (keep.id, other.id))
         deleted = lead_to_row(other)
         self.conn.execute("DELETE FROM leads WHERE id = ?", (other.id,))
+        # OTHER's main address stays KEEP's (mail from it is still the lead's), as another address.
+        kept = [other.email] if other.email and other.email != changes.get("email", keep.email) else []
+        for email in kept:
+            self.conn.execute("INSERT INTO lead_emails (email, lead_id) VALUES (?, ?)", (email, keep.id))
         self.change_lead(
             keep,
             changes,
@@ -336,6 +340,7 @@ class Store:
             moved_touchpoints=moved_points,
             moved_events=moved_events,
             moved_emails=moved_emails,
+            emails_added=kept,
             merged=other.label,
         )
 
