@@ -299,3 +299,33 @@ def test_copy_keeps_other_addresses_bounces_and_what_was_read(tmp_path: Path) ->
     for table in ("lead_emails", "bounces", "mail_seen"):
         assert query(f"SELECT count(*) FROM {table}", target) == query(f"SELECT count(*) FROM {table}") == [(1,)]
     assert ok("--db", target, "sync", "mail", box, "--json").json()["read"] == 0
+
+
+def test_a_killed_maildir_sync_keeps_what_it_committed_and_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipectl import sync as sync_module
+
+    add("Sato", "--email", "sato@client.example")
+    box = maildir(
+        tmp_path / "INBOX",
+        *(message("sato@client.example", ME, f"Mail {n}", message_id=f"<k{n}@x>") for n in range(5)),
+    )
+    monkeypatch.setattr(sync_module, "CHUNK", 2)
+    handle = sync_module._Sync.one
+    calls = 0
+
+    def one(self: sync_module._Sync, store: object, record: object) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 4:
+            raise KeyboardInterrupt  # killed while the second chunk is being written
+        handle(self, store, record)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sync_module._Sync, "one", one)
+    assert run("sync", "mail", box).exit_code == 130
+    assert len(emails("sato")) == 2 and query("SELECT count(*) FROM mail_seen") == [(2,)]
+    monkeypatch.setattr(sync_module._Sync, "one", handle)
+    summary = sync(box)
+    assert (summary["read"], summary["logged"]) == (3, 3)
+    assert sorted(note for _, note in emails("sato")) == [f"Mail {n}: Thanks, let us talk on Friday." for n in range(5)]
