@@ -93,6 +93,7 @@ class _Sync:
         self.done: set[tuple[str, int]] = set()  # (message id, lead id) logged by this run
         # Leads this run created from a bare address: a later message may bring the sender's name.
         self.created: dict[int, bool] = {}  # lead id -> named from the display name
+        self.wrote = False  # whether the run changed anything (then it is a command undo can revert)
 
     @functools.cached_property
     def addresses(self) -> dict[str, tuple[int, str]]:
@@ -205,6 +206,7 @@ class _Sync:
         if lead_id in self.created and direction == "in":
             changes.update(self.first_contact(lead, record, at))
         actions._log(store, lead, touchpoint, self.ctx.now_iso, changes)
+        self.wrote = True
 
     def first_contact(self, lead: Lead, record: MailRecord, at: str) -> dict[str, Any]:
         """A lead this run created, told by another of the sender's own messages (mailboxes are not read in
@@ -268,6 +270,7 @@ class _Sync:
             assert lead is not None
             at = dates.to_iso(record.date) if record.date else self.ctx.now_iso
             store.mark_bounced(lead, own, at, record.message_id)
+            self.wrote = True
 
 
 def _chunks(records: Iterator[MailRecord]) -> Iterator[list[MailRecord] | Iterator[MailRecord]]:
@@ -333,7 +336,7 @@ def _keep(store: Store, run: _Sync, key: str, state: Any) -> None:
 def _finish(run: _Sync, sources: list[str]) -> None:
     """Record what the run did in its event batch, when it wrote anything."""
     summary = run.summary
-    if summary.dry_run or not (summary.logged or summary.new_leads or summary.bounced):
+    if not run.wrote:
         return
     with run.writing() as store:
         store.record_sync(
