@@ -1,6 +1,6 @@
 """`pipectl sync mail` speed and memory on a generated Maildir, beside `notmuch new`.
 
-    python bench/sync.py [--messages 100000] [--leads 1000] [--keep DIR]
+    python bench/sync.py [--messages 100000] [--leads 1000] [--keep DIR]   (DIR: kept, and its Maildir reused)
 
 A Maildir of ``--messages`` messages is written (multipart and plain, some Japanese, list mail,
 auto-replies), of which 10 % are between the rep and one of ``--leads`` leads; the leads are imported
@@ -88,8 +88,9 @@ def main() -> None:
     folder = args.keep or Path(tempfile.mkdtemp(prefix="pipectl-sync-"))
     try:
         maildir = folder / "Maildir"
-        print(f"generating {args.messages:,} messages ...", flush=True)
-        generate(maildir, args.messages, args.leads)
+        if not maildir.exists():  # a --keep folder from an earlier run has it already
+            print(f"generating {args.messages:,} messages ...", flush=True)
+            generate(maildir, args.messages, args.leads)
         csv = folder / "leads.csv"
         csv.write_text(
             "name,email\n"
@@ -100,7 +101,10 @@ def main() -> None:
         config.write_text(f'[mail]\nme = ["{ME}"]\n', encoding="utf-8")
         env = {**os.environ, "PIPECTL_CONFIG": str(config), "PIPECTL_NOW": "2026-11-30T09:00:00Z"}
         db = folder / "pipeline.db"
+        for old in (db, folder / "pipeline.db-wal", folder / "pipeline.db-shm"):
+            old.unlink(missing_ok=True)
         subprocess.run([pipectl, "--db", str(db), "import", str(csv)], env=env, check=True, capture_output=True)
+        print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (a shared machine slows every figure)")
         first, rss = measure([pipectl, "--db", str(db), "sync", "mail", str(maildir)], env)
         print(f"first sync:  {first:6.2f} s  {args.messages / first:8,.0f} messages/s  max RSS {rss:5.1f} MiB")
         second, rss = measure([pipectl, "--db", str(db), "sync", "mail", str(maildir)], env)

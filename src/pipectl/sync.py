@@ -17,6 +17,7 @@ re-run logs it again. ``--dry-run`` writes nothing, not even the reading state.
 from __future__ import annotations
 
 import functools
+import gc
 import itertools
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -286,6 +287,7 @@ def sync_mail(
 ) -> Summary:
     """Read the mailboxes at ``paths`` (see :data:`pipectl.mail.KINDS`) and log what concerns a lead."""
     kinds = [kind_of(path) for path in paths]  # every path checked before anything is read
+    gc.enable()  # the email package's parsed messages hold cycles: without the collector memory grows
     run = _Sync(ctx, new_leads, dry_run)
     for path, kind in zip(paths, kinds, strict=True):
         mailbox = str(Path(path).resolve()) if kind == "maildir" else None
@@ -308,6 +310,7 @@ def sync_imap(ctx: Context, url: str, folders: list[str], new_leads: bool = Fals
     from pipectl.mail import imap
 
     parsed = imap.parse_url(url)
+    gc.enable()
     names = list(dict.fromkeys([*([parsed.folder] if parsed.folder else []), *folders])) or ["INBOX"]
     run = _Sync(ctx, new_leads, dry_run)
     with imap.connect(parsed) as session:
