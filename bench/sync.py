@@ -110,6 +110,7 @@ def main() -> None:
         second, rss = measure([pipectl, "--db", str(db), "sync", "mail", str(maildir)], env)
         print(f"second sync: {second:6.2f} s  (nothing new)                max RSS {rss:5.1f} MiB")
         if shutil.which("notmuch"):
+            shutil.rmtree(maildir / ".notmuch", ignore_errors=True)  # index from scratch, as the first sync reads
             notmuch_config = folder / "notmuch-config"
             notmuch_config.write_text(f"[database]\npath={maildir}\n[new]\ntags=new\n", encoding="utf-8")
             notmuch_env = {**env, "NOTMUCH_CONFIG": str(notmuch_config)}
