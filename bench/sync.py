@@ -67,15 +67,16 @@ def generate(folder: Path, messages: int, leads: int) -> None:
         (folder / "cur" / name).write_bytes(message(rng, number, leads))
 
 
-def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and max RSS (MiB) of one command."""
+def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system: what a busy shared machine does not inflate) and max
+    RSS (MiB) of one command."""
     start = time.perf_counter()
     process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
     if status:
         sys.exit(f"{' '.join(argv)} failed: {process.stderr.read().decode() if process.stderr else ''}")
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -105,17 +106,23 @@ def main() -> None:
             old.unlink(missing_ok=True)
         subprocess.run([pipectl, "--db", str(db), "import", str(csv)], env=env, check=True, capture_output=True)
         print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (a shared machine slows every figure)")
-        first, rss = measure([pipectl, "--db", str(db), "sync", "mail", str(maildir)], env)
-        print(f"first sync:  {first:6.2f} s  {args.messages / first:8,.0f} messages/s  max RSS {rss:5.1f} MiB")
-        second, rss = measure([pipectl, "--db", str(db), "sync", "mail", str(maildir)], env)
-        print(f"second sync: {second:6.2f} s  (nothing new)                max RSS {rss:5.1f} MiB")
+        first, cpu, rss = measure([pipectl, "--db", str(db), "sync", "mail", str(maildir)], env)
+        print(
+            f"first sync:  {first:6.2f} s ({cpu:6.2f} s CPU)  {args.messages / first:7,.0f} messages/s"
+            f" ({args.messages / cpu:,.0f} per CPU second)  max RSS {rss:5.1f} MiB"
+        )
+        second, cpu, rss = measure([pipectl, "--db", str(db), "sync", "mail", str(maildir)], env)
+        print(f"second sync: {second:6.2f} s ({cpu:6.2f} s CPU)  nothing new  max RSS {rss:5.1f} MiB")
         if shutil.which("notmuch"):
             shutil.rmtree(maildir / ".notmuch", ignore_errors=True)  # index from scratch, as the first sync reads
             notmuch_config = folder / "notmuch-config"
             notmuch_config.write_text(f"[database]\npath={maildir}\n[new]\ntags=new\n", encoding="utf-8")
             notmuch_env = {**env, "NOTMUCH_CONFIG": str(notmuch_config)}
-            elapsed, rss = measure(["notmuch", "new", "--quiet"], notmuch_env)
-            print(f"notmuch new: {elapsed:6.2f} s  {args.messages / elapsed:8,.0f} messages/s  max RSS {rss:5.1f} MiB")
+            elapsed, cpu, rss = measure(["notmuch", "new", "--quiet"], notmuch_env)
+            print(
+                f"notmuch new: {elapsed:6.2f} s ({cpu:6.2f} s CPU)  {args.messages / elapsed:7,.0f} messages/s"
+                f" ({args.messages / cpu:,.0f} per CPU second)  max RSS {rss:5.1f} MiB"
+            )
         else:
             print("notmuch new: not installed (apt-get install notmuch)")
     finally:
