@@ -926,7 +926,7 @@ def sync_mail(
     dry_run: bool = DRY_RUN,
     as_json: bool = JSON,
 ) -> None:
-    """Log the mail between you ([mail] me) and your leads, from local mailboxes."""
+    """Log the mail between you (your addresses: mail.me in the config) and your leads, from local mailboxes."""
     from pipectl import sync
 
     render.sync_summary(sync.sync_mail(context(), paths, new_leads, dry_run), as_json)
@@ -942,7 +942,7 @@ def sync_imap(
     dry_run: bool = DRY_RUN,
     as_json: bool = JSON,
 ) -> None:
-    """Log the mail between you ([mail] me) and your leads, from an IMAP account (new messages only)."""
+    """Log the mail between you (mail.me in the config) and your leads, from an IMAP account (new messages only)."""
     from pipectl import sync
 
     render.sync_summary(sync.sync_imap(context(), url, folder or [], new_leads, dry_run), as_json)
