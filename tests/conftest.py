@@ -164,6 +164,7 @@ def snapshot(db: str | Path | None = None) -> dict[str, list[tuple[Any, ...]]]:
     location = str(db) if db is not None else database()
     if "://" in location:
         tables = ["leads", "touchpoints", "events", "schema_version"]
+        tables += ["lead_emails", "bounces", "mail_seen", "imap_folders"]
     elif Path(location).exists():
         tables = [row[0] for row in query("SELECT name FROM sqlite_master WHERE type = 'table'", location)]
         tables.append("pragma_user_version")

@@ -37,6 +37,11 @@ MAIL = Path(__file__).parent / "mail"
         ("gmail_vacation.eml", "auto-reply", (), False),
         ("mailman.eml", "list", (), False),
         ("google_groups.eml", "list", (), False),  # its footer says "unsubscribe", but below the "-- " line
+        ("icloud_vacation.eml", "auto-reply", (), False),  # X-Apple-Action only
+        ("exchange_ooo_plain.eml", "auto-reply", (), False),  # an empty Return-Path and the subject only
+        ("gmail_old_bounce.eml", "bounce", ("lena.old@stark.example",), False),  # plain text, X-Failed-Recipients
+        ("precedence_bulk.eml", "auto-reply", (), False),  # a newsletter with no List-Id
+        ("garbage_in_reply_to.eml", None, (), False),
     ],
 )
 def test_real_mail(fixture: str, reason: str | None, bounced: tuple[str, ...], unsubscribe: bool) -> None:
@@ -82,6 +87,22 @@ HEADER_CASES: list[tuple[str, str, set[str]]] = [
     ("Content-Type", "multipart/report; report-type=disposition-notification", set()),  # a read receipt
     ("Content-Type", "multipart/mixed", set()),
     ("X-Auto-Response-Suppress", "All", set()),  # Outlook asks others not to auto-reply to it
+    ("Return-Path", "<>", {"auto-reply"}),  # Exchange's out of office, without Auto-Submitted
+    ("Return-Path", "< >", {"auto-reply"}),
+    ("Return-Path", "<lead@acme.example>", set()),
+    ("X-Apple-Action", "VACATION", {"auto-reply"}),  # iCloud
+    ("X-Apple-Action", "forward", set()),
+    ("Subject", "Automatic reply: Quote for 50 seats", {"auto-reply"}),  # Outlook
+    ("Subject", "Out of Office: Quote", {"auto-reply"}),
+    ("Subject", "[Auto-Reply] Quote", {"auto-reply"}),
+    ("Subject", "Autoreply: Quote", {"auto-reply"}),
+    ("Subject", "自動応答: お見積りの件", {"auto-reply"}),
+    ("Subject", "=?UTF-8?B?6Ieq5YuV5b+c562UOiDjgYropovnqY3jgorjga7ku7Y=?=", {"auto-reply"}),  # encoded 自動応答
+    ("Subject", "=?ISO-2022-JP?B?GyRCSVQ6XxsoQg==?=: 12/28-1/5", {"auto-reply"}),  # encoded 不在
+    ("Subject", "【不在】年末年始のお知らせ", {"auto-reply"}),
+    ("Subject", "Re: Out of office next week?", set()),  # a person's reply about it
+    ("Subject", "About my automatic reply settings", set()),
+    ("Subject", "不動産の件", set()),
 ]
 
 

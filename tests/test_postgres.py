@@ -176,7 +176,10 @@ def test_a_rep_signs_in_with_the_pgpass_file_or_the_environment_and_works_with_t
 
     with psycopg.connect(database(), autocommit=True) as conn:
         conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO pipectl_rep")
-        conn.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON leads, touchpoints, events TO pipectl_rep")
+        conn.execute(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON leads, touchpoints, events, lead_emails, bounces, mail_seen,"
+            " imap_folders TO pipectl_rep"
+        )
         conn.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO pipectl_rep")
         conn.execute("GRANT SELECT ON schema_version TO pipectl_rep")
     port = server_port()

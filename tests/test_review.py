@@ -279,3 +279,11 @@ def test_today_order() -> None:
     assert items[1].reason.endswith("call back")
     assert items[5].reason == "back from snooze: budget frozen"
     assert items[6].reason == "connecting, weighted value 500 USD"
+
+
+def test_bad_email_for_the_leads_the_store_names_unless_snoozed() -> None:
+    facts = review.Facts(bad_emails={1: "old@acme.example", 2: "gone@globex.example"})
+    snoozed = lead(2, snoozed_until=ago(-5))
+    assert kinds(lead(1), snoozed, lead(3), facts=facts) == [("bad_email", 1)]
+    (finding,) = review.review([lead(1)], CONFIG, NOW, facts)[0]
+    assert finding.details == {"email": "old@acme.example"} and "old@acme.example bounced" in finding.reason

@@ -67,7 +67,10 @@ def test_public_schema(tmp_path: Path) -> None:
         "note",
         "at",
         "created_at",
+        "external_id",
     ]
+    assert list(db["lead_emails"].columns_dict) == ["email", "lead_id"]
+    assert list(db["bounces"].columns_dict) == ["email", "at", "message_id"]
     assert list(db["events"].columns_dict) == [
         "id",
         "batch",

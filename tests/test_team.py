@@ -352,3 +352,28 @@ def test_a_rep_merges_deletes_and_undoes_their_own_leads_and_checks_the_pipeline
     assert rows(team, f"SELECT count(*) FROM touchpoints WHERE lead_id = {other}") == [(1,)]
     fixed = as_(team, "ann", "doctor", "--fix")
     assert fixed.exit_code in (0, 1) and "Error" not in fixed.stderr, fixed.stderr
+
+
+def test_a_rep_keeps_the_addresses_and_syncs_the_mail_of_their_own_leads(team: pgteam.Server, tmp_path: Path) -> None:
+    from email.message import EmailMessage
+
+    anns = int(ok_as(team, "ann", "add", "Mail Ann", "--email", "lead@ann-client.example").stdout)
+    bobs = lead_of(team, "bob", "Mail Bob")
+    ok_as(team, "ann", "edit", str(anns), "--add-email", "cfo@ann-client.example")
+    refused = as_(team, "ann", "edit", str(bobs), "--add-email", "cfo@bob-client.example")
+    assert refused.exit_code == 2 and "Error:" in refused.stderr and "Traceback" not in refused.stderr
+    message = refused_in_sql(team, "ann", f"INSERT INTO lead_emails (email, lead_id) VALUES ('x@y.example', {bobs})")
+    assert "row-level security" in message, message
+    assert rows(team, "SELECT email, lead_id FROM lead_emails ORDER BY email") == [("cfo@ann-client.example", anns)]
+    # her own mail about her own lead is logged through pipectl with her login
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "CFO <cfo@ann-client.example>", "ann@example.com", "Re: quote"
+    mail["Message-ID"], mail["Date"] = "<q1@ann-client.example>", "Fri, 27 Nov 2026 10:00:00 +0000"
+    mail.set_content("Yes, send it.")
+    config = tmp_path / "config.toml"
+    config.write_text('[mail]\nme = ["ann@example.com"]\n', encoding="utf-8")
+    synced = run("--db", team.url("ann"), "--config", str(config), "sync", "mail", "-", input=mail.as_string())
+    assert synced.exit_code == 0, synced.stderr
+    assert rows(team, "SELECT lead_id, direction FROM touchpoints WHERE external_id = 'q1@ann-client.example'") == [
+        (anns, "in")
+    ]

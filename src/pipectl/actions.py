@@ -227,12 +227,18 @@ def edit(
     tags: list[str] | None = None,
     untag: list[str] | None = None,
     note: str | None = None,
+    add_emails: list[str] | None = None,
+    remove_emails: list[str] | None = None,
     **given: str | None,
 ) -> Lead:
     """Change fields; ``given`` holds the add options by attribute name, an empty string clears one.
-    Only what is given changes: a new due keeps the lead's next-step text (see ``_next_step``)."""
+    Only what is given changes: a new due keeps the lead's next-step text (see ``_next_step``).
+    ``add_emails`` / ``remove_emails`` change the lead's other addresses (SPEC §12); a main address
+    set to one of them moves it from the others to the main one."""
     parsed = _fields(ctx, given)
     note_text = leads.clean_text(note, "note")
+    adding = [email for email in map(leads.normalize_email, add_emails or []) if email]
+    removing = [email for email in map(leads.normalize_email, remove_emails or []) if email]
     with ctx.writing() as store:
         lead = resolve(store, ref)
         _next_step(parsed, lead.next_action)
@@ -241,14 +247,55 @@ def edit(
             removed = set(untag or [])
             parsed["tags"] = [t for t in leads.clean_tags(lead.tags + (tags or [])) if t not in removed]
         changes = {name: value for name, value in parsed.items() if getattr(lead, name) != value}
-        if not changes and not note_text:
+        added, dropped = _email_changes(store, lead, parsed.get("email", lead.email), adding, removing)
+        if not changes and not note_text and not added and not dropped:
             raise PipectlError(f"nothing to change for {lead.label}: give a field option (see --help)")
-        if changes:
+        if changes or added or dropped:
             changes["updated_at"] = ctx.now_iso
+        if added or dropped:
+            store.change_emails(lead, added, dropped, changes)
+        elif changes:
             store.change_lead(lead, changes, "edit")
         if note_text:
             _log(store, lead, Touchpoint(0, lead.id, "note", ctx.now_iso, note=note_text), ctx.now_iso)
     return lead
+
+
+def _email_changes(
+    store: Store, lead: Lead, main: str | None, adding: list[str], removing: list[str]
+) -> tuple[list[str], list[str]]:
+    """The other addresses to add to ``lead`` and to remove from it, checked: an added one no other lead
+    has, a removed one the lead has; the new ``main`` address leaves the others."""
+    others = store.emails_of(lead.id)
+    for email in removing:
+        if email not in others:
+            have = ", ".join(others) or "none"
+            raise PipectlError(f"{lead.label} has no other address {email} (its other addresses: {have})")
+    added = []
+    for email in dict.fromkeys(adding):
+        if email == main:
+            raise PipectlError(f"{email} is already the main address of {lead.label}")
+        _check_email_free(store, email, lead.id)
+        if email not in others:
+            added.append(email)
+    dropped = list(dict.fromkeys([*removing, *([main] if main in others else [])]))
+    return [email for email in added if email not in dropped], dropped
+
+
+def addresses(store: Store, lead: Lead) -> list[dict[str, Any]]:
+    """Every address of ``lead``, the main one first: ``email``, ``main``, and for one that bounced
+    ``bounced_at`` and ``bounce`` (the bounce's Message-ID), else None (``show``'s ``emails``)."""
+    emails = ([lead.email] if lead.email else []) + store.emails_of(lead.id)
+    bounced = store.bounces_of(emails)
+    return [
+        {
+            "email": email,
+            "main": email == lead.email,
+            "bounced_at": bounced[email][0] if email in bounced else None,
+            "bounce": bounced[email][1] if email in bounced else None,
+        }
+        for email in emails
+    ]
 
 
 # --- moving and closing ------------------------------------------------------------------------
@@ -605,6 +652,7 @@ def facts(ctx: Context) -> review.Facts:
         won_count=counts.get("won", 0),
         lost_count=counts.get("lost", 0),
         won_value_in_period=store.won_value_between(dates.to_iso(start), dates.to_iso(end)),
+        bad_emails=store.bad_email_leads(),
     )
 
 

@@ -280,10 +280,11 @@ def show(
 
     found, timeline, qualification = actions.show(ctx, lead)
     step = cadence.describe(ctx.config, found, ctx.now)
+    emails = actions.addresses(ctx.store(), found)
     if as_json:
-        render.print_json(render.show_json(found, timeline, qualification, step))
+        render.print_json(render.show_json(found, emails, timeline, qualification, step))
     else:
-        render.print_lead(found, timeline, qualification, ctx.config, step)
+        render.print_lead(found, timeline, qualification, ctx.config, step, emails)
 
 
 @app.command("edit")
@@ -302,6 +303,8 @@ def edit(
     due: str = typer.Option(None, "--due"),
     expected_close: str = typer.Option(None, "--expected-close"),
     note: str = typer.Option(None, "--note", help="Add a note."),
+    add_email: list[str] = typer.Option(None, "--add-email", help="Add another address (repeatable)."),
+    remove_email: list[str] = typer.Option(None, "--remove-email", help="Remove another address (repeatable)."),
     stage: str = typer.Option(None, "--stage", help="Not here: use `pipectl advance LEAD --to STAGE`."),
     as_json: bool = JSON,
 ) -> None:
@@ -316,6 +319,8 @@ def edit(
         tags=tag,
         untag=untag,
         note=note,
+        add_emails=add_email,
+        remove_emails=remove_email,
         name=name,
         company=company,
         email=email,
@@ -1006,6 +1011,43 @@ def team_quota(
 
     login, value = team.set_quota(context(), name, amount)
     render.out(f"quota of {login}: {render.money(value)}")
+
+
+# --- sync (SPEC §12) ---------------------------------------------------------------------------
+
+sync_app = typer.Typer(help="Log the touchpoints your mail already holds.", no_args_is_help=True)
+app.add_typer(sync_app, name="sync")
+NEW_LEADS = typer.Option(False, "--new-leads", help="An inbound message from an unknown address becomes a lead.")
+DRY_RUN = typer.Option(False, "--dry-run", help="Show what would be logged; write nothing.")
+
+
+@sync_app.command("mail")
+def sync_mail(
+    paths: list[str] = typer.Argument(..., help="Maildir folders, mbox files, .eml files or folders, or - (stdin)."),
+    new_leads: bool = NEW_LEADS,
+    dry_run: bool = DRY_RUN,
+    as_json: bool = JSON,
+) -> None:
+    """Log the mail between you (your addresses: mail.me in the config) and your leads, from local mailboxes."""
+    from pipectl import sync
+
+    render.sync_summary(sync.sync_mail(context(), paths, new_leads, dry_run), as_json)
+
+
+@sync_app.command("imap")
+def sync_imap(
+    url: str = typer.Argument(
+        ..., help="imaps://user@host[:port]/FOLDER (password: $PIPECTL_IMAP_PASSWORD or ~/.netrc)."
+    ),
+    folder: list[str] = typer.Option(None, "--folder", help="Another folder to read (repeatable)."),
+    new_leads: bool = NEW_LEADS,
+    dry_run: bool = DRY_RUN,
+    as_json: bool = JSON,
+) -> None:
+    """Log the mail between you (mail.me in the config) and your leads, from an IMAP account (new messages only)."""
+    from pipectl import sync
+
+    render.sync_summary(sync.sync_imap(context(), url, folder or [], new_leads, dry_run), as_json)
 
 
 # --- history -----------------------------------------------------------------------------------

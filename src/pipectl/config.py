@@ -39,6 +39,7 @@ class Config:
     cadence: dict[str, Any]
     targets: dict[str, Any]
     calendar: Calendar
+    mail: dict[str, Any]
     checklist: Path
     checklist_named: bool  # set in the file (must exist) rather than the default (built-in if missing)
     gate_stage: str | None
@@ -176,6 +177,12 @@ def _days_off(value: Any) -> str | None:
     )
 
 
+def _addresses(value: Any) -> str | None:
+    if isinstance(value, list) and all(isinstance(item, str) and "@" in item.strip()[1:-1] for item in value):
+        return None
+    return 'must be a list of email addresses, e.g. ["taro@example.co.jp"]'
+
+
 # The country whose public holidays are days off when [calendar] names none: the one a currency
 # belongs to. None for a currency shared by many (EUR) or not listed.
 CURRENCY_COUNTRIES = {
@@ -215,6 +222,10 @@ SECTIONS: dict[str, dict[str, tuple[Any, Check]]] = {
         "workdays": (["mon", "tue", "wed", "thu", "fri"], _workdays),
         "country": (None, _country),  # None: from the currency
         "holidays": ([], _days_off),
+    },
+    "mail": {
+        "me": ([], _addresses),  # empty: the owner, when the owner is an address
+        "store_text": (True, _flag),
     },
 }
 STAGE_KEYS: dict[str, tuple[Any, Check]] = {
@@ -315,6 +326,7 @@ def parse(data: dict[str, Any], path: Path | None) -> Config:
         cadence=_section(data, "cadence", p),
         targets=_section(data, "targets", p),
         calendar=_calendar(_section(data, "calendar", p), currency, p),
+        mail=_section(data, "mail", p),
         checklist=(folder / checklist).expanduser(),
         checklist_named="checklist" in qualification,
         gate_stage=gate_stage or None,

@@ -222,7 +222,8 @@ class Tools:
             found, timeline, qualification = actions.show(ctx, lead)
             latest = timeline[-timeline_limit:][::-1]
             kept = latest[: _fitting(latest, 0.5)][::-1]
-            data = render.show_json(found, kept, qualification, cadence.describe(ctx.config, found, ctx.now))
+            step = cadence.describe(ctx.config, found, ctx.now)
+            data = render.show_json(found, actions.addresses(ctx.store(), found), kept, qualification, step)
             return {**data, "timeline_omitted": len(timeline) - len(kept)}
 
         return self._call(work)

@@ -182,6 +182,41 @@ def m006_source_records() -> str:
         """
 
 
+@migration
+def m007_mail_sync() -> str:
+    """What syncing the rep's mail needs (SPEC §12): a lead's other addresses (each address, main or other,
+    belongs to one lead: the store checks both tables), the id a touchpoint has in its source (a
+    Message-ID; a calendar event's UID and RECURRENCE-ID) so that a message seen twice is logged once,
+    the addresses that bounced, and what each mailbox has had read: an IMAP folder's UIDVALIDITY and last
+    UID, a Maildir's file names. ``batch`` is the command that read them, so undoing it forgets them too."""
+    return """
+        CREATE TABLE lead_emails (
+            email TEXT PRIMARY KEY,
+            lead_id INTEGER NOT NULL REFERENCES leads (id)
+        );
+        CREATE INDEX lead_emails_lead ON lead_emails (lead_id);
+        ALTER TABLE touchpoints ADD COLUMN external_id TEXT;
+        CREATE INDEX touchpoints_external ON touchpoints (external_id) WHERE external_id IS NOT NULL;
+        CREATE TABLE bounces (
+            email TEXT PRIMARY KEY,
+            at TEXT NOT NULL,
+            message_id TEXT
+        );
+        CREATE TABLE mail_seen (
+            mailbox TEXT NOT NULL,
+            name TEXT NOT NULL,
+            batch INTEGER,
+            PRIMARY KEY (mailbox, name)
+        );
+        CREATE INDEX mail_seen_batch ON mail_seen (batch) WHERE batch IS NOT NULL;
+        CREATE TABLE imap_folders (
+            mailbox TEXT PRIMARY KEY,
+            uidvalidity INTEGER NOT NULL,
+            last_uid INTEGER NOT NULL
+        )
+        """
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 # The indexes the current schema has (what the migrations above leave), by name: `doctor` checks them
 # and `doctor --fix` recreates a missing one.
@@ -195,6 +230,10 @@ INDEXES = {
     "events_type": "CREATE INDEX IF NOT EXISTS events_type ON events (type)",
     "leads_source": "CREATE INDEX IF NOT EXISTS leads_source ON leads (source_id, source_system)"
     " WHERE source_id IS NOT NULL",
+    "lead_emails_lead": "CREATE INDEX IF NOT EXISTS lead_emails_lead ON lead_emails (lead_id)",
+    "mail_seen_batch": "CREATE INDEX IF NOT EXISTS mail_seen_batch ON mail_seen (batch) WHERE batch IS NOT NULL",
+    "touchpoints_external": "CREATE INDEX IF NOT EXISTS touchpoints_external"
+    " ON touchpoints (external_id) WHERE external_id IS NOT NULL",
 }
 
 

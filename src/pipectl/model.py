@@ -117,6 +117,7 @@ class Touchpoint:
     direction: str | None = None
     outcome: str | None = None
     note: str | None = None
+    external_id: str | None = None  # its id where it came from: a Message-ID (sync mail)
 
 
 @dataclass

@@ -97,7 +97,10 @@ def timeline(lead: Lead, touchpoints: list[Touchpoint], history: list[Event]) ->
         elif event.type == "qualify":
             entries.append({"at": event.at, "type": "qualified", "verdict": data["verdict"], "score": data["score"]})
         elif event.type == "edit":
-            entries.append({"at": event.at, "type": "edited", "fields": sorted(set(data["new"]) - {"updated_at"})})
+            emails = ["other emails"] if data.get("emails_added") or data.get("emails_removed") else []
+            entries.append(
+                {"at": event.at, "type": "edited", "fields": sorted(set(data["new"]) - {"updated_at"}) + emails}
+            )
     # Stable: entries at the same moment keep the order above (creation first, then as recorded).
     return sorted(entries, key=lambda entry: entry["at"])
 

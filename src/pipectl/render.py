@@ -301,10 +301,21 @@ def qualification_lines(qualification: dict[str, Any] | None) -> list[tuple[str,
 
 
 def show_json(
-    lead: Lead, timeline: list[dict[str, Any]], qualification: dict[str, Any] | None, cadence: str | None
+    lead: Lead,
+    emails: list[dict[str, Any]],
+    timeline: list[dict[str, Any]],
+    qualification: dict[str, Any] | None,
+    cadence: str | None,
 ) -> dict[str, Any]:
-    """`show --json`: the lead object, its timeline, its latest qualification and where it is in the cadence."""
-    return {**lead_json(lead), "timeline": timeline, "qualification": qualification, "cadence": cadence}
+    """`show --json`: the lead object, its addresses, its timeline, its latest qualification and where it
+    is in the cadence."""
+    return {
+        **lead_json(lead),
+        "emails": emails,
+        "timeline": timeline,
+        "qualification": qualification,
+        "cadence": cadence,
+    }
 
 
 def print_lead(
@@ -313,8 +324,10 @@ def print_lead(
     qualification: dict[str, Any] | None,
     config: Config,
     cadence: str | None,
+    emails: Sequence[dict[str, Any]] = (),
 ) -> None:
     fields = [*lead_fields(lead, config), ("cadence", cadence or ""), *qualification_lines(qualification)]
+    fields[2:3] = [("email" if entry["main"] else "other email", _address(entry)) for entry in emails] or fields[2:3]
     fields = [(name, text) for name, text in fields if text]
     rows = [[dates.show(entry["at"]), describe(entry)] for entry in timeline]
     if not is_terminal():
@@ -343,6 +356,13 @@ def print_lead(
     for when, what in rows:
         history.add_row(when, Text(safe(what)))
     console.print(history)
+
+
+def _address(entry: dict[str, Any]) -> str:
+    """An address as ``show`` lists it: a bounced one says when and from which message."""
+    if entry["bounced_at"] is None:
+        return str(entry["email"])
+    return f"{entry['email']} (bouncing since {dates.show(entry['bounced_at'])}: {entry['bounce']})"
 
 
 def _brief(lead: Lead, touchpoints: int) -> str:
@@ -430,6 +450,7 @@ KIND_TITLES = {
     "stale": "stale deals",
     "no_next_step": "no next step",
     "unqualified_effort": "effort on unqualified leads",
+    "bad_email": "addresses that bounce",
     "overloaded_stage": "overloaded stages",
     "thin_pipeline": "thin pipeline",
 }
@@ -566,6 +587,34 @@ def import_summary(result: Any, dry_run: bool) -> str:
     return "\n".join(safe(line) for line in lines)
 
 
+# --- sync ----------------------------------------------------------------------------------------
+
+
+def sync_summary(summary: Any, as_json: bool) -> None:
+    """What a sync did (a ``sync.Summary``): counts on stdout, per-message warnings on stderr."""
+    if as_json:
+        print_json(summary.as_json())
+        return
+    for point in summary.touchpoints:
+        lead = f"#{point['lead_id']}" if point["lead_id"] else "new lead"
+        out(f"would log: {lead} email {point['direction']} {dates.show(point['at'])}  {point['note']}")
+    verb = "would log" if summary.dry_run else "logged"
+    out(
+        f"read {summary.read} message{'s' if summary.read != 1 else ''}, {verb} {summary.logged}"
+        f" for {len(summary.leads)} lead{'s' if len(summary.leads) != 1 else ''}"
+    )
+    if summary.skipped:
+        out("skipped: " + ", ".join(f"{count} {reason}" for reason, count in sorted(summary.skipped.items())))
+    if summary.new_leads:
+        out(("new leads (would be): " if summary.dry_run else "new leads: ") + ", ".join(summary.new_leads))
+    if summary.bounced:
+        out("bouncing: " + ", ".join(dict.fromkeys(summary.bounced)))
+    if summary.unsubscribe:
+        out("asked to stop mail (not recorded: no opt-out field yet): " + "; ".join(summary.unsubscribe))
+    for warning in summary.warnings:
+        err(f"warning: {warning}")
+
+
 # --- board -------------------------------------------------------------------------------------
 
 MARKS = {
@@ -573,6 +622,7 @@ MARKS = {
     "overdue": "overdue",
     "no_next_step": "no next step",
     "unqualified_effort": "unqualified",
+    "bad_email": "bad email",
     "last_chance": "last chance",
     "close_out": "close out",
     "uncontacted": "uncontacted",

@@ -8,7 +8,7 @@ duration fires at it (``idle_days``, ``respond_within_hours``, ``last_chance_wai
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -24,6 +24,7 @@ KINDS = (
     "stale",
     "no_next_step",
     "unqualified_effort",
+    "bad_email",
     "overloaded_stage",
     "thin_pipeline",
 )
@@ -42,6 +43,8 @@ class Facts:
     won_count: int = 0
     lost_count: int = 0
     won_value_in_period: Decimal = Decimal(0)
+    # Open leads whose main address bounced and no other address works (SPEC §12): id -> that address.
+    bad_emails: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -228,6 +231,11 @@ def lead_findings(lead: Lead, config: Config, now: datetime, cycle: Figure, cut:
     return found
 
 
+def _bad_email(lead: Lead, email: str) -> Finding:
+    reason = f"{email} bounced and no other address works: fix it (edit --email / --add-email) or let the lead go"
+    return Finding("bad_email", reason, lead.id, lead.stage, lead.name, {"email": email})
+
+
 def _age(hours: float) -> str:
     return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} days"
 
@@ -318,6 +326,8 @@ def review(leads: list[Lead], config: Config, now: datetime, facts: Facts) -> tu
     for lead in leads:
         if not is_snoozed(lead, cut.now):
             found.extend(lead_findings(lead, config, now, cycle, cut))
+            if lead.id in facts.bad_emails:
+                found.append(_bad_email(lead, facts.bad_emails[lead.id]))
     found.extend(pipeline_findings(leads, config, facts))
     order = {kind: index for index, kind in enumerate(KINDS)}
     found.sort(key=lambda f: (order[f.kind], -f.urgency, f.lead_id or 0))

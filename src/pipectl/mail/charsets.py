@@ -103,6 +103,15 @@ _WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 _BETWEEN_WORDS = re.compile(r"(?<=\?=)[ \t\r\n]+(?==\?[^?\s]+\?[bBqQ]\?)")
 
 
+_UNDECODED = re.compile(r"[\udc80-\udcff\x1b]")
+
+
+def raw_header_text(value: str) -> str:
+    """A header value as the email package hands it over, as text: raw 8-bit (Shift_JIS, UTF-8) and raw
+    ISO-2022-JP bytes, which Japanese mailers still send, decoded; RFC 2047 encoded words left as they are."""
+    return decode_bytes(value.encode("ascii", "surrogateescape")) if _UNDECODED.search(value) else value
+
+
 def decode_words(value: str) -> str:
     """``value`` (a subject, a display name) with its RFC 2047 encoded words decoded by :func:`decode_bytes`, so
     Shift_JIS, ISO-2022-JP with NEC characters and unknown labels read right; the white space between two

@@ -16,6 +16,7 @@ from email.message import EmailMessage, Message
 from typing import Literal
 
 from pipectl.mail.addresses import comparable
+from pipectl.mail.charsets import decode_words, raw_header_text
 from pipectl.mail.text import body_text, new_text
 
 Reason = Literal["bounce", "auto-reply", "list"]
@@ -33,6 +34,7 @@ class Rule:
     reason: Reason
     source: str
     names_sender: bool = False
+    decoded: bool = False  # the test sees the value with RFC 2047 words and raw 8-bit text decoded (a Subject)
 
 
 def _present(value: str) -> bool:
@@ -59,6 +61,23 @@ def _daemon(value: str) -> bool:
     return bool(_DAEMON.search(value))
 
 
+def _null_sender(value: str) -> bool:
+    """An empty Return-Path (``<>``): RFC 3834 §3.3 has automatic replies sent without a return address."""
+    return value.replace(" ", "") == "<>"
+
+
+# Out-of-office subjects as Exchange/Outlook, iCloud, Gmail and Japanese mailers write them: at the start of
+# the subject (a person's "Re: Out of office next week?" starts with "Re:"), after an optional bracket.
+_AUTO_SUBJECT = re.compile(
+    r"^[\[【(\uff08]?\s*(?:automatic\s+reply|auto(?:matic)?[\s-]*(?:reply|response)|out\s+of\s+(?:the\s+)?office"
+    r"|自動応答|自動返信|自動送信|不在)"
+)
+
+
+def _auto_subject(value: str) -> bool:
+    return bool(_AUTO_SUBJECT.match(value))
+
+
 def _delivery_report(value: str) -> bool:
     return value.startswith("multipart/report") and bool(re.search(r'report-type\s*=\s*"?delivery-status', value))
 
@@ -70,6 +89,10 @@ RULES: tuple[Rule, ...] = (
     Rule("Auto-Submitted", _not_no, "auto-reply", "RFC 3834: auto-replied / auto-generated"),
     Rule("X-Autoreply", _present, "auto-reply", "vacation programs"),
     Rule("X-Autorespond", _present, "auto-reply", "vacation programs"),
+    # Exchange and iCloud out-of-office replies usually carry no Auto-Submitted:
+    Rule("Return-Path", _null_sender, "auto-reply", "null-sender automatic replies (Exchange; bounces too)"),
+    Rule("X-Apple-Action", _one_of("vacation"), "auto-reply", "iCloud vacation replies"),
+    Rule("Subject", _auto_subject, "auto-reply", "Outlook, iCloud, Japanese mailers' out-of-office", decoded=True),
     Rule("Precedence", _one_of("bulk", "junk", "auto_reply"), "auto-reply", "vacation(1), bulk senders"),
     Rule("Precedence", _one_of("list"), "list", "Mailman, Majordomo"),
     # Exchange stamps the mailbox whose rule sent or passed on a message: the sender's own for its out-of-office
@@ -87,12 +110,13 @@ _BY_HEADER: dict[str, tuple[Rule, ...]] = {
 def classify(headers: Iterable[tuple[str, str]]) -> frozenset[Reason]:
     """The reasons (:data:`REASONS`) the header lines ``headers`` (name, value) give to skip a message; empty
     for a person's mail. Pass ``message.raw_items()``."""
-    lines = [(name.lower(), " ".join(value.split()).lower()) for name, value in headers]
-    sender = next((value for name, value in lines if name == "from"), "")
+    lines = [(name.lower(), " ".join(value.split()), value) for name, value in headers]
+    sender = next((value.lower() for name, value, _ in lines if name == "from"), "")
     found: set[Reason] = set()
-    for name, value in lines:
+    for name, value, raw in lines:
         for rule in _BY_HEADER.get(name, ()):
-            if rule.test(value) and (not rule.names_sender or _names(value, sender)):
+            seen = " ".join(decode_words(raw_header_text(raw)).split()) if rule.decoded else value
+            if rule.test(seen.lower()) and (not rule.names_sender or _names(value.lower(), sender)):
                 found.add(rule.reason)
     return frozenset(found)
 

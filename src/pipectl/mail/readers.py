@@ -144,15 +144,21 @@ def _delivered(name: str, path: Path) -> datetime:
 
 
 def _maildir(folder: Path, skip_names: Container[str]) -> Iterator[MailRecord]:
-    entries: list[tuple[str, Path]] = []
+    # (base name, folder, file name): a path is made only for a file that is read, so a run over
+    # 100,000 files it already has costs a listing and a sort (measured: 0.5 s of paths at 100,000).
+    entries: list[tuple[str, str, str]] = []
     for sub in ("new", "cur"):
         try:
             names = os.listdir(folder / sub)
         except OSError as exc:
             raise PipectlError(f"{folder / sub}: cannot read it ({exc.strerror})") from None
-        entries += [(name.split(":", 1)[0], folder / sub / name) for name in names if not name.startswith(".")]
-    for name, path in sorted(entries):
-        if name not in skip_names and path.is_file():
+        entries += [(name.split(":", 1)[0], sub, name) for name in names if not name.startswith(".")]
+    entries.sort()
+    for name, sub, file in entries:
+        if name in skip_names:
+            continue
+        path = folder / sub / file
+        if path.is_file():
             yield _file(path, name, partial(_delivered, name, path))
 
 

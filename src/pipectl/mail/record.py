@@ -20,7 +20,7 @@ from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import cached_property
 
-from pipectl.mail.charsets import decode_bytes, decode_words
+from pipectl.mail.charsets import decode_words, raw_header_text
 from pipectl.mail.classify import Reason, asks_to_unsubscribe, bounced_addresses, classify, main_reason
 from pipectl.mail.text import body_text, new_text, snippet
 
@@ -62,6 +62,10 @@ class MailRecord:
 
     def body(self) -> str:
         """The message's text as written (text/plain, else its HTML as text), quoted history included."""
+        return self._body
+
+    @cached_property
+    def _body(self) -> str:  # sync asks for it twice: for the note and for an unsubscribe request
         return body_text(self.message)
 
     def text(self) -> str:
@@ -95,16 +99,9 @@ def _fields(headers: Message) -> dict[str, str]:
     return fields
 
 
-_UNDECODED = re.compile(r"[\udc80-\udcff\x1b]")
-
-
 def _raw(fields: dict[str, str], name: str) -> str:
-    """A header's value (``name`` lowercased), unfolded, as text: raw 8-bit (Shift_JIS, UTF-8) and raw
-    ISO-2022-JP headers, which Japanese mailers still send, decoded; RFC 2047 encoded words left as they are."""
-    value = fields.get(name, "")
-    if _UNDECODED.search(value):
-        value = decode_bytes(value.encode("ascii", "surrogateescape"))
-    return re.sub(r"\r?\n(?=[ \t])", "", value).strip()
+    """A header's value (``name`` lowercased), unfolded, as text (:func:`raw_header_text`)."""
+    return re.sub(r"\r?\n(?=[ \t])", "", raw_header_text(fields.get(name, ""))).strip()
 
 
 def _text(value: str) -> str:

@@ -30,14 +30,14 @@ from typing import TYPE_CHECKING, Any
 from pipectl.errors import DatabaseError, PipectlError, Refused
 from pipectl.leads import search_query, search_text
 from pipectl.model import Event, Lead, Touchpoint, from_hundredths, to_column
-from pipectl.store.backend import TABLES, Backend, is_postgres
+from pipectl.store.backend import Backend, is_postgres
 
 if TYPE_CHECKING:
     from pipectl.metrics import LeadFacts, Move
     from pipectl.store.team import Who
 
 LEAD_COLUMNS = tuple(f.name for f in fields(Lead))
-TOUCHPOINT_COLUMNS = ("id", "lead_id", "kind", "direction", "outcome", "note", "at", "created_at")
+TOUCHPOINT_COLUMNS = ("id", "lead_id", "kind", "direction", "outcome", "note", "at", "created_at", "external_id")
 _SELECT_LEAD = "SELECT " + ", ".join(LEAD_COLUMNS) + " FROM leads"
 _TAGS, _EXTRA = LEAD_COLUMNS.index("tags"), LEAD_COLUMNS.index("extra")
 # What the daily review reads of a lead: the 7 required fields in order, then the others it uses.
@@ -71,6 +71,11 @@ TABLE_COLUMNS = {
     "leads": (*LEAD_COLUMNS, "search"),
     "touchpoints": TOUCHPOINT_COLUMNS,
     "events": ("id", "batch", "at", "command", "actor", "lead_id", "type", "data", "undone_by"),
+    # What mail sync keeps (SPEC §12): rows without ids of their own, keyed by their first column.
+    "lead_emails": ("email", "lead_id"),
+    "bounces": ("email", "at", "message_id"),
+    "mail_seen": ("mailbox", "name", "batch"),
+    "imap_folders": ("mailbox", "uidvalidity", "last_uid"),
 }
 COPY_ROWS = 5000
 _NO_COMPANY = "COALESCE(company, '')"
@@ -219,7 +224,7 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         """How many rows each table holds."""
-        return {table: int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]) for table in TABLES}
+        return {table: int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]) for table in TABLE_COLUMNS}
 
     def copy_into(self, target: Store, replace: bool) -> dict[str, int]:
         """Every lead, touchpoint and event (ids, history and id sequences included) into ``target``, read
@@ -234,11 +239,10 @@ class Store:
                         raise DatabaseError(
                             f"{target.label} already holds {found['leads']} leads: --force replaces them"
                         )
-                    for table in reversed(TABLES):
+                    for table in reversed(TABLE_COLUMNS):
                         target.conn.execute(f"DELETE FROM {table}")
-                for table in TABLES:
-                    columns = TABLE_COLUMNS[table]
-                    rows = self.db.stream(f"SELECT {', '.join(columns)} FROM {table} ORDER BY id")
+                for table, columns in TABLE_COLUMNS.items():
+                    rows = self.db.stream(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {columns[0]}")
                     while chunk := list(itertools.islice(rows, COPY_ROWS)):
                         target.db.insert_rows(table, columns, chunk)
                 target.db.set_last_ids(self.db.last_ids())
@@ -332,8 +336,12 @@ class Store:
             # Padded to a power of two (the last email repeated): a few distinct statements, not one
             # per length, each kept prepared (SQLite: 128 of them, 10 MB for lists of this size).
             part += part[-1:] * (min(999, 1 << (len(part) - 1).bit_length()) - len(part))
-            sql = f"SELECT email FROM leads WHERE email IN ({', '.join('?' * len(part))})"
-            taken.update(row[0] for row in self.conn.execute(sql, part))
+            marks = ", ".join("?" * len(part))
+            sql = (
+                f"SELECT email FROM leads WHERE email IN ({marks})"
+                f" UNION SELECT email FROM lead_emails WHERE email IN ({marks})"
+            )
+            taken.update(row[0] for row in self.conn.execute(sql, part + part))
         return taken
 
     def insert_new_leads(self, columns: Sequence[str], rows: list[Any], notes: list[tuple[int, str, str]]) -> int:
@@ -357,16 +365,22 @@ class Store:
         return first
 
     def merge_leads(self, keep: Lead, other: Lead, changes: dict[str, Any]) -> None:
-        """Move ``other``'s touchpoints and history to ``keep``, delete ``other`` and apply ``changes`` to
-        ``keep``: one event holding all undo needs (``other``'s whole row, what moved)."""
+        """Move ``other``'s touchpoints, history and addresses to ``keep``, delete ``other`` and apply ``changes``
+        to ``keep``: one event holding all undo needs (``other``'s whole row, what moved)."""
         self.may_change(keep)
         self.may_change(other)
         moved_points = [r[0] for r in self.conn.execute("SELECT id FROM touchpoints WHERE lead_id = ?", (other.id,))]
         moved_events = [r[0] for r in self.conn.execute("SELECT id FROM events WHERE lead_id = ?", (other.id,))]
+        moved_emails = [r[0] for r in self.conn.execute("SELECT email FROM lead_emails WHERE lead_id = ?", (other.id,))]
         self.conn.execute("UPDATE touchpoints SET lead_id = ? WHERE lead_id = ?", (keep.id, other.id))
+        self.conn.execute("UPDATE lead_emails SET lead_id = ? WHERE lead_id = ?", (keep.id, other.id))
         self.conn.execute("UPDATE events SET lead_id = ? WHERE lead_id = ?", (keep.id, other.id))
         deleted = lead_to_row(other)
         self._changed(self.conn.execute("DELETE FROM leads WHERE id = ?", (other.id,)).rowcount, other.id)
+        # OTHER's main address stays KEEP's (mail from it is still the lead's), as another address.
+        kept = [other.email] if other.email and other.email != changes.get("email", keep.email) else []
+        for email in kept:
+            self.conn.execute("INSERT INTO lead_emails (email, lead_id) VALUES (?, ?)", (email, keep.id))
         self.change_lead(
             keep,
             changes,
@@ -374,6 +388,8 @@ class Store:
             deleted=deleted,
             moved_touchpoints=moved_points,
             moved_events=moved_events,
+            moved_emails=moved_emails,
+            emails_added=kept,
             merged=other.label,
         )
 
@@ -389,9 +405,11 @@ class Store:
                     f"SELECT {columns} FROM touchpoints WHERE lead_id = ? ORDER BY id", (lead.id,)
                 ).fetchall()
             ]
+            emails = self.emails_of(lead.id)
             self.conn.execute("DELETE FROM touchpoints WHERE lead_id = ?", (lead.id,))
+            self.conn.execute("DELETE FROM lead_emails WHERE lead_id = ?", (lead.id,))
             self._changed(self.conn.execute("DELETE FROM leads WHERE id = ?", (lead.id,)).rowcount, lead.id)
-            self._record(lead.id, "delete", {"deleted": lead_to_row(lead), "touchpoints": points})
+            self._record(lead.id, "delete", {"deleted": lead_to_row(lead), "touchpoints": points, "emails": emails})
 
     def record_import(self, info: dict[str, Any]) -> None:
         self._record(None, "import", info)
@@ -520,21 +538,31 @@ class Store:
             if "deleted" in data:  # a merge or a delete: bring the lead back with what moved from it
                 self._insert("leads", data["deleted"])
                 other = data["deleted"]["id"]
-                for table, key in (("touchpoints", "moved_touchpoints"), ("events", "moved_events")):
+                for table, key, column in (
+                    ("touchpoints", "moved_touchpoints", "id"),
+                    ("events", "moved_events", "id"),
+                    ("lead_emails", "moved_emails", "email"),
+                ):
                     ids = data.get(key)
                     if ids:  # PostgreSQL refuses an empty IN ()
                         self.conn.execute(
-                            f"UPDATE {table} SET lead_id = ? WHERE id IN ({', '.join('?' for _ in ids)})",
+                            f"UPDATE {table} SET lead_id = ? WHERE {column} IN ({', '.join('?' for _ in ids)})",
                             [other, *ids],
                         )
                 for point in data.get("touchpoints", []):
                     self._insert("touchpoints", point)
+                for email in data.get("emails", []):
+                    self.conn.execute("INSERT INTO lead_emails (email, lead_id) VALUES (?, ?)", (email, other))
+            self._revert_mail(event)
             if "lead" in data:
                 self.conn.execute("DELETE FROM leads WHERE id = ?", (event.lead_id,))
             if "lead_range" in data:
                 self.conn.execute("DELETE FROM touchpoints WHERE lead_id BETWEEN ? AND ?", data["lead_range"])
+                self.conn.execute("DELETE FROM lead_emails WHERE lead_id BETWEEN ? AND ?", data["lead_range"])
                 self.conn.execute("DELETE FROM leads WHERE id BETWEEN ? AND ?", data["lead_range"])
         first = events[0]
+        # The Maildir files a sync read while it logged: forgotten, so that running it again logs them again.
+        self.conn.execute("DELETE FROM mail_seen WHERE batch = ?", (first.batch,))
         self._record(None, "undo", {"batch": first.batch, "command": first.command})
         self.conn.execute("UPDATE events SET undone_by = ? WHERE batch = ?", (self._batch, first.batch))
 
@@ -545,7 +573,13 @@ class Store:
         return lead_from_row(row) if row else None
 
     def lead_by_email(self, email: str) -> Lead | None:
-        row = self.conn.execute(_SELECT_LEAD + " WHERE email = ?", (email.strip().lower(),)).fetchone()
+        """The lead that has ``email`` as its main address or as one of its others."""
+        address = email.strip().lower()
+        row = self.conn.execute(_SELECT_LEAD + " WHERE email = ?", (address,)).fetchone()
+        if row is None:
+            row = self.conn.execute(
+                _SELECT_LEAD + " WHERE id = (SELECT lead_id FROM lead_emails WHERE email = ?)", (address,)
+            ).fetchone()
         return lead_from_row(row) if row else None
 
     def leads_matching(self, text: str, limit: int = 50) -> list[Lead]:
@@ -773,14 +807,16 @@ class Store:
 
     def iter_touchpoints(self) -> Iterator[Touchpoint]:
         rows = self.db.stream(
-            "SELECT id, lead_id, kind, at, direction, outcome, note FROM touchpoints ORDER BY lead_id, at, id"
+            "SELECT id, lead_id, kind, at, direction, outcome, note, external_id FROM touchpoints"
+            " ORDER BY lead_id, at, id"
         )
         for row in rows:
             yield Touchpoint(*row)
 
     def touchpoints_of(self, lead_id: int) -> list[Touchpoint]:
         rows = self.conn.execute(
-            "SELECT id, lead_id, kind, at, direction, outcome, note FROM touchpoints WHERE lead_id = ? ORDER BY at, id",
+            "SELECT id, lead_id, kind, at, direction, outcome, note, external_id FROM touchpoints"
+            " WHERE lead_id = ? ORDER BY at, id",
             (lead_id,),
         )
         return [Touchpoint(*row) for row in rows]
@@ -794,6 +830,115 @@ class Store:
             "SELECT id, batch, at, command, type, lead_id, data FROM events " + where, params
         ).fetchall()
         return [Event(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6])) for row in rows]
+
+    # --- a lead's other addresses, bounces and mail sync state (SPEC §12) --------------------------------
+
+    def emails_of(self, lead_id: int) -> list[str]:
+        """A lead's other addresses (its main one is ``Lead.email``), sorted."""
+        rows = self.conn.execute("SELECT email FROM lead_emails WHERE lead_id = ? ORDER BY email", (lead_id,))
+        return [row[0] for row in rows]
+
+    def change_emails(self, lead: Lead, added: list[str], removed: list[str], changes: dict[str, Any]) -> None:
+        """Give ``lead`` the other addresses ``added`` and take ``removed`` away (and apply ``changes``):
+        one event, which undo reverses."""
+        for email in removed:
+            self.conn.execute("DELETE FROM lead_emails WHERE email = ? AND lead_id = ?", (email, lead.id))
+        for email in added:
+            try:
+                self.conn.execute("INSERT INTO lead_emails (email, lead_id) VALUES (?, ?)", (email, lead.id))
+            except self.db.integrity_errors as exc:
+                raise _integrity(exc) from None
+        self.change_lead(lead, changes, "edit", emails_added=added, emails_removed=removed)
+
+    def all_addresses(self) -> Iterator[tuple[str, int]]:
+        """Every address a lead has (main and others) with the lead's id: what mail is matched against."""
+        for sql in ("SELECT email, id FROM leads WHERE email IS NOT NULL", "SELECT email, lead_id FROM lead_emails"):
+            for row in self.db.stream(sql):
+                yield row[0], row[1]
+
+    def bounces_of(self, emails: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+        """Of ``emails``, those that bounced: address -> (when, the bounce's Message-ID)."""
+        if not emails:
+            return {}
+        rows = self.conn.execute(
+            f"SELECT email, at, message_id FROM bounces WHERE email IN ({', '.join('?' for _ in emails)})", list(emails)
+        )
+        return {row[0]: (row[1], row[2]) for row in rows}
+
+    def mark_bounced(self, lead: Lead, email: str, at: str, message_id: str) -> None:
+        """Record that ``email`` (one of ``lead``'s addresses) bounced: one event, which undo reverses."""
+        old = self.bounces_of([email]).get(email)
+        self.conn.execute(
+            "INSERT INTO bounces (email, at, message_id) VALUES (?, ?, ?)"
+            " ON CONFLICT (email) DO UPDATE SET at = excluded.at, message_id = excluded.message_id",
+            (email, at, message_id),
+        )
+        self._record(lead.id, "bounce", {"bounce": [email, at, message_id], "was": list(old) if old else None})
+
+    def bad_email_leads(self) -> dict[int, str]:
+        """Open leads whose main address bounced and whose other addresses all bounced too (or that have
+        none): lead id -> the main address."""
+        rows = self.conn.execute(
+            "SELECT l.id, l.email FROM leads l JOIN bounces b ON b.email = l.email WHERE l.status = 'open'"
+            " AND NOT EXISTS (SELECT 1 FROM lead_emails e WHERE e.lead_id = l.id"
+            " AND NOT EXISTS (SELECT 1 FROM bounces o WHERE o.email = e.email))"
+        )
+        return {row[0]: row[1] for row in rows}
+
+    def logged_leads(self, external_id: str) -> set[int]:
+        """The leads a touchpoint with this source id (a Message-ID) was already logged for."""
+        rows = self.conn.execute("SELECT lead_id FROM touchpoints WHERE external_id = ?", (external_id,))
+        return {row[0] for row in rows}
+
+    def seen_names(self, mailbox: str) -> set[str]:
+        """The Maildir file names a sync of ``mailbox`` already read."""
+        return {row[0] for row in self.db.stream("SELECT name FROM mail_seen WHERE mailbox = ?", (mailbox,))}
+
+    def add_seen_names(self, mailbox: str, names: Sequence[str]) -> None:
+        """Remember that ``names`` of ``mailbox`` were read, by this command (so undoing it forgets them)."""
+        self.db.insert_rows("mail_seen", ("mailbox", "name", "batch"), [(mailbox, name, self._batch) for name in names])
+
+    def imap_state(self, mailbox: str) -> tuple[int, int] | None:
+        """(UIDVALIDITY, last UID read) of an IMAP folder (``mailbox``: account and folder), or None."""
+        row = self.conn.execute(
+            "SELECT uidvalidity, last_uid FROM imap_folders WHERE mailbox = ?", (mailbox,)
+        ).fetchone()
+        return (int(row[0]), int(row[1])) if row else None
+
+    def set_imap_state(self, mailbox: str, uidvalidity: int, last_uid: int) -> None:
+        """Advance an IMAP folder's state. Once this command has logged anything, an event keeps the old
+        state, so that undo forgets what the command read along with what it logged."""
+        old = self.imap_state(mailbox)
+        self.conn.execute(
+            "INSERT INTO imap_folders (mailbox, uidvalidity, last_uid) VALUES (?, ?, ?) ON CONFLICT (mailbox)"
+            " DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid",
+            (mailbox, uidvalidity, last_uid),
+        )
+        if self._batch is not None:
+            self._record(None, "sync-state", {"imap": [mailbox, *old] if old else [mailbox]})
+
+    def record_sync(self, info: dict[str, Any]) -> None:
+        """The event that says what one sync did (and owns the Maildir names it read)."""
+        self._record(None, "sync", info)
+
+    def _revert_mail(self, event: Event) -> None:
+        data = event.data
+        for email in data.get("emails_added", []):
+            self.conn.execute("DELETE FROM lead_emails WHERE email = ?", (email,))
+        for email in data.get("emails_removed", []):
+            self.conn.execute("INSERT INTO lead_emails (email, lead_id) VALUES (?, ?)", (email, event.lead_id))
+        if "bounce" in data:
+            email = data["bounce"][0]
+            self.conn.execute("DELETE FROM bounces WHERE email = ?", (email,))
+            if data["was"]:
+                self.conn.execute("INSERT INTO bounces (email, at, message_id) VALUES (?, ?, ?)", (email, *data["was"]))
+        if "imap" in data:
+            mailbox, *old = data["imap"]
+            self.conn.execute("DELETE FROM imap_folders WHERE mailbox = ?", (mailbox,))
+            if old:
+                self.conn.execute(
+                    "INSERT INTO imap_folders (mailbox, uidvalidity, last_uid) VALUES (?, ?, ?)", (mailbox, *old)
+                )
 
 
 def search_column(name: str, company: str | None) -> str | None:

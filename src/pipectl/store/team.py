@@ -125,6 +125,7 @@ def init(conn: Any, visibility: str) -> list[str]:
     for statement in (
         "ALTER TABLE leads ENABLE ROW LEVEL SECURITY",
         "ALTER TABLE touchpoints ENABLE ROW LEVEL SECURITY",
+        "ALTER TABLE lead_emails ENABLE ROW LEVEL SECURITY",
         "ALTER TABLE leads ALTER COLUMN owner SET DEFAULT session_user",
         "ALTER TABLE events ALTER COLUMN actor SET DEFAULT session_user",
         f"ALTER TABLE events ALTER COLUMN at SET DEFAULT {CLOCK}",
@@ -139,6 +140,11 @@ def init(conn: Any, visibility: str) -> list[str]:
     return done + [f"created group role {role}" for role in made]
 
 
+# What `sync` keeps: what each mailbox has had read, and the addresses that bounced (state of a mailbox
+# or of an address, not of a lead: every rep syncs their own mail into them).
+MAIL_TABLES = "bounces, mail_seen, imap_folders, lead_emails"
+
+
 def grant(conn: Any) -> None:
     """The team's privileges on the pipeline's tables, sequences included; run again after a migration
     (a table or sequence it adds is readable by the team too)."""
@@ -147,7 +153,7 @@ def grant(conn: Any) -> None:
     for statement in (
         f"GRANT USAGE ON SCHEMA {ident(schema)} TO {groups}",
         f"GRANT SELECT ON ALL TABLES IN SCHEMA {ident(schema)} TO {groups}",
-        f"GRANT INSERT, UPDATE, DELETE ON leads, touchpoints TO {groups}",
+        f"GRANT INSERT, UPDATE, DELETE ON leads, touchpoints, {MAIL_TABLES} TO {groups}",
         f"GRANT INSERT ON events TO {groups}",
         # undo marks its own events undone; a merge moves history between leads (the trigger checks both)
         f"GRANT UPDATE (lead_id, undone_by) ON events TO {groups}",
@@ -165,6 +171,13 @@ def _policies(conn: Any, reps: str, managers: str, visibility: str) -> None:
     manager reads and changes all. Made anew each time, so `team visibility` is one call."""
     own = "owner = session_user::text"
     read_points = "true" if visibility == "all" else "EXISTS (SELECT 1 FROM leads l WHERE l.id = lead_id)"
+    of_lead = [
+        ("team_read", "SELECT", reps, read_points, None),
+        ("team_add", "INSERT", reps, None, _own_lead("lead_id")),
+        ("team_change", "UPDATE", reps, _own_lead("lead_id"), _own_lead("lead_id")),
+        ("team_delete", "DELETE", reps, _own_lead("lead_id"), None),
+        ("team_manage", "ALL", managers, "true", "true"),
+    ]
     rules = {
         "leads": [
             ("team_read", "SELECT", reps, _READ[visibility], None),
@@ -173,13 +186,9 @@ def _policies(conn: Any, reps: str, managers: str, visibility: str) -> None:
             ("team_delete", "DELETE", reps, own, None),
             ("team_manage", "ALL", managers, "true", "true"),
         ],
-        "touchpoints": [
-            ("team_read", "SELECT", reps, read_points, None),
-            ("team_add", "INSERT", reps, None, _own_lead("lead_id")),
-            ("team_change", "UPDATE", reps, _own_lead("lead_id"), _own_lead("lead_id")),
-            ("team_delete", "DELETE", reps, _own_lead("lead_id"), None),
-            ("team_manage", "ALL", managers, "true", "true"),
-        ],
+        # a lead's touchpoints and other addresses are its owner's, as the lead is
+        "touchpoints": of_lead,
+        "lead_emails": of_lead,
     }
     for table, policies in rules.items():
         for name, command, role, using, check in policies:
