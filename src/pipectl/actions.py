@@ -7,9 +7,12 @@ these, so a rule lives in one place.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from pipectl import dates, leads, pipeline
@@ -556,25 +559,75 @@ def facts(ctx: Context) -> review.Facts:
     )
 
 
+class Review:
+    """The daily review of the open leads (of ``owner``), selected, counted and ordered in the
+    database: the rules are ``review``'s, the SQL the store writes from its thresholds."""
+
+    def __init__(self, ctx: Context, owner: str | None = None) -> None:
+        from pipectl import review
+
+        self.ctx, self.owner = ctx, owner
+        self.facts = facts(ctx)
+        self.cycle = review.sales_cycle(ctx.config, self.facts)
+        self.rules = review.Rules.of(ctx.config, ctx.now, self.cycle)
+        self._variant_counts: dict[str, list[int]] | None = None
+
+    def findings(self, limit: int | None = None) -> Iterator[Finding]:
+        """Every finding (at most ``limit`` of each kind), by kind in ``review.KINDS`` order, the most
+        urgent first: streamed, so that memory stays flat at any size."""
+        from pipectl import review
+
+        store, config = self.ctx.store(), self.ctx.config
+        counts = self._counts()
+        for kind in review.LEAD_KINDS:
+            streams = store.finding_leads(self.rules, kind, self.owner, limit, counts[kind])
+            found = review.kind_findings(kind, streams, config, self.ctx.now, self.cycle, self.rules.cut)
+            yield from itertools.islice(found, limit)
+        yield from self._pipeline()
+
+    def counts(self) -> dict[str, int]:
+        """How many findings of each kind there are (kinds without any left out)."""
+        counts = {kind: sum(variants) for kind, variants in self._counts().items()}
+        for finding in self._pipeline():
+            counts[finding.kind] = counts.get(finding.kind, 0) + 1
+        return {kind: count for kind, count in counts.items() if count}
+
+    def _counts(self) -> dict[str, list[int]]:
+        if self._variant_counts is None:
+            self._variant_counts = self.ctx.store().finding_counts(self.rules, self.owner)
+        return self._variant_counts
+
+    def _pipeline(self) -> list[Finding]:
+        from pipectl import review
+
+        totals = self.ctx.store().stage_totals(self.owner)
+        counts = {stage: count for stage, (count, _) in totals.items()}
+        value = sum((total for _, total in totals.values()), Decimal(0))
+        found = review.pipeline_findings(counts, value, self.ctx.config, self.facts)
+        order = {kind: index for index, kind in enumerate(review.KINDS)}
+        return sorted(found, key=lambda f: (order[f.kind], *review.urgency_order(f)))
+
+
 def run_review(ctx: Context, owner: str | None = None) -> tuple[list[Finding], review.Figure]:
-    from pipectl import review
-
+    """Every finding of the review (for the commands that act on them), and the sales cycle used."""
     with bulk():
-        leads_ = ctx.store().open_leads_brief(owner)
-        return review.review(leads_, ctx.config, ctx.now, facts(ctx))
+        reviewed = Review(ctx, owner)
+        return list(reviewed.findings()), reviewed.cycle
 
 
-def today(ctx: Context, owner: str | None = None) -> list[agenda.Item]:
+def today(ctx: Context, owner: str | None = None, limit: int | None = None) -> tuple[list[agenda.Item], int]:
+    """The first ``limit`` items of today's plan (all with None), and how many it holds in all."""
     from pipectl import agenda
 
-    start, end = agenda.today_bounds(ctx.now)
     # Several times the suggestions asked for, so near-equal weighted values (ordered in SQL with
     # floats) cannot push one out that the exact ordering would keep.
     best = agenda.CLOSING_SUGGESTIONS * 5
-    probabilities = {stage.name: stage.probability for stage in ctx.config.stages}
-    with bulk():
-        candidates = ctx.store().agenda_leads(ctx.now_iso, start, end, probabilities, best, owner)
-        return agenda.plan(candidates, ctx.config, ctx.now)
+    probabilities = [(stage.name, stage.probability) for stage in ctx.config.stages]
+    day = agenda.today_bounds(ctx.now)
+    candidates, counts = ctx.store().agenda(ctx.now_iso, day, probabilities, best, limit, owner)
+    items = agenda.plan(candidates, ctx.config, ctx.now)
+    closing = sum(1 for item in items if item.section == "closing")
+    return items[:limit], sum(counts.values()) + closing
 
 
 def last_chance_message(ctx: Context, lead: Lead) -> str:

@@ -562,31 +562,45 @@ def review_(
     as_json: bool = JSON,
 ) -> None:
     """The daily review: stale deals, missed follow-ups, uncontacted leads, overloaded stages..."""
-    ctx = context()
-    findings, cycle = actions.run_review(ctx, owner)
-    if apply or yes:
-        if not yes and not _interactive():
-            raise PipectlError("review --apply asks at each finding: run it at a terminal, or use --yes")
-        from pipectl import apply as applying
+    from pipectl.store import bulk
 
-        findings = applying.walk(ctx, findings, ask=not yes)
+    ctx = context()
+    with bulk():
+        reviewed = actions.Review(ctx, owner)
+        if apply or yes:
+            if not yes and not _interactive():
+                raise PipectlError("review --apply asks at each finding: run it at a terminal, or use --yes")
+            from pipectl import apply as applying
+
+            findings = applying.walk(ctx, list(reviewed.findings()), ask=not yes)
+        elif as_json:  # streamed: every finding, whatever the size
+            if render.write_review_json(reviewed.findings(), reviewed.cycle, ctx.now_iso) and check:
+                raise typer.Exit(1)
+            return
+        else:
+            findings = list(reviewed.findings(None if show_all else render.GROUP_LIMIT))
+        counts = render.counted(findings) if apply or yes or show_all else reviewed.counts()
     if as_json:
-        render.print_json(render.review_json(findings, cycle, ctx.now_iso))
+        render.write_review_json(findings, reviewed.cycle, ctx.now_iso)
     else:
-        render.print_review(findings, cycle, show_all)
-    if check and findings:
+        render.print_review(findings, counts, reviewed.cycle)
+    if check and counts:
         raise typer.Exit(1)
 
 
 @app.command("today")
 def today(
-    limit: int = typer.Option(None, "--limit", "-n", min=1, help="Show at most this many."),
+    limit: int = typer.Option(None, "--limit", "-n", min=1, help="Show at most this many (default: today.capacity)."),
+    show_all: bool = typer.Option(False, "--all", help="Show every item, however many."),
     owner: str = typer.Option(None, "--owner", help="Only this owner's leads."),
     as_json: bool = JSON,
 ) -> None:
     """Today's plan: overdue first, then new leads to contact, what is due today, what is closest to closing."""
     ctx = context()
-    items = actions.today(ctx, owner)[:limit]
+    if show_all and limit is not None:
+        raise PipectlError("--all shows every item and --limit some of them: use one")
+    capacity = None if show_all else limit or ctx.config.today["capacity"]
+    items, total = actions.today(ctx, owner, capacity)
     if as_json:
         render.print_json(
             [
@@ -594,8 +608,10 @@ def today(
                 for i in items
             ]
         )
+        if total > len(items):  # the array stays SPEC §7's: how many did not fit goes to stderr
+            render.err(f"{total - len(items)} more need attention: see `pipectl review`")
     else:
-        render.print_today(items, ctx.config)
+        render.print_today(items, ctx.config, total - len(items))
 
 
 # --- board and report ----------------------------------------------------------------------------

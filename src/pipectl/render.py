@@ -421,16 +421,18 @@ def finding_json(finding: Any) -> dict[str, Any]:
     }
 
 
-def review_json(findings: list[Any], cycle: Any, as_of: str) -> dict[str, Any]:
+def write_review_json(findings: Iterable[Any], cycle: Any, as_of: str) -> int:
+    """The review's JSON object (SPEC §6), written as ``findings`` come (one per line), so that memory
+    stays flat at any size; returns how many there were."""
     summary: dict[str, int] = {}
+    write = sys.stdout.write
+    write(f'{{"as_of": {dumps(as_of)}, "findings": [')
     for finding in findings:
+        write(("\n" if not summary else ",\n") + json.dumps(finding_json(finding), ensure_ascii=False, default=_number))
         summary[finding.kind] = summary.get(finding.kind, 0) + 1
-    return {
-        "as_of": as_of,
-        "findings": [finding_json(f) for f in findings],
-        "summary": summary,
-        "sales_cycle": {"days": cycle.value, "source": cycle.source},
-    }
+    sales_cycle = {"days": cycle.value, "source": cycle.source}
+    write(f'], "summary": {dumps(summary)}, "sales_cycle": {dumps(sales_cycle)}}}\n')
+    return sum(summary.values())
 
 
 def _styled(lines: list[tuple[str, str]]) -> None:
@@ -447,8 +449,10 @@ def _styled(lines: list[tuple[str, str]]) -> None:
         console.print(Text(safe(text), style=styles[style]))
 
 
-def print_review(findings: list[Any], cycle: Any, show_all: bool) -> None:
-    if not findings:
+def print_review(findings: list[Any], counts: dict[str, int], cycle: Any) -> None:
+    """The findings by kind, each headed by how many of that kind there are in all (``counts``): the
+    cut ones are summed up in a line."""
+    if not counts:
         out("Nothing needs action: the pipeline is clean.")
         return
     lines: list[tuple[str, str]] = []
@@ -456,16 +460,24 @@ def print_review(findings: list[Any], cycle: Any, show_all: bool) -> None:
     for finding in findings:
         groups.setdefault(finding.kind, []).append(finding)
     for kind, group in groups.items():
-        lines.append(("h", f"{KIND_TITLES.get(kind, kind)} ({len(group)})"))
-        shown = group if show_all else group[:GROUP_LIMIT]
-        for f in shown:
+        lines.append(("h", f"{KIND_TITLES.get(kind, kind)} ({counts[kind]})"))
+        for f in group:
             who = f"#{f.lead_id} {f.name}" if f.lead_id is not None else (f.stage or "pipeline")
             lines.append(("", f"  {who}: {f.reason}"))
-        if len(group) > len(shown):
-            lines.append(("dim", f"  and {len(group) - len(shown)} more (--all shows them)"))
-    counts = ", ".join(f"{len(group)} {kind}" for kind, group in groups.items())
-    lines.append(("dim", f"{len(findings)} findings: {counts}. Sales cycle: {cycle.value:g} days ({cycle.source})."))
+        if counts[kind] > len(group):
+            lines.append(("dim", f"  and {counts[kind] - len(group)} more (--all shows them)"))
+    summary = ", ".join(f"{counts[kind]} {kind}" for kind in groups)
+    total = sum(counts.values())
+    lines.append(("dim", f"{total} findings: {summary}. Sales cycle: {cycle.value:g} days ({cycle.source})."))
     _styled(lines)
+
+
+def counted(findings: Iterable[Any]) -> dict[str, int]:
+    """How many ``findings`` there are of each kind."""
+    counts: dict[str, int] = {}
+    for finding in findings:
+        counts[finding.kind] = counts.get(finding.kind, 0) + 1
+    return counts
 
 
 SECTION_TITLES = {
@@ -476,7 +488,8 @@ SECTION_TITLES = {
 }
 
 
-def print_today(items: list[Any], config: Config) -> None:
+def print_today(items: list[Any], config: Config, more: int = 0) -> None:
+    """Today's plan; ``more`` items that need attention did not fit in it."""
     if not items:
         out("Nothing planned for today.")
         return
@@ -488,6 +501,8 @@ def print_today(items: list[Any], config: Config) -> None:
             lines.append(("h", SECTION_TITLES[section]))
         value = f", {money(item.lead.value)} {config.currency}" if item.lead.value else ""
         lines.append(("", f"{number:>3}. {item.lead.label}{value}: {item.reason}"))
+    if more:
+        lines.append(("dim", f"{more} more need attention: see `pipectl review`"))
     _styled(lines)
 
 

@@ -20,7 +20,7 @@ import gc
 import itertools
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from decimal import Decimal
@@ -33,6 +33,7 @@ from pipectl.store.backend import TABLES, Backend
 
 if TYPE_CHECKING:
     from pipectl.metrics import LeadFacts, Move
+    from pipectl.review import Rules
 
 LEAD_COLUMNS = tuple(f.name for f in fields(Lead))
 TOUCHPOINT_COLUMNS = ("id", "lead_id", "kind", "direction", "outcome", "note", "at", "created_at")
@@ -149,6 +150,13 @@ class Filter:
     tag: str | None = None
     owner: str | None = None
     qualified: bool | None = None
+
+
+def stage_case(values: Iterable[tuple[str, float]]) -> str:
+    """A SQL expression worth the value paired with the lead's stage (NULL for another stage): the
+    names are the config's own, written inline so that the expression can order rows."""
+    whens = " ".join(f"WHEN '{name.replace(chr(39), chr(39) * 2)}' THEN {value!r}" for name, value in values)
+    return f"CASE stage {whens} END"
 
 
 class Store:
@@ -495,13 +503,7 @@ class Store:
         clauses, params = self._filter_sql(where)
         sql = _SELECT_LEAD + (" WHERE " + " AND ".join(clauses) if clauses else "")
         if sort == "stage":
-            term = (
-                "CASE stage "
-                + " ".join(
-                    f"WHEN '{name.replace(chr(39), chr(39) * 2)}' THEN {i}" for i, name in enumerate(stage_order)
-                )
-                + " END"
-            )
+            term = stage_case((name, rank) for rank, name in enumerate(stage_order))
         else:
             column, _, nocase = SORT_KEYS[sort].partition(" ")
             term = self.db.nocase(column) if nocase else column
@@ -513,15 +515,20 @@ class Store:
             params.append(limit)
         return [lead_from_row(row) for row in self.conn.execute(sql, params)]
 
-    def open_leads_brief(self, owner: str | None = None) -> list[Lead]:
-        """Every open lead with only the fields the review reads (the rest left at their defaults:
-        no tags, no extra, no contact details): one pass over 100,000 leads in a fraction of the time."""
-        sql = f"SELECT {', '.join(BRIEF_COLUMNS)} FROM leads WHERE status = 'open'"
-        params: tuple[str, ...] = ()
+    def _awake(self, now: str, owner: str | None) -> tuple[str, list[Any]]:
+        """The open leads not snoozed at ``now`` (of ``owner``): what the review and today look at."""
+        sql, params = "status = 'open' AND (snoozed_until IS NULL OR snoozed_until <= ?)", [now]
         if owner is not None:
-            sql, params = sql + " AND owner = ?", (owner,)
-        brief = []
-        for row in self.conn.execute(sql, params):
+            sql, params = sql + " AND owner = ?", [*params, owner]
+        return sql, params
+
+    def _brief(self, where: str, params: list[Any], order: str, limit: int | None) -> Iterator[Lead]:
+        """Leads with only the fields the review and today read (the rest left at their defaults:
+        no tags, no extra, no contact details), streamed in ``order``."""
+        sql = f"SELECT {', '.join(BRIEF_COLUMNS)} FROM leads WHERE {where} ORDER BY {order}"
+        if limit is not None:
+            sql, params = sql + " LIMIT ?", [*params, limit]
+        for row in self.db.stream(sql, params):
             lead = Lead(*row[:7])
             (
                 lead.value,
@@ -539,39 +546,150 @@ class Store:
                 lead.value = from_hundredths(lead.value)
             if lead.qualified is not None:
                 lead.qualified = bool(lead.qualified)
-            brief.append(lead)
-        return brief
+            yield lead
 
-    def agenda_leads(
+    @staticmethod
+    def _kinds_sql(rules: Rules) -> dict[str, list[tuple[str, list[Any], str]]]:
+        """Each lead-level kind of the review as SQL: per variant (a branch of ``review.lead_findings``),
+        the condition, its parameters and the order of its urgency (most urgent first, then id)."""
+        cut = rules.cut
+
+        def among(names: Sequence[str]) -> str:
+            return f"stage IN ({', '.join('?' for _ in names)})"
+
+        in_stage = [
+            ("stage = ? AND stage_entered_at < ?", [name, entered]) for name, entered in cut.stage_entered.items()
+        ]
+        any_in_stage = " OR ".join(f"({sql})" for sql, _ in in_stage) or "1 = 0"
+        any_params = [value for _, params in in_stage for value in params]
+        unqualified = "(qualified IS NULL OR qualified = 0)"
+        forced = f"{unqualified} AND {among(rules.past_gate)}" if rules.past_gate else "1 = 0"
+        answered = "last_chance_at IS NOT NULL AND last_chance_at <= ?"
+        kinds: dict[str, list[tuple[str, list[Any], str]]] = {
+            "overdue": [("next_action_due <= ?", [cut.now], "next_action_due, id")],
+            "uncontacted": [("last_outbound_at IS NULL AND created_at <= ?", [cut.uncontacted], "created_at, id")],
+            "close_out": [
+                (answered, [cut.last_chance], "last_chance_at, id"),
+                (
+                    "created_at < ? AND (last_chance_at IS NULL OR last_chance_at > ?)",
+                    [cut.cycle, cut.last_chance],
+                    "created_at, id",
+                ),
+            ],
+            "last_chance": [("last_chance_at IS NULL AND attempts >= ?", [rules.max_attempts], "attempts DESC, id")],
+            "stale": [
+                *((sql, params, "stage_entered_at, id") for sql, params in in_stage),
+                (
+                    f"NOT ({any_in_stage}) AND COALESCE(last_touch_at, created_at) <= ?"
+                    " AND (next_action_due IS NULL OR next_action_due <= ?)",
+                    [*any_params, cut.idle, cut.now],
+                    "COALESCE(last_touch_at, created_at), id",
+                ),
+            ],
+            "no_next_step": [
+                (
+                    f"next_action_due IS NULL AND {among(rules.later_stages)}",
+                    [*rules.later_stages],
+                    "stage_entered_at, id",
+                )
+            ]
+            if rules.later_stages
+            else [],
+            "unqualified_effort": [
+                (
+                    f"{unqualified} AND NOT ({forced}) AND touch_count >= ?",
+                    [*rules.past_gate, rules.max_unqualified_touches],
+                    "touch_count DESC, id",
+                )
+            ],
+        }
+        if rules.past_gate:
+            kinds["unqualified_effort"].append(
+                (
+                    forced,
+                    [*rules.past_gate],
+                    f"{stage_case((name, rank) for rank, name in enumerate(rules.past_gate))} DESC, id",
+                )
+            )
+        return kinds
+
+    def finding_leads(
+        self, rules: Rules, kind: str, owner: str | None, limit: int | None, counts: Sequence[int]
+    ) -> list[Iterator[Lead]]:
+        """The awake open leads (of ``owner``) a lead-level ``kind`` of the review finds: one stream
+        per variant, each most urgent first, at most ``limit`` each; a variant that ``counts`` (of
+        ``finding_counts``) says is empty is not read."""
+        awake, params = self._awake(rules.cut.now, owner)
+        return [
+            self._brief(f"{awake} AND {sql}", [*params, *values], order, limit)
+            for (sql, values, order), count in zip(self._kinds_sql(rules)[kind], counts, strict=True)
+            if count
+        ]
+
+    def finding_counts(self, rules: Rules, owner: str | None) -> dict[str, list[int]]:
+        """How many awake open leads (of ``owner``) each variant of each lead-level kind finds (the
+        variants of a kind exclude each other), in one pass."""
+        awake, params = self._awake(rules.cut.now, owner)
+        kinds = self._kinds_sql(rules)
+        variants = [variant for kind in kinds.values() for variant in kind]
+        terms = ", ".join(f"SUM(CASE WHEN {sql} THEN 1 ELSE 0 END)" for sql, _, _ in variants)
+        values = [value for _, variant_params, _ in variants for value in variant_params]
+        row = iter(self.conn.execute(f"SELECT {terms} FROM leads WHERE {awake}", [*values, *params]).fetchone())
+        return {kind: [int(next(row) or 0) for _ in variants_] for kind, variants_ in kinds.items()}
+
+    def stage_totals(self, owner: str | None = None) -> dict[str, tuple[int, Decimal]]:
+        """The open leads (of ``owner``; snoozed ones too) per stage: how many, and their total value."""
+        sql, params = "SELECT stage, count(*), COALESCE(SUM(value), 0) FROM leads WHERE status = 'open'", []
+        if owner is not None:
+            sql, params = sql + " AND owner = ?", [owner]
+        rows = self.conn.execute(sql + " GROUP BY stage", params)
+        return {row[0]: (int(row[1]), from_hundredths(row[2])) for row in rows}
+
+    def agenda(
         self,
         now: str,
-        day_start: str,
-        day_end: str,
-        probabilities: dict[str, float],
+        day: tuple[str, str],
+        probabilities: Iterable[tuple[str, float]],
         best: int,
+        limit: int | None,
         owner: str | None = None,
-    ) -> list[Lead]:
-        """The open, awake leads today's plan can list: those with a next step due by the end of the
-        day, never contacted, or back from a snooze today; and the ``best`` others by weighted value.
-        A superset of what ``agenda.plan`` picks from all open leads, read without loading them all."""
-        awake = "status = 'open' AND (snoozed_until IS NULL OR snoozed_until <= :now)"
-        if owner is not None:
-            awake += " AND owner = :owner"
-        urgent = "((next_action_due <= :end) IS TRUE OR last_outbound_at IS NULL OR (snoozed_until >= :start) IS TRUE)"
-        weight = (
-            "CASE stage "
-            + " ".join(
-                f"WHEN '{name.replace(chr(39), chr(39) * 2)}' THEN {float(p)!r}" for name, p in probabilities.items()
-            )
-            + " ELSE 0 END"
+    ) -> tuple[list[Lead], dict[str, int]]:
+        """What today's plan is made of, without loading every open lead: the first ``limit`` of each
+        section of ``agenda.plan`` (overdue, never contacted, due today or back from a snooze ``day``
+        = its first and last second) in the section's order, and the ``best`` others by weighted
+        value; and how many awake open leads each of those three sections holds."""
+        awake, params = self._awake(now, owner)
+        not_overdue = "(next_action_due IS NULL OR next_action_due > ?)"
+        sections = {
+            "overdue": ("next_action_due <= ?", [now], "next_action_due, id"),
+            "uncontacted": (f"{not_overdue} AND last_outbound_at IS NULL", [now], "created_at DESC, id DESC"),
+            "due_today": (
+                f"{not_overdue} AND last_outbound_at IS NOT NULL AND (next_action_due <= ? OR snoozed_until >= ?)",
+                [now, day[1], day[0]],
+                "COALESCE(next_action_due, ''), id",
+            ),
+        }
+        leads: list[Lead] = []
+        for sql, values, order in sections.values():
+            leads += self._full(f"{awake} AND {sql}", [*params, *values], order, limit)
+        rest = (
+            f"{not_overdue} AND last_outbound_at IS NOT NULL AND {not_overdue}"
+            " AND (snoozed_until IS NULL OR snoozed_until < ?) AND value > 0"
         )
-        params = {"now": now, "start": day_start, "end": day_end, "owner": owner, "best": best}
-        rows = self.conn.execute(f"{_SELECT_LEAD} WHERE {awake} AND {urgent}", params).fetchall()
-        rows += self.conn.execute(
-            f"{_SELECT_LEAD} WHERE {awake} AND NOT {urgent} AND value > 0 ORDER BY value * {weight} DESC LIMIT :best",
-            params,
-        ).fetchall()
-        return [lead_from_row(row) for row in rows]
+        weight = f"COALESCE({stage_case(probabilities)}, 0)"
+        leads += self._full(f"{awake} AND {rest}", [*params, now, day[1], day[0]], f"value * {weight} DESC, id", best)
+        terms = ", ".join(f"SUM(CASE WHEN {sql} THEN 1 ELSE 0 END)" for sql, _, _ in sections.values())
+        row = self.conn.execute(
+            f"SELECT {terms} FROM leads WHERE {awake}",
+            [*(value for _, values, _ in sections.values() for value in values), *params],
+        ).fetchone()
+        return leads, {name: int(count or 0) for name, count in zip(sections, row, strict=True)}
+
+    def _full(self, where: str, params: list[Any], order: str, limit: int | None) -> list[Lead]:
+        sql = f"{_SELECT_LEAD} WHERE {where} ORDER BY {order}"
+        if limit is not None:
+            sql, params = sql + " LIMIT ?", [*params, limit]
+        return [lead_from_row(row) for row in self.conn.execute(sql, params)]
 
     def report_facts(self) -> tuple[list[LeadFacts], list[Move]]:
         """What the report reads: every lead's facts, and every move in the event log (stage changes,
