@@ -221,3 +221,30 @@ def test_review_cuts_each_kind_at_ten_and_counts_them_all(purchased_list: int) -
     assert data["summary"] == {"uncontacted": 30, "stale": 30, "overloaded_stage": 1}
     assert len(data["findings"]) == 61
     assert run("review", "--check").exit_code == 1
+
+
+def test_board_shows_the_top_cards_and_counts_them_all(purchased_list: int) -> None:
+    ok("edit", "7", "--value", "500")
+    ok("edit", "3", "--value", "900")
+    ok("advance", "12", "--force")
+    lines = ok("board").stdout.splitlines()
+    assert lines[0] == "prospecting (29): 1,400 / w 140 USD"
+    assert [line.split()[0] for line in lines[1:11]] == [
+        "#3",
+        "#7",
+        "#30",
+        "#29",
+        "#28",
+        "#27",
+        "#26",
+        "#25",
+        "#24",
+        "#23",
+    ]
+    assert lines[11] == "  +19 more" and lines[12].startswith("qualifying (1)")
+    stages = ok("board", "--json").json()["stages"]
+    assert [(s["stage"], s["count"], len(s["leads"])) for s in stages][:2] == [
+        ("prospecting", 29, 29),
+        ("qualifying", 1, 1),
+    ]
+    assert [lead["id"] for lead in stages[0]["leads"]][:3] == [3, 7, 30] and stages[0]["weighted_value"] == 140

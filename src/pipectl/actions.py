@@ -592,6 +592,18 @@ class Review:
             counts[finding.kind] = counts.get(finding.kind, 0) + 1
         return {kind: count for kind, count in counts.items() if count}
 
+    def marks(self, leads: list[Lead]) -> dict[int, list[Finding]]:
+        """What the review finds for each of ``leads`` (none for a snoozed one): the board's marks."""
+        from pipectl import review
+
+        found = {}
+        for lead in leads:
+            if not review.is_snoozed(lead, self.rules.cut.now):
+                mine = review.lead_findings(lead, self.ctx.config, self.ctx.now, self.cycle, self.rules.cut)
+                if mine:
+                    found[lead.id] = sorted(mine, key=lambda f: review.KINDS.index(f.kind))
+        return found
+
     def _counts(self) -> dict[str, list[int]]:
         if self._variant_counts is None:
             self._variant_counts = self.ctx.store().finding_counts(self.rules, self.owner)

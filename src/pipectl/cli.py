@@ -636,11 +636,14 @@ def board(
     if interactive:
         _interactive_board(ctx, owner)
         return
-    stages, marks = views.board(ctx, owner, marks=not as_json)
-    if as_json:
-        render.print_json(render.board_json(stages))
-    else:
-        render.print_board(stages, marks, ctx.config, ctx.now_iso)
+    if as_json:  # every lead, streamed column by column
+        from pipectl.store import bulk
+
+        with bulk():
+            render.write_board_json(views.columns(ctx, owner))
+        return
+    stages, marks = views.board(ctx, owner, cards=render.CARDS_PER_COLUMN)
+    render.print_board(stages, marks, ctx.config, ctx.now_iso)
 
 
 @app.command("ui")

@@ -560,8 +560,17 @@ def card_marks(findings: list[Any]) -> list[str]:
     return [MARKS[f.kind] for f in findings if f.kind in MARKS]
 
 
-def board_json(stages: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"stages": [{**stage, "leads": [lead_json(lead) for lead in stage["leads"]]} for stage in stages]}
+def write_board_json(stages: Iterable[dict[str, Any]]) -> None:
+    """``board --json`` (SPEC §8) written as the leads come, one per line: memory stays flat."""
+    write = sys.stdout.write
+    write('{"stages": [')
+    for number, stage in enumerate(stages):
+        head = dumps({key: value for key, value in stage.items() if key != "leads"})
+        write(("\n" if number == 0 else ",\n") + head[:-1] + ', "leads": [')
+        for count, lead in enumerate(stage["leads"]):
+            write(("\n" if count == 0 else ",\n") + json.dumps(lead_json(lead), ensure_ascii=False, default=_number))
+        write("]}")
+    write("]}\n")
 
 
 def _card(lead: Lead, marks: list[str], now_iso: str, compact: bool) -> str:

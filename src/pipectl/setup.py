@@ -120,7 +120,7 @@ def show(ctx: actions.Context) -> None:
     from pipectl import views
 
     render.out(f"== The board: a demo pipeline of sample leads as of {dates.show(ctx.now_iso)} ==")
-    stages, marks = views.board(ctx)
+    stages, marks = views.board(ctx, cards=render.CARDS_PER_COLUMN)
     render.print_board(stages, marks, ctx.config, ctx.now_iso)
     render.out("\n== pipectl review: what needs action ==")
     reviewed = actions.Review(ctx)

@@ -645,6 +645,23 @@ class Store:
         rows = self.conn.execute(sql + " GROUP BY stage", params)
         return {row[0]: (int(row[1]), from_hundredths(row[2])) for row in rows}
 
+    def column(self, stage: str, owner: str | None = None, limit: int | None = None) -> Iterator[Lead]:
+        """The open leads of a board column (of ``owner``), streamed: the most valuable first, those
+        without a value last, then the newest; at most ``limit``. Read in two parts, each in the order
+        of the (status, stage, value) index, so the top of a long column costs what it shows."""
+        where, params = "status = 'open' AND stage = ?", [stage]
+        if owner is not None:
+            where, params = where + " AND owner = ?", [*params, owner]
+        shown = 0
+        for part, order in (("value IS NOT NULL", "value DESC, id DESC"), ("value IS NULL", "id DESC")):
+            if limit is not None and shown >= limit:
+                return
+            sql = f"{_SELECT_LEAD} WHERE {where} AND {part} ORDER BY {order}"
+            values = params if limit is None else [*params, limit - shown]
+            for row in self.db.stream(sql if limit is None else sql + " LIMIT ?", values):
+                shown += 1
+                yield lead_from_row(row)
+
     def agenda(
         self,
         now: str,
@@ -691,11 +708,12 @@ class Store:
             sql, params = sql + " LIMIT ?", [*params, limit]
         return [lead_from_row(row) for row in self.conn.execute(sql, params)]
 
-    def report_facts(self) -> tuple[list[LeadFacts], list[Move]]:
-        """What the report reads: every lead's facts, and every move in the event log (stage changes,
-        closes, reopens, disqualifications) that still stands, in order."""
+    def report_facts(self, owner: str | None = None) -> tuple[list[LeadFacts], list[Move]]:
+        """What the report reads: every lead's facts (of ``owner``), and every move of theirs in the
+        event log (stage changes, closes, reopens, disqualifications) that still stands, in order."""
         from pipectl.metrics import LeadFacts, Move
 
+        mine, params = ("", []) if owner is None else (" WHERE owner = ?", [owner])
         leads = [
             LeadFacts(
                 row[0],
@@ -713,15 +731,18 @@ class Store:
             )
             for row in self.conn.execute(
                 "SELECT id, created_at, stage, status, closed_at, value, touch_count, lost_reason, expected_close,"
-                " source, owner, tags FROM leads"
+                f" source, owner, tags FROM leads{mine}",
+                params,
             )
         ]
         kinds = {"stage": "stage", "won": "won", "lost": "lost", "reopen": "reopen", "qualify": "disqualified"}
+        theirs = "" if owner is None else " AND lead_id IN (SELECT id FROM leads WHERE owner = ?)"
         field = functools.partial(self.db.json_text, "data")
         rows = self.conn.execute(
             f"SELECT lead_id, at, type, {field('to')}, {field('from')}, {field('stage')} FROM events"
             " WHERE undone_by IS NULL AND (type IN ('stage', 'won', 'lost', 'reopen')"
-            f" OR (type = 'qualify' AND {field('verdict')} = 'disqualified')) ORDER BY lead_id, id"
+            f" OR (type = 'qualify' AND {field('verdict')} = 'disqualified')){theirs} ORDER BY lead_id, id",
+            params,
         )
         moves = [Move(row[0], row[1], kinds[row[2]], row[3] or row[5], row[4]) for row in rows]
         return leads, moves
