@@ -140,7 +140,7 @@ def test_the_review_in_sql_finds_what_the_rules_find(
     stored = fill(store, pipeline)
     ctx = actions.Context(CONFIG, database(), NOW, _store=store)
     mine = [lead for lead in stored if lead.status == "open" and owner in (None, lead.owner)]
-    expected, cycle = review.review(mine, CONFIG, NOW, actions.facts(ctx))
+    expected, cycle = review.review(mine, CONFIG, NOW, actions.facts(ctx, owner))
     reviewed = actions.Review(ctx, owner)
     assert seen(reviewed.findings()) == seen(expected)
     assert seen(reviewed.findings(limit)) == seen(cut(expected, limit))

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 TOUCH_KINDS = (*CONTACT_KINDS, "note")
 MAX_ID_DIGITS = 18  # ids are SQLite 64-bit integers
 LAST_CHANCE_FILE = "last-chance.txt"
-FOLLOW_UP = "follow up"  # the text of a next step given only a due time
+FOLLOW_UP = "follow up"
+REVIEW_CACHE_MIB = 32  # the text of a next step given only a due time
 
 
 @dataclass
@@ -543,19 +544,20 @@ def snooze(ctx: Context, ref: str, until: str | None, reason: str | None = None,
     return lead
 
 
-def facts(ctx: Context) -> review.Facts:
-    """What the review needs from the history: won deals' cycles, closed counts, won value this period."""
+def facts(ctx: Context, owner: str | None = None) -> review.Facts:
+    """What the review needs from the history (of ``owner``'s leads: a rep's own cycle and win rate):
+    won deals' cycles, closed counts, won value this period."""
     from pipectl import review
 
     store = ctx.store()
-    cycles = tuple(dates.days_between(created, closed) for created, closed in store.won_cycles())
-    counts = store.closed_counts()
+    cycles = tuple(dates.days_between(created, closed) for created, closed in store.won_cycles(owner))
+    counts = store.closed_counts(owner)
     start, end = dates.target_period(ctx.now, ctx.config.targets["period"])
     return review.Facts(
         won_cycle_days=cycles,
         won_count=counts.get("won", 0),
         lost_count=counts.get("lost", 0),
-        won_value_in_period=store.won_value_between(dates.to_iso(start), dates.to_iso(end)),
+        won_value_in_period=store.won_value_between(dates.to_iso(start), dates.to_iso(end), owner),
     )
 
 
@@ -567,10 +569,14 @@ class Review:
         from pipectl import review
 
         self.ctx, self.owner = ctx, owner
-        self.facts = facts(ctx)
+        self.facts = facts(ctx, owner)
         self.cycle = review.sales_cycle(ctx.config, self.facts)
         self.rules = review.Rules.of(ctx.config, ctx.now, self.cycle)
         self._variant_counts: dict[str, list[int]] | None = None
+        self._pipeline_findings: list[Finding] | None = None
+        # Each kind reads the same leads again in another order: on a team database one rep's leads
+        # lie on as many pages as they are leads, more than the default cache holds.
+        ctx.store().use_cache(REVIEW_CACHE_MIB)
 
     def findings(self, limit: int | None = None) -> Iterator[Finding]:
         """Every finding (at most ``limit`` of each kind), by kind in ``review.KINDS`` order, the most
@@ -612,12 +618,15 @@ class Review:
     def _pipeline(self) -> list[Finding]:
         from pipectl import review
 
+        if self._pipeline_findings is not None:
+            return self._pipeline_findings
         totals = self.ctx.store().stage_totals(self.owner)
         counts = {stage: count for stage, (count, _) in totals.items()}
         value = sum((total for _, total in totals.values()), Decimal(0))
         found = review.pipeline_findings(counts, value, self.ctx.config, self.facts)
         order = {kind: index for index, kind in enumerate(review.KINDS)}
-        return sorted(found, key=lambda f: (order[f.kind], *review.urgency_order(f)))
+        self._pipeline_findings = sorted(found, key=lambda f: (order[f.kind], *review.urgency_order(f)))
+        return self._pipeline_findings
 
 
 def run_review(ctx: Context, owner: str | None = None) -> tuple[list[Finding], review.Figure]:
