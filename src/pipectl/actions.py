@@ -589,7 +589,8 @@ class Review:
             streams = store.finding_leads(self.rules, kind, self.owner, limit, counts[kind])
             found = review.kind_findings(kind, streams, config, self.ctx.now, self.cycle, self.rules.cut)
             yield from itertools.islice(found, limit)
-        yield from self._pipeline()
+        for _, group in itertools.groupby(self._pipeline(), lambda finding: finding.kind):
+            yield from itertools.islice(group, limit)
 
     def counts(self) -> dict[str, int]:
         """How many findings of each kind there are (kinds without any left out)."""

@@ -144,13 +144,14 @@ def m005_daily_view_indexes() -> str:
     and list read what they show, not the whole table: an owner's open leads by stage; the open leads
     by next step due (overdue, due today), by first contact (never contacted, newest or oldest
     first), by stage and time in it (stale) and by stage and value (board columns and totals, the
-    deals closest to closing)."""
+    deals closest to closing); and the few snoozed ones by their day (back from a snooze today)."""
     return """
         CREATE INDEX leads_owner_status ON leads (owner, status, stage);
         CREATE INDEX leads_status_due ON leads (status, next_action_due);
         CREATE INDEX leads_status_contact ON leads (status, last_outbound_at, created_at);
         CREATE INDEX leads_status_entered ON leads (status, stage, stage_entered_at);
-        CREATE INDEX leads_status_value ON leads (status, stage, value)
+        CREATE INDEX leads_status_value ON leads (status, stage, value);
+        CREATE INDEX leads_snoozed ON leads (snoozed_until) WHERE snoozed_until IS NOT NULL
         """
 
 
@@ -172,6 +173,8 @@ INDEXES = {
     "leads_status_entered": "CREATE INDEX IF NOT EXISTS leads_status_entered"
     " ON leads (status, stage, stage_entered_at)",
     "leads_status_value": "CREATE INDEX IF NOT EXISTS leads_status_value ON leads (status, stage, value)",
+    "leads_snoozed": "CREATE INDEX IF NOT EXISTS leads_snoozed ON leads (snoozed_until)"
+    " WHERE snoozed_until IS NOT NULL",
 }
 
 
