@@ -700,31 +700,31 @@ class Store:
         value; and how many awake open leads each of those three sections holds."""
         not_overdue = "(next_action_due IS NULL OR next_action_due > ?)"
         contacted = f"{not_overdue} AND last_outbound_at IS NOT NULL"
-        sections = {
-            "overdue": ("next_action_due <= ?", [now]),
-            "uncontacted": (f"{not_overdue} AND last_outbound_at IS NULL", [now]),
-            "due_today": (f"{contacted} AND (next_action_due <= ? OR snoozed_until >= ?)", [now, day[1], day[0]]),
-        }
-        # Read in parts that an index serves in their order (due today and back from a snooze apart).
+        # Each section in parts that an index serves, in their order and for their count (the indexes
+        # of migration 5 hold the columns these conditions read): due today and back from a snooze
+        # today apart, and, without an index to start from, the few snoozed leads by leads_snoozed.
         parts = [
-            (*sections["overdue"], "next_action_due, id", True),
-            (*sections["uncontacted"], "created_at DESC, id DESC", True),
-            (f"{contacted} AND next_action_due <= ?", [now, day[1]], "next_action_due, id", True),
-            (f"{contacted} AND snoozed_until >= ?", [now, day[0]], "COALESCE(next_action_due, ''), id", False),
+            ("overdue", "next_action_due <= ?", [now], "next_action_due, id", True),
+            ("uncontacted", f"{not_overdue} AND last_outbound_at IS NULL", [now], "created_at DESC, id DESC", True),
+            ("due_today", f"{contacted} AND next_action_due <= ?", [now, day[1]], "next_action_due, id", True),
+            (
+                "due_today",
+                f"{contacted} AND snoozed_until >= ? AND (next_action_due IS NULL OR next_action_due > ?)",
+                [now, day[0], day[1]],
+                "COALESCE(next_action_due, ''), id",
+                False,
+            ),
         ]
         leads: list[Lead] = []
-        for sql, values, order, indexed in parts:
+        counts = dict.fromkeys(("overdue", "uncontacted", "due_today"), 0)
+        for section, sql, values, order, indexed in parts:
             awake, params = self._awake(now, owner, indexed)
-            leads += self._full(f"{awake} AND {sql}", [*params, *values], order, limit)
-        leads += self._closest(now, day, probabilities, best, owner)
-        unique = list({lead.id: lead for lead in leads}.values())  # due today and back from a snooze too
-        awake, params = self._awake(now, owner, indexed=False)
-        terms = ", ".join(f"SUM(CASE WHEN {sql} THEN 1 ELSE 0 END)" for sql, _ in sections.values())
-        row = self.conn.execute(
-            f"SELECT {terms} FROM leads WHERE {awake}",
-            [*(value for _, values in sections.values() for value in values), *params],
-        ).fetchone()
-        return unique, {name: int(count or 0) for name, count in zip(sections, row, strict=True)}
+            where, where_params = f"{awake} AND {sql}", [*params, *values]
+            leads += self._full(where, where_params, order, limit)
+            counts[section] += int(
+                self.conn.execute(f"SELECT count(*) FROM leads WHERE {where}", where_params).fetchone()[0]
+            )
+        return leads + self._closest(now, day, probabilities, best, owner), counts
 
     def _closest(
         self, now: str, day: tuple[str, str], probabilities: Iterable[tuple[str, float]], best: int, owner: str | None
