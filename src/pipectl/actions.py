@@ -27,8 +27,10 @@ if TYPE_CHECKING:
 TOUCH_KINDS = (*CONTACT_KINDS, "note")
 MAX_ID_DIGITS = 18  # ids are SQLite 64-bit integers
 LAST_CHANCE_FILE = "last-chance.txt"
-FOLLOW_UP = "follow up"
-REVIEW_CACHE_MIB = 32  # the text of a next step given only a due time
+FOLLOW_UP = "follow up"  # the text of a next step given only a due time
+# Today and the review read the same leads several times in different orders: on a team database one
+# rep's leads lie on about as many pages as they are leads, more than SQLite's default cache holds.
+READ_CACHE_MIB = 32
 
 
 @dataclass
@@ -574,9 +576,7 @@ class Review:
         self.rules = review.Rules.of(ctx.config, ctx.now, self.cycle)
         self._variant_counts: dict[str, list[int]] | None = None
         self._pipeline_findings: list[Finding] | None = None
-        # Each kind reads the same leads again in another order: on a team database one rep's leads
-        # lie on as many pages as they are leads, more than the default cache holds.
-        ctx.store().use_cache(REVIEW_CACHE_MIB)
+        ctx.store().use_cache(READ_CACHE_MIB)
 
     def findings(self, limit: int | None = None) -> Iterator[Finding]:
         """Every finding (at most ``limit`` of each kind), by kind in ``review.KINDS`` order, the most
@@ -646,6 +646,7 @@ def today(ctx: Context, owner: str | None = None, limit: int | None = None) -> t
     best = agenda.CLOSING_SUGGESTIONS * 5
     probabilities = [(stage.name, stage.probability) for stage in ctx.config.stages]
     day = agenda.today_bounds(ctx.now)
+    ctx.store().use_cache(READ_CACHE_MIB)
     candidates, counts = ctx.store().agenda(ctx.now_iso, day, probabilities, best, limit, owner)
     items = agenda.plan(candidates, ctx.config, ctx.now)
     closing = sum(1 for item in items if item.section == "closing")
