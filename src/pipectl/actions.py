@@ -30,7 +30,7 @@ LAST_CHANCE_FILE = "last-chance.txt"
 FOLLOW_UP = "follow up"  # the text of a next step given only a due time
 # Today and the review read the same leads several times in different orders: on a team database one
 # rep's leads lie on about as many pages as they are leads, more than SQLite's default cache holds.
-READ_CACHE_MIB = 32
+READ_CACHE_MIB = 16
 
 
 @dataclass
