@@ -7,10 +7,12 @@ these, so a rule lives in one place.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from pipectl import dates, leads, pipeline
@@ -26,6 +28,9 @@ TOUCH_KINDS = (*CONTACT_KINDS, "note")
 MAX_ID_DIGITS = 18  # ids are SQLite 64-bit integers
 LAST_CHANCE_FILE = "last-chance.txt"
 FOLLOW_UP = "follow up"  # the text of a next step given only a due time
+# Today and the review read the same leads several times in different orders: on a team database one
+# rep's leads lie on about as many pages as they are leads, more than SQLite's default cache holds.
+READ_CACHE_MIB = 16
 
 
 @dataclass
@@ -639,19 +644,20 @@ def snooze(ctx: Context, ref: str, until: str | None, reason: str | None = None,
     return lead
 
 
-def facts(ctx: Context) -> review.Facts:
-    """What the review needs from the history: won deals' cycles, closed counts, won value this period."""
+def facts(ctx: Context, owner: str | None = None) -> review.Facts:
+    """What the review needs from the history (of ``owner``'s leads: a rep's own cycle and win rate):
+    won deals' cycles, closed counts, won value this period."""
     from pipectl import review
 
     store = ctx.store()
-    cycles = tuple(dates.days_between(created, closed) for created, closed in store.won_cycles())
-    counts = store.closed_counts()
+    cycles = tuple(dates.days_between(created, closed) for created, closed in store.won_cycles(owner))
+    counts = store.closed_counts(owner)
     start, end = dates.target_period(ctx.now, ctx.config.targets["period"])
     return review.Facts(
         won_cycle_days=cycles,
         won_count=counts.get("won", 0),
         lost_count=counts.get("lost", 0),
-        won_value_in_period=store.won_value_between(dates.to_iso(start), dates.to_iso(end)),
+        won_value_in_period=store.won_value_between(dates.to_iso(start), dates.to_iso(end), owner),
         bad_emails=store.bad_email_leads(),
     )
 
@@ -687,25 +693,113 @@ def scope(ctx: Context, owner: str | None, everyone: bool = False) -> str | None
     return named
 
 
+class Review:
+    """The daily review of the open leads (of ``owner``), selected, counted and ordered in the
+    database: the rules are ``review``'s, the SQL the store writes from its thresholds."""
+
+    def __init__(self, ctx: Context, owner: str | None = None) -> None:
+        from pipectl import review
+
+        self.ctx, self.owner = ctx, owner
+        self.facts = facts(ctx, owner)
+        self.cycle = review.sales_cycle(ctx.config, self.facts)
+        self.rules = review.Rules.of(ctx.config, ctx.now, self.cycle)
+        self._variant_counts: dict[str, list[int]] | None = None
+        self._pipeline_findings: list[Finding] | None = None
+        self._bad_email_findings: list[Finding] | None = None
+        ctx.store().use_cache(READ_CACHE_MIB)
+
+    def findings(self, limit: int | None = None) -> Iterator[Finding]:
+        """Every finding (at most ``limit`` of each kind), by kind in ``review.KINDS`` order, the most
+        urgent first: streamed, so that memory stays flat at any size."""
+        from pipectl import review
+
+        store, config = self.ctx.store(), self.ctx.config
+        counts = self._counts()
+        for kind in review.LEAD_KINDS:
+            streams = store.finding_leads(self.rules, kind, self.owner, limit, counts[kind])
+            found = review.kind_findings(kind, streams, config, self.ctx.now, self.cycle, self.rules.cut)
+            yield from itertools.islice(found, limit)
+        yield from itertools.islice(self._bad_emails(), limit)
+        for _, group in itertools.groupby(self._pipeline(), lambda finding: finding.kind):
+            yield from itertools.islice(group, limit)
+
+    def counts(self) -> dict[str, int]:
+        """How many findings of each kind there are (kinds without any left out)."""
+        counts = {kind: sum(variants) for kind, variants in self._counts().items()}
+        for finding in (*self._bad_emails(), *self._pipeline()):
+            counts[finding.kind] = counts.get(finding.kind, 0) + 1
+        return {kind: count for kind, count in counts.items() if count}
+
+    def marks(self, leads: list[Lead]) -> dict[int, list[Finding]]:
+        """What the review finds for each of ``leads`` (none for a snoozed one): the board's marks."""
+        from pipectl import review
+
+        found = {}
+        bad = self.facts.bad_emails
+        for lead in leads:
+            if not review.is_snoozed(lead, self.rules.cut.now):
+                mine = review.lead_findings(lead, self.ctx.config, self.ctx.now, self.cycle, self.rules.cut)
+                if lead.id in bad:
+                    mine.append(review.bad_email(lead, bad[lead.id]))
+                if mine:
+                    found[lead.id] = sorted(mine, key=lambda f: review.KINDS.index(f.kind))
+        return found
+
+    def _counts(self) -> dict[str, list[int]]:
+        if self._variant_counts is None:
+            self._variant_counts = self.ctx.store().finding_counts(self.rules, self.owner)
+        return self._variant_counts
+
+    def _bad_emails(self) -> list[Finding]:
+        """The open leads (of ``owner``) that no address reaches: few, and known from the bounces."""
+        from pipectl import review
+
+        if self._bad_email_findings is None:
+            found = []
+            for lead_id, email in self.facts.bad_emails.items():
+                lead = self.ctx.store().get_lead(lead_id)
+                mine = lead is not None and self.owner in (None, lead.owner)
+                if mine and lead is not None and not review.is_snoozed(lead, self.rules.cut.now):
+                    found.append(review.bad_email(lead, email))
+            self._bad_email_findings = sorted(found, key=review.urgency_order)
+        return self._bad_email_findings
+
+    def _pipeline(self) -> list[Finding]:
+        from pipectl import review
+
+        if self._pipeline_findings is not None:
+            return self._pipeline_findings
+        totals = self.ctx.store().stage_totals(self.owner)
+        counts = {stage: count for stage, (count, _) in totals.items()}
+        value = sum((total for _, total in totals.values()), Decimal(0))
+        found = review.pipeline_findings(counts, value, self.ctx.config, self.facts)
+        order = {kind: index for index, kind in enumerate(review.KINDS)}
+        self._pipeline_findings = sorted(found, key=lambda f: (order[f.kind], *review.urgency_order(f)))
+        return self._pipeline_findings
+
+
 def run_review(ctx: Context, owner: str | None = None) -> tuple[list[Finding], review.Figure]:
-    from pipectl import review
-
+    """Every finding of the review (for the commands that act on them), and the sales cycle used."""
     with bulk():
-        leads_ = ctx.store().open_leads_brief(owner)
-        return review.review(leads_, ctx.config, ctx.now, facts(ctx))
+        reviewed = Review(ctx, owner)
+        return list(reviewed.findings()), reviewed.cycle
 
 
-def today(ctx: Context, owner: str | None = None) -> list[agenda.Item]:
+def today(ctx: Context, owner: str | None = None, limit: int | None = None) -> tuple[list[agenda.Item], int]:
+    """The first ``limit`` items of today's plan (all with None), and how many it holds in all."""
     from pipectl import agenda
 
-    start, end = agenda.today_bounds(ctx.now)
     # Several times the suggestions asked for, so near-equal weighted values (ordered in SQL with
     # floats) cannot push one out that the exact ordering would keep.
     best = agenda.CLOSING_SUGGESTIONS * 5
-    probabilities = {stage.name: stage.probability for stage in ctx.config.stages}
-    with bulk():
-        candidates = ctx.store().agenda_leads(ctx.now_iso, start, end, probabilities, best, owner)
-        return agenda.plan(candidates, ctx.config, ctx.now)
+    probabilities = [(stage.name, stage.probability) for stage in ctx.config.stages]
+    day = agenda.today_bounds(ctx.now)
+    ctx.store().use_cache(READ_CACHE_MIB)
+    candidates, counts = ctx.store().agenda(ctx.now_iso, day, probabilities, best, limit, owner)
+    items = agenda.plan(candidates, ctx.config, ctx.now)
+    closing = sum(1 for item in items if item.section == "closing")
+    return items[:limit], sum(counts.values()) + closing
 
 
 def last_chance_message(ctx: Context, lead: Lead) -> str:

@@ -40,8 +40,8 @@ def today_bounds(now: datetime) -> tuple[str, str]:
 
 
 def plan(leads: list[Lead], config: Config, now: datetime) -> list[Item]:
-    """The day's plan from ``leads``: all open leads, or any superset of the ones a section can take
-    plus the most valuable others (what ``Store.agenda_leads`` reads, so a big pipeline is not loaded)."""
+    """The day's plan from ``leads``: all open leads, or any superset of the first ones of each section
+    plus the most valuable others (what ``Store.agenda`` reads, so a big pipeline is not loaded)."""
     now_iso = dates.to_iso(now)
     start, end = today_bounds(now)
     overdue, uncontacted, due_today, rest = [], [], [], []
@@ -69,7 +69,6 @@ def plan(leads: list[Lead], config: Config, now: datetime) -> list[Item]:
     rest.sort(key=lambda lead: (-weighted_value(lead, config), -stage_order.get(lead.stage, 0), lead.id))
     closing = [
         Item(lead, "closing", f"{lead.stage}, weighted value {weighted_value(lead, config):,.0f} {config.currency}")
-        for lead in rest[:CLOSING_SUGGESTIONS]
-        if lead.value
+        for lead in [lead for lead in rest if lead.value][:CLOSING_SUGGESTIONS]
     ]
     return overdue + uncontacted + due_today + closing

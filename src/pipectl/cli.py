@@ -549,44 +549,64 @@ def review_(
     check: bool = typer.Option(False, "--check", help="For cron: exit 1 when there are findings, 0 when clean."),
     apply: bool = typer.Option(False, "--apply", help="Walk through the actionable findings, asking at each."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Apply close-outs and last-chance messages without asking."),
-    show_all: bool = typer.Option(False, "--all", help="Show every finding (groups are cut at 10)."),
-    owner: str = typer.Option(None, "--owner", help="Only this owner's leads."),
+    show_all: bool = typer.Option(
+        False, "--all", help="Show every finding (groups are cut at 10; team: a manager sees everyone's leads)."
+    ),
+    owner: str = typer.Option(None, "--owner", help="Only this owner's leads (team: yours by default)."),
     as_json: bool = JSON,
 ) -> None:
     """The daily review: stale deals, missed follow-ups, uncontacted leads, overloaded stages..."""
-    ctx = context()
-    findings, cycle = actions.run_review(ctx, actions.scope(ctx, owner, everyone=show_all))
-    failed: list[str] = []
-    if apply or yes:
-        if not yes and not _interactive():
-            raise PipectlError("review --apply asks at each finding: run it at a terminal, or use --yes")
-        from pipectl import apply as applying
+    from pipectl.store import bulk
 
-        findings, failed = applying.walk(ctx, findings, ask=not yes)
+    ctx = context()
+    failed: list[str] = []
+    with bulk():
+        # --all: every finding, and on a team's database (for a manager) everyone's leads
+        reviewed = actions.Review(ctx, actions.scope(ctx, owner, everyone=show_all))
+        if apply or yes:
+            if not yes and not _interactive():
+                raise PipectlError("review --apply asks at each finding: run it at a terminal, or use --yes")
+            from pipectl import apply as applying
+
+            findings, failed = applying.walk(ctx, list(reviewed.findings()), ask=not yes)
+        elif as_json:  # streamed: every finding, whatever the size
+            if render.write_review_json(reviewed.findings(), reviewed.cycle, ctx.now_iso) and check:
+                raise typer.Exit(1)
+            return
+        else:
+            findings = list(reviewed.findings(None if show_all else render.GROUP_LIMIT))
+        counts = render.counted(findings) if apply or yes or show_all else reviewed.counts()
     if as_json:
-        render.print_json(render.review_json(findings, cycle, ctx.now_iso))
+        render.write_review_json(findings, reviewed.cycle, ctx.now_iso)
     else:
-        render.print_review(findings, cycle, show_all)
+        render.print_review(findings, counts, reviewed.cycle)
     if failed:
         raise PipectlError(f"{len(failed)} of the actions failed ({', '.join(failed)}); the others were done")
-    if check and findings:
+    if check and counts:
         raise typer.Exit(1)
 
 
 @app.command("today")
 def today(
-    limit: int = typer.Option(None, "--limit", "-n", min=1, help="Show at most this many."),
+    limit: int = typer.Option(None, "--limit", "-n", min=1, help="Show at most this many (default: today.capacity)."),
+    show_all: bool = typer.Option(
+        False, "--all", help="Show every item, however many (team: a manager sees everyone's leads)."
+    ),
     owner: str = typer.Option(None, "--owner", help="Only this owner's leads (team: yours by default)."),
-    everyone: bool = typer.Option(False, "--all", help="Team: everyone's leads (a manager)."),
     as_json: bool = JSON,
 ) -> None:
     """Today's plan: overdue first, then new leads to contact, what is due today, what is closest to closing."""
     ctx = context()
-    items = actions.today(ctx, actions.scope(ctx, owner, everyone))[:limit]
+    if show_all and limit is not None:
+        raise PipectlError("--all shows every item and --limit some of them: use one")
+    capacity = None if show_all else limit or ctx.config.today["capacity"]
+    items, total = actions.today(ctx, actions.scope(ctx, owner, everyone=show_all), capacity)
     if as_json:
         render.print_json(render.today_json(items))
+        if total > len(items):  # the array stays SPEC §7's: how many did not fit goes to stderr
+            render.err(f"{total - len(items)} more need attention: see `pipectl review`")
     else:
-        render.print_today(items, ctx.config)
+        render.print_today(items, ctx.config, total - len(items))
 
 
 # --- board and report ----------------------------------------------------------------------------
@@ -606,11 +626,14 @@ def board(
     if interactive:
         _interactive_board(ctx, named)
         return
-    stages, marks = views.board(ctx, named, marks=not as_json)
-    if as_json:
-        render.print_json(render.board_json(stages))
-    else:
-        render.print_board(stages, marks, ctx.config, ctx.now_iso)
+    if as_json:  # every lead, streamed column by column
+        from pipectl.store import bulk
+
+        with bulk():
+            render.write_board_json(views.columns(ctx, named))
+        return
+    stages, marks = views.board(ctx, named, cards=render.CARDS_PER_COLUMN)
+    render.print_board(stages, marks, ctx.config, ctx.now_iso)
 
 
 @app.command("ui")

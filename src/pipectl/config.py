@@ -36,6 +36,7 @@ class Config:
     currency: str
     stages: tuple[Stage, ...]
     review: dict[str, Any]
+    today: dict[str, Any]
     cadence: dict[str, Any]
     targets: dict[str, Any]
     calendar: Calendar
@@ -201,6 +202,9 @@ SECTIONS: dict[str, dict[str, tuple[Any, Check]]] = {
         "min_open": (20, _whole(0, 10**9)),
         "min_front_share": (0.25, _number(0, 1)),
     },
+    "today": {
+        "capacity": (25, _whole(1, 10_000)),
+    },
     "cadence": {
         "respond_within_hours": (1, _number(0, 24 * 365)),
         "max_attempts": (5, _whole(1)),
@@ -323,6 +327,7 @@ def parse(data: dict[str, Any], path: Path | None) -> Config:
         currency=currency,
         stages=stages,
         review=_section(data, "review", p),
+        today=_section(data, "today", p),
         cadence=_section(data, "cadence", p),
         targets=_section(data, "targets", p),
         calendar=_calendar(_section(data, "calendar", p), currency, p),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import itertools
 import json
 import shlex
 from collections.abc import Callable
@@ -241,9 +242,8 @@ class Tools:
         `next_offset`."""
 
         def work(ctx: actions.Context) -> dict[str, Any]:
-            items = actions.today(ctx, owner)
-            rows = render.today_json(items[offset : offset + limit])
-            return _page("items", rows, len(items), offset, limit)
+            items, total = actions.today(ctx, owner, offset + limit)
+            return _page("items", render.today_json(items[offset:]), total, offset, limit)
 
         return self._call(work)
 
@@ -264,10 +264,15 @@ class Tools:
         `next_offset`)."""
 
         def work(ctx: actions.Context) -> dict[str, Any]:
-            findings, cycle = actions.run_review(ctx, owner)
-            data = render.review_json(findings, cycle, ctx.now_iso)
-            rows = [row for row in data.pop("findings") if kind is None or row["kind"] == kind]
-            return _page("findings", rows[offset : offset + limit], len(rows), offset, limit, **data)
+            reviewed = actions.Review(ctx, owner)
+            counts = reviewed.counts()
+            wanted = (finding for finding in reviewed.findings() if kind is None or finding.kind == kind)
+            rows = [render.finding_json(finding) for finding in itertools.islice(wanted, offset, offset + limit)]
+            total = counts.get(kind, 0) if kind is not None else sum(counts.values())
+            cycle = {"days": reviewed.cycle.value, "source": reviewed.cycle.source}
+            return _page(
+                "findings", rows, total, offset, limit, as_of=ctx.now_iso, summary=counts, sales_cycle=cycle
+            )
 
         return self._call(work)
 
@@ -297,11 +302,17 @@ class Tools:
         a stage's leads are not shown (`list_leads` with `stage` pages through them)."""
 
         def work(ctx: actions.Context) -> dict[str, Any]:
-            stages, _ = views.board(ctx, owner, marks=False)
-            data = render.board_json([{**stage, "leads": stage["leads"][:limit]} for stage in stages])
-            for stage in data["stages"]:
-                stage["leads_omitted"] = stage["count"] - len(stage["leads"])
-            return data
+            stages, _ = views.board(ctx, owner, marks=False, cards=limit)
+            return {
+                "stages": [
+                    {
+                        **stage,
+                        "leads": [render.lead_json(lead) for lead in stage["leads"]],
+                        "leads_omitted": stage["count"] - len(stage["leads"]),
+                    }
+                    for stage in stages
+                ]
+            }
 
         return self._call(work)
 

@@ -217,6 +217,26 @@ def m007_mail_sync() -> str:
         """
 
 
+@migration
+def m008_daily_view_indexes() -> str:
+    """Indexes that lead with what the daily views filter on (SPEC §15), so that today, review, board
+    and list read what they show, not the whole table: an owner's open leads by stage; the open leads
+    by next step due (overdue, due today), by first contact (never contacted, newest or oldest
+    first; both with the id that breaks ties in those orders, and what today counts its sections
+    by, so that it counts them in the index), by
+    stage and time in it (stale) and by stage and value (board columns and totals, the
+    deals closest to closing); and the few snoozed ones by their day (back from a snooze today)."""
+    return """
+        CREATE INDEX leads_owner_status ON leads (owner, status, stage);
+        CREATE INDEX leads_status_due ON leads (status, next_action_due, id, snoozed_until, last_outbound_at);
+        CREATE INDEX leads_status_contact
+            ON leads (status, last_outbound_at, created_at, id, next_action_due, snoozed_until);
+        CREATE INDEX leads_status_entered ON leads (status, stage, stage_entered_at);
+        CREATE INDEX leads_status_value ON leads (status, stage, value);
+        CREATE INDEX leads_snoozed ON leads (snoozed_until) WHERE snoozed_until IS NOT NULL
+        """
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 # The indexes the current schema has (what the migrations above leave), by name: `doctor` checks them
 # and `doctor --fix` recreates a missing one.
@@ -234,6 +254,16 @@ INDEXES = {
     "mail_seen_batch": "CREATE INDEX IF NOT EXISTS mail_seen_batch ON mail_seen (batch) WHERE batch IS NOT NULL",
     "touchpoints_external": "CREATE INDEX IF NOT EXISTS touchpoints_external"
     " ON touchpoints (external_id) WHERE external_id IS NOT NULL",
+    "leads_owner_status": "CREATE INDEX IF NOT EXISTS leads_owner_status ON leads (owner, status, stage)",
+    "leads_status_due": "CREATE INDEX IF NOT EXISTS leads_status_due"
+    " ON leads (status, next_action_due, id, snoozed_until, last_outbound_at)",
+    "leads_status_contact": "CREATE INDEX IF NOT EXISTS leads_status_contact"
+    " ON leads (status, last_outbound_at, created_at, id, next_action_due, snoozed_until)",
+    "leads_status_entered": "CREATE INDEX IF NOT EXISTS leads_status_entered"
+    " ON leads (status, stage, stage_entered_at)",
+    "leads_status_value": "CREATE INDEX IF NOT EXISTS leads_status_value ON leads (status, stage, value)",
+    "leads_snoozed": "CREATE INDEX IF NOT EXISTS leads_snoozed ON leads (snoozed_until)"
+    " WHERE snoozed_until IS NOT NULL",
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import operator
 import sys
@@ -467,16 +468,35 @@ def finding_json(finding: Any) -> dict[str, Any]:
     }
 
 
-def review_json(findings: list[Any], cycle: Any, as_of: str) -> dict[str, Any]:
+def write_review_json(findings: Iterable[Any], cycle: Any, as_of: str) -> int:
+    """The review's JSON object (SPEC §6), written as ``findings`` come (one per line), so that memory
+    stays flat at any size; returns how many there were."""
     summary: dict[str, int] = {}
-    for finding in findings:
-        summary[finding.kind] = summary.get(finding.kind, 0) + 1
-    return {
-        "as_of": as_of,
-        "findings": [finding_json(f) for f in findings],
-        "summary": summary,
-        "sales_cycle": {"days": cycle.value, "source": cycle.source},
-    }
+
+    def counted(found: Iterable[Any]) -> Iterator[dict[str, Any]]:
+        for finding in found:
+            summary[finding.kind] = summary.get(finding.kind, 0) + 1
+            yield finding_json(finding)
+
+    sys.stdout.write(f'{{"as_of": {dumps(as_of)}, "findings": [\n')
+    write_items(counted(findings))
+    sales_cycle = {"days": cycle.value, "source": cycle.source}
+    sys.stdout.write(f'], "summary": {dumps(summary)}, "sales_cycle": {dumps(sales_cycle)}}}\n')
+    return sum(summary.values())
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False, default=_number).encode
+WRITE_ITEMS = 1000
+
+
+def write_items(items: Iterable[Any]) -> None:
+    """The items of a streamed JSON array, one per line, written a thousand at a time (one
+    encoder, few writes: most of the time of 100,000 findings went to calls per item)."""
+    rest = iter(items)
+    separator = ""
+    while chunk := list(itertools.islice(rest, WRITE_ITEMS)):
+        sys.stdout.write(separator + ",\n".join(map(_ENCODE, chunk)))
+        separator = ",\n"
 
 
 def _styled(lines: list[tuple[str, str]]) -> None:
@@ -493,8 +513,10 @@ def _styled(lines: list[tuple[str, str]]) -> None:
         console.print(Text(safe(text), style=styles[style]))
 
 
-def print_review(findings: list[Any], cycle: Any, show_all: bool) -> None:
-    if not findings:
+def print_review(findings: list[Any], counts: dict[str, int], cycle: Any) -> None:
+    """The findings by kind, each headed by how many of that kind there are in all (``counts``): the
+    cut ones are summed up in a line."""
+    if not counts:
         out("Nothing needs action: the pipeline is clean.")
         return
     lines: list[tuple[str, str]] = []
@@ -502,16 +524,24 @@ def print_review(findings: list[Any], cycle: Any, show_all: bool) -> None:
     for finding in findings:
         groups.setdefault(finding.kind, []).append(finding)
     for kind, group in groups.items():
-        lines.append(("h", f"{KIND_TITLES.get(kind, kind)} ({len(group)})"))
-        shown = group if show_all else group[:GROUP_LIMIT]
-        for f in shown:
+        lines.append(("h", f"{KIND_TITLES.get(kind, kind)} ({counts[kind]})"))
+        for f in group:
             who = f"#{f.lead_id} {f.name}" if f.lead_id is not None else (f.stage or "pipeline")
             lines.append(("", f"  {who}: {f.reason}"))
-        if len(group) > len(shown):
-            lines.append(("dim", f"  and {len(group) - len(shown)} more (--all shows them)"))
-    counts = ", ".join(f"{len(group)} {kind}" for kind, group in groups.items())
-    lines.append(("dim", f"{len(findings)} findings: {counts}. Sales cycle: {cycle.value:g} days ({cycle.source})."))
+        if counts[kind] > len(group):
+            lines.append(("dim", f"  and {counts[kind] - len(group)} more (--all shows them)"))
+    summary = ", ".join(f"{counts[kind]} {kind}" for kind in groups)
+    total = sum(counts.values())
+    lines.append(("dim", f"{total} findings: {summary}. Sales cycle: {cycle.value:g} days ({cycle.source})."))
     _styled(lines)
+
+
+def counted(findings: Iterable[Any]) -> dict[str, int]:
+    """How many ``findings`` there are of each kind."""
+    counts: dict[str, int] = {}
+    for finding in findings:
+        counts[finding.kind] = counts.get(finding.kind, 0) + 1
+    return counts
 
 
 SECTION_TITLES = {
@@ -530,7 +560,8 @@ def today_json(items: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
-def print_today(items: list[Any], config: Config) -> None:
+def print_today(items: list[Any], config: Config, more: int = 0) -> None:
+    """Today's plan; ``more`` items that need attention did not fit in it."""
     if not items:
         out("Nothing planned for today.")
         return
@@ -542,6 +573,8 @@ def print_today(items: list[Any], config: Config) -> None:
             lines.append(("h", SECTION_TITLES[section]))
         value = f", {money(item.lead.value)} {config.currency}" if item.lead.value else ""
         lines.append(("", f"{number:>3}. {item.lead.label}{value}: {item.reason}"))
+    if more:
+        lines.append(("dim", f"{more} more need attention: see `pipectl review`"))
     _styled(lines)
 
 
@@ -635,8 +668,16 @@ def card_marks(findings: list[Any]) -> list[str]:
     return [MARKS[f.kind] for f in findings if f.kind in MARKS]
 
 
-def board_json(stages: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"stages": [{**stage, "leads": [lead_json(lead) for lead in stage["leads"]]} for stage in stages]}
+def write_board_json(stages: Iterable[dict[str, Any]]) -> None:
+    """``board --json`` (SPEC §8) written as the leads come, one per line: memory stays flat."""
+    write = sys.stdout.write
+    write('{"stages": [')
+    for number, stage in enumerate(stages):
+        head = dumps({key: value for key, value in stage.items() if key != "leads"})
+        write(("\n" if number == 0 else ",\n") + head[:-1] + ', "leads": [\n')
+        write_items(map(lead_json, stage["leads"]))
+        write("]}")
+    write("]}\n")
 
 
 def _card(lead: Lead, marks: list[str], now_iso: str, compact: bool) -> str:

@@ -8,6 +8,8 @@ duration fires at it (``idle_days``, ``respond_within_hours``, ``last_chance_wai
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -28,6 +30,7 @@ KINDS = (
     "overloaded_stage",
     "thin_pipeline",
 )
+LEAD_KINDS = KINDS[:7]  # the rest are about stages and the whole pipeline
 # With fewer closed deals than these, rates and cycles from the rep's own history mean little.
 MIN_WON_FOR_CYCLE = 5
 MIN_CLOSED_FOR_WIN_RATE = 10
@@ -131,19 +134,28 @@ class Cutoffs:
         )
 
 
-def lead_findings(lead: Lead, config: Config, now: datetime, cycle: Figure, cut: Cutoffs) -> list[Finding]:
-    """The findings of one open, not snoozed lead."""
+def lead_findings(
+    lead: Lead, config: Config, now: datetime, cycle: Figure, cut: Cutoffs, only: str | None = None
+) -> list[Finding]:
+    """The findings of one open, not snoozed lead (``only``: just those of that kind, the others not
+    worked out: a review of 100,000 leads reads each lead once per kind it shows)."""
     found: list[Finding] = []
 
+    def wanted(*kinds: str) -> bool:
+        return only is None or only in kinds
+
     def add(kind: str, reason: str, urgency: float, **details: object) -> None:
-        found.append(Finding(kind, reason, lead.id, lead.stage, lead.name, dict(details), urgency))
+        if wanted(kind):
+            found.append(Finding(kind, reason, lead.id, lead.stage, lead.name, dict(details), urgency))
 
     names = config.stage_names
     index = config.stage_index.get(lead.stage, 0)
     review, cadence = config.review, config.cadence
     due = lead.next_action_due
     entered_cut = cut.stage_entered.get(lead.stage)
-    if entered_cut is not None and lead.stage_entered_at < entered_cut:
+    if not wanted("stale"):
+        pass
+    elif entered_cut is not None and lead.stage_entered_at < entered_cut:
         in_stage = dates.days_between(lead.stage_entered_at, now)
         max_days = config.stage(lead.stage).max_days
         add(
@@ -164,7 +176,9 @@ def lead_findings(lead: Lead, config: Config, now: datetime, cycle: Figure, cut:
             max_idle_days=review["idle_days"],
         )
 
-    if due is not None and due <= cut.now:
+    if not wanted("overdue", "no_next_step"):
+        pass
+    elif due is not None and due <= cut.now:
         late = dates.days_between(due, now)
         step = lead.next_action or "next step"
         when = f"{dates.show(due)} ({_plural(late, 'day')} ago)" if late >= 1 else dates.show(due)
@@ -173,7 +187,7 @@ def lead_findings(lead: Lead, config: Config, now: datetime, cycle: Figure, cut:
         step = f"next step {lead.next_action!r} has no due date" if lead.next_action else "no next step scheduled"
         add("no_next_step", f"{step} in {lead.stage}", dates.days_between(lead.stage_entered_at, now))
 
-    if lead.last_outbound_at is None and lead.created_at <= cut.uncontacted:
+    if wanted("uncontacted") and lead.last_outbound_at is None and lead.created_at <= cut.uncontacted:
         hours = dates.days_between(lead.created_at, now) * 24
         add(
             "uncontacted",
@@ -182,7 +196,7 @@ def lead_findings(lead: Lead, config: Config, now: datetime, cycle: Figure, cut:
             hours_waiting=round(hours, 1),
         )
 
-    if lead.qualified is not True:
+    if wanted("unqualified_effort") and lead.qualified is not True:
         gate = config.gate_stage
         if gate in names and index > config.stage_index[gate]:
             add(
@@ -200,7 +214,9 @@ def lead_findings(lead: Lead, config: Config, now: datetime, cycle: Figure, cut:
                 touch_count=lead.touch_count,
             )
 
-    if lead.last_chance_at is not None:
+    if not wanted("close_out", "last_chance"):
+        pass
+    elif lead.last_chance_at is not None:
         if lead.last_chance_at <= cut.last_chance:
             waited = dates.days_between(lead.last_chance_at, now)
             add(
@@ -217,7 +233,7 @@ def lead_findings(lead: Lead, config: Config, now: datetime, cycle: Figure, cut:
             float(lead.attempts),
             attempts=lead.attempts,
         )
-    if lead.created_at < cut.cycle and not any(f.kind == "close_out" for f in found):
+    if wanted("close_out") and lead.created_at < cut.cycle and not any(f.kind == "close_out" for f in found):
         age = dates.days_between(lead.created_at, now)
         add(
             "close_out",
@@ -231,7 +247,7 @@ def lead_findings(lead: Lead, config: Config, now: datetime, cycle: Figure, cut:
     return found
 
 
-def _bad_email(lead: Lead, email: str) -> Finding:
+def bad_email(lead: Lead, email: str) -> Finding:
     reason = f"{email} bounced and no other address works: fix it (edit --email / --add-email) or let the lead go"
     return Finding("bad_email", reason, lead.id, lead.stage, lead.name, {"email": email})
 
@@ -240,15 +256,13 @@ def _age(hours: float) -> str:
     return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} days"
 
 
-def pipeline_findings(leads: list[Lead], config: Config, facts: Facts) -> list[Finding]:
-    """Stage- and pipeline-level findings: overloaded stages, a thin pipeline."""
+def pipeline_findings(stage_counts: dict[str, int], open_value: Decimal, config: Config, facts: Facts) -> list[Finding]:
+    """Stage- and pipeline-level findings from the open leads' count per stage (snoozed ones too)
+    and their total value: overloaded stages, a thin pipeline."""
     found: list[Finding] = []
     review = config.review
-    total = len(leads)
-    counts = {name: 0 for name in config.stage_names}
-    for lead in leads:
-        if lead.stage in counts:
-            counts[lead.stage] += 1
+    total = sum(stage_counts.values())
+    counts = {name: stage_counts.get(name, 0) for name in config.stage_names}
     for stage in config.stages:
         count = counts[stage.name]
         share = count / total if total else 0.0
@@ -297,7 +311,6 @@ def pipeline_findings(leads: list[Lead], config: Config, facts: Facts) -> list[F
     quota = Decimal(str(config.targets["quota"]))
     remaining = quota - facts.won_value_in_period
     if quota > 0 and remaining > 0:
-        open_value = sum((lead.value or Decimal(0) for lead in leads), Decimal(0))
         needed = coverage_needed(config, facts)
         coverage = float(open_value / remaining)
         if coverage < needed.value:
@@ -319,7 +332,8 @@ def pipeline_findings(leads: list[Lead], config: Config, facts: Facts) -> list[F
 
 def review(leads: list[Lead], config: Config, now: datetime, facts: Facts) -> tuple[list[Finding], Figure]:
     """All findings for the open ``leads``, grouped by kind (in KINDS order), most urgent first; and
-    the sales cycle used."""
+    the sales cycle used. The rules over a list in memory: the commands select the same in SQL
+    (``Rules``, ``kind_findings``), and the tests hold both to the same results."""
     cycle = sales_cycle(config, facts)
     cut = Cutoffs.at(config, now, cycle)
     found: list[Finding] = []
@@ -327,8 +341,55 @@ def review(leads: list[Lead], config: Config, now: datetime, facts: Facts) -> tu
         if not is_snoozed(lead, cut.now):
             found.extend(lead_findings(lead, config, now, cycle, cut))
             if lead.id in facts.bad_emails:
-                found.append(_bad_email(lead, facts.bad_emails[lead.id]))
-    found.extend(pipeline_findings(leads, config, facts))
+                found.append(bad_email(lead, facts.bad_emails[lead.id]))
+    counts: dict[str, int] = {}
+    for lead in leads:
+        counts[lead.stage] = counts.get(lead.stage, 0) + 1
+    open_value = sum((lead.value or Decimal(0) for lead in leads), Decimal(0))
+    found.extend(pipeline_findings(counts, open_value, config, facts))
     order = {kind: index for index, kind in enumerate(KINDS)}
-    found.sort(key=lambda f: (order[f.kind], -f.urgency, f.lead_id or 0))
+    found.sort(key=lambda f: (order[f.kind], *urgency_order(f)))
     return found, cycle
+
+
+def urgency_order(finding: Finding) -> tuple[float, int]:
+    """Within a kind: the most urgent first, then by lead id."""
+    return -finding.urgency, finding.lead_id or 0
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The review's thresholds as the store selects with them: the store writes each kind's
+    conditions in SQL from these (one variant per ``if`` branch of ``lead_findings``, each ordered by
+    its urgency), and ``kind_findings`` turns what it reads into findings with the rules above."""
+
+    cut: Cutoffs
+    later_stages: tuple[str, ...]  # past the first stage: a next step is expected
+    past_gate: tuple[str, ...]  # past the qualification gate, in stage order
+    max_unqualified_touches: int
+    max_attempts: int
+
+    @classmethod
+    def of(cls, config: Config, now: datetime, cycle: Figure) -> Rules:
+        names = config.stage_names
+        gate = config.gate_stage
+        return cls(
+            cut=Cutoffs.at(config, now, cycle),
+            later_stages=tuple(names[1:]),
+            past_gate=tuple(names[config.stage_index[gate] + 1 :]) if gate in config.stage_index else (),
+            max_unqualified_touches=config.review["max_unqualified_touches"],
+            max_attempts=config.cadence["max_attempts"],
+        )
+
+
+def kind_findings(
+    kind: str, streams: Iterable[Iterable[Lead]], config: Config, now: datetime, cycle: Figure, cut: Cutoffs
+) -> Iterator[Finding]:
+    """The findings of ``kind``, most urgent first, from the store's streams of leads (each a variant
+    of the kind, most urgent first): the same findings ``review`` makes of these leads."""
+
+    def found(leads: Iterable[Lead]) -> Iterator[Finding]:
+        for lead in leads:
+            yield from lead_findings(lead, config, now, cycle, cut, kind)
+
+    return heapq.merge(*(found(stream) for stream in streams), key=urgency_order)

@@ -120,13 +120,14 @@ def show(ctx: actions.Context) -> None:
     from pipectl import views
 
     render.out(f"== The board: a demo pipeline of sample leads as of {dates.show(ctx.now_iso)} ==")
-    stages, marks = views.board(ctx)
+    stages, marks = views.board(ctx, cards=render.CARDS_PER_COLUMN)
     render.print_board(stages, marks, ctx.config, ctx.now_iso)
     render.out("\n== pipectl review: what needs action ==")
-    findings, cycle = actions.run_review(ctx)
-    render.print_review(findings, cycle, show_all=False)
+    reviewed = actions.Review(ctx)
+    render.print_review(list(reviewed.findings(render.GROUP_LIMIT)), reviewed.counts(), reviewed.cycle)
     render.out("\n== pipectl today: what to do first ==")
-    render.print_today(actions.today(ctx)[:10], ctx.config)
+    items, total = actions.today(ctx, limit=10)
+    render.print_today(items, ctx.config, total - len(items))
     render.out("\n== pipectl report: the last 90 days ==")
     render.print_report(views.report(ctx, ctx.now - timedelta(days=90)))
 

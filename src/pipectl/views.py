@@ -5,15 +5,16 @@ Kept apart from actions.py, which changes data; the CLI and the interactive boar
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pipectl import dates, metrics, review
-from pipectl.actions import Context, run_review
+from pipectl import actions, dates, metrics, review
+from pipectl.actions import Context
 from pipectl.metrics import LeadFacts, Move
-from pipectl.model import Finding, Lead, from_hundredths
-from pipectl.store import Filter, bulk
+from pipectl.model import Finding, from_hundredths
+from pipectl.store import bulk
 
 
 def report(
@@ -34,10 +35,9 @@ def report(
 
 def _report(ctx: Context, current: metrics.Period, by: str | None, owner: str | None) -> dict[str, Any]:
     config = ctx.config
-    all_leads, moves = ctx.store().report_facts()
+    all_leads, moves = ctx.store().report_facts(owner)
     quota = Decimal(str(config.targets["quota"]))
     if owner is not None:
-        all_leads = [lead for lead in all_leads if lead.owner == owner]
         target, source = _rep_quotas(ctx, [owner])[owner]
         quota = target if source == "own" else quota
     now, before, coverage, decided = _standing(ctx, all_leads, moves, current, quota)
@@ -121,33 +121,29 @@ def _standing(
 
 
 def board(
-    ctx: Context, owner: str | None = None, marks: bool = True
+    ctx: Context, owner: str | None = None, marks: bool = True, cards: int | None = None
 ) -> tuple[list[dict[str, Any]], dict[int, list[Finding]]]:
-    """The open leads by stage, the most valuable first, with their stage totals; and (``marks``) what
-    the review finds for each lead, the marks on the cards."""
-    config = ctx.config
+    """The open leads by stage, the most valuable first (at most ``cards`` of each), with the count,
+    value and weighted value of all of each stage's; and (``marks``) what the review finds for each
+    lead shown, the marks on the cards."""
     with bulk():
-        leads = ctx.store().list_leads(Filter(owner=owner), "value", True)
-    columns: dict[str, list[Lead]] = {name: [] for name in config.stage_names}
-    for lead in leads:
-        columns.setdefault(lead.stage, []).append(lead)
+        stages = [{**stage, "leads": list(stage["leads"])} for stage in columns(ctx, owner, cards)]
+        shown = [lead for stage in stages for lead in stage["leads"]]
+        return stages, actions.Review(ctx, owner).marks(shown) if marks else {}
+
+
+def columns(ctx: Context, owner: str | None = None, cards: int | None = None) -> Iterator[dict[str, Any]]:
+    """The board's columns (SPEC §8's ``stages``): the configured stages, then any other stage open
+    leads are in; each with its totals, counted in the database, and its leads streamed."""
+    config, store = ctx.config, ctx.store()
+    totals = store.stage_totals(owner)
     weights = metrics.weights(config)
-    stages = []
-    for name, items in columns.items():
-        total = metrics.Total()
-        for lead in items:
-            total.add(lead.value or Decimal(0), weights.get(name, Decimal(0)))
-        stages.append(
-            {
-                "stage": name,
-                "count": total.count,
-                "value": total.value,
-                "weighted_value": total.weighted,
-                "leads": items,
-            }
-        )
-    by_lead: dict[int, list[Finding]] = {}
-    for finding in run_review(ctx, owner)[0] if marks else []:
-        if finding.lead_id is not None:
-            by_lead.setdefault(finding.lead_id, []).append(finding)
-    return stages, by_lead
+    for name in [*config.stage_names, *sorted(set(totals) - set(config.stage_names))]:
+        count, value = totals.get(name, (0, Decimal(0)))
+        yield {
+            "stage": name,
+            "count": count,
+            "value": value,
+            "weighted_value": value * weights.get(name, Decimal(0)),
+            "leads": store.column(name, owner, cards),
+        }
