@@ -377,3 +377,100 @@ def test_a_rep_keeps_the_addresses_and_syncs_the_mail_of_their_own_leads(team: p
     assert rows(team, "SELECT lead_id, direction FROM touchpoints WHERE external_id = 'q1@ann-client.example'") == [
         (anns, "in")
     ]
+
+
+def _log_as(server: pgteam.Server, login: str) -> str:
+    """Everything ``login`` reads of the log through their own login (as psql would)."""
+    return json.dumps(rows(server, "SELECT id, batch, command, actor, lead_id, type, data FROM events", login))
+
+
+def _batches_since(server: pgteam.Server, last_id: int) -> list[tuple[str, int]]:
+    """(actor, batch) of each command logged after event ``last_id``, in order (read by the superuser)."""
+    logged = rows(server, f"SELECT actor, batch FROM events WHERE id > {last_id} ORDER BY id")
+    return list(dict.fromkeys(logged))
+
+
+def test_visibility_own_hides_colleagues_lead_data_in_the_log_and_undo_still_works(
+    team: pgteam.Server, tmp_path: Path
+) -> None:
+    bobs = int(ok_as(team, "bob", "add", "Bob Secret Deal", "--email", "secret@bob.example").stdout)
+    ok_as(team, "bob", "note", str(bobs), "bob's whispered note")
+    ok_as(team, "bob", "edit", str(bobs), "--value", "777")
+    gone = int(ok_as(team, "bob", "add", "Bob Deleted Co").stdout)
+    ok_as(team, "bob", "delete", str(gone), "--yes")
+    ok_as(team, "bob", "add", "Bob Undone Co")
+    ok_as(team, "bob", "undo")  # its event quotes the command line it undid
+    anns = lead_of(team, "ann", "Ann Visible Deal")
+    secrets = ("Bob Secret Deal", "secret@bob.example", "whispered", "Bob Deleted Co", "Bob Undone Co")
+    ok("--db", team.url("owner"), "team", "visibility", "own")
+    try:
+        seen = _log_as(team, "ann")
+        assert "Ann Visible Deal" in seen and not [s for s in secrets if s in seen]
+        assert all(s in _log_as(team, "mgr") for s in secrets)
+        backup = tmp_path / "ann.db"
+        ok_as(team, "ann", "backup", str(backup))
+        copied = sqlite3.connect(backup)
+        kept = json.dumps(copied.execute("SELECT * FROM events").fetchall())
+        copied.close()
+        assert "Ann Visible Deal" in kept and not [s for s in secrets if s in kept]
+        for lead in (bobs, gone):
+            assert as_(team, "ann", "show", str(lead)).exit_code == 2
+        # her own undo reads her own events, a deleted lead's included
+        ok_as(team, "ann", "delete", str(anns), "--yes")
+        assert "delete" in ok_as(team, "ann", "undo").stdout
+        ok_as(team, "ann", "note", str(anns), "mine")
+        assert "note" in ok_as(team, "ann", "undo").stdout
+        assert rows(team, f"SELECT count(*) FROM touchpoints WHERE lead_id = {anns}") == [(0,)]
+        assert rows(team, f"SELECT name FROM leads WHERE id = {anns}") == [("Ann Visible Deal",)]
+        assert rows(team, f"SELECT count(*) FROM touchpoints WHERE lead_id = {bobs}") == [(1,)]
+    finally:
+        ok("--db", team.url("owner"), "team", "visibility", "all")
+    seen = _log_as(team, "ann")
+    assert all(s in seen for s in secrets)
+
+
+def test_interleaved_commands_of_two_reps_never_share_a_batch_and_each_undo_takes_its_own(
+    team: pgteam.Server,
+) -> None:
+    ok("--db", team.url("owner"), "team", "visibility", "own")
+    try:
+        last_id = rows(team, "SELECT COALESCE(MAX(id), 0) FROM events")[0][0]
+        mine = {login: lead_of(team, login, f"Turns {login}") for login in ("ann", "bob")}
+        for step in ("one", "two"):
+            for login in ("ann", "bob"):
+                ok_as(team, login, "note", str(mine[login]), f"{login} {step}")
+        commands = _batches_since(team, last_id)
+        assert [actor for actor, _ in commands] == [team.role(n) for n in ("ann", "bob") * 3]
+        assert len({batch for _, batch in commands}) == len(commands) == 6
+        # distinct in the whole log too: a rep who counted only the events they see would reuse a number
+        assert rows(team, "SELECT batch FROM events GROUP BY batch HAVING count(DISTINCT actor) > 1") == []
+        undone_before = rows(team, "SELECT id FROM events WHERE undone_by IS NOT NULL")
+        assert "note" in ok_as(team, "bob", "undo").stdout
+        assert "note" in ok_as(team, "ann", "undo").stdout
+        undone = rows(team, "SELECT id FROM events WHERE undone_by IS NOT NULL")
+        last_two = ", ".join(str(batch) for _, batch in commands[-2:])
+        assert sorted(set(undone) - set(undone_before)) == rows(
+            team, f"SELECT id FROM events WHERE batch IN ({last_two}) ORDER BY id"
+        )
+        for login in ("ann", "bob"):
+            notes = rows(team, f"SELECT note FROM touchpoints WHERE lead_id = {mine[login]} ORDER BY id")
+            assert notes == [(f"{login} one",)]
+    finally:
+        ok("--db", team.url("owner"), "team", "visibility", "all")
+
+
+def test_team_init_and_a_copy_move_the_batch_numbers_past_the_log(team: pgteam.Server, tmp_path: Path) -> None:
+    source = tmp_path / "far.db"
+    ok("--db", str(source), "add", "Far ahead")
+    with sqlite3.connect(source) as far:
+        far.execute("UPDATE events SET batch = 1000000")
+    ok("--db", str(source), "copy", "--to", team.url("owner"), "--force")
+    (copied,) = rows(team, "SELECT batch FROM events WHERE type = 'copy'")
+    assert copied[0] > 1000000
+    for _ in range(2):
+        last_id = rows(team, "SELECT MAX(id) FROM events")[0][0]
+        lead_of(team, "ann", "After the copy")
+        ((_, batch),) = _batches_since(team, last_id)
+        assert batch > copied[0]
+        copied = (batch,)
+        ok("--db", team.url("owner"), "team", "init")  # again: never moves the numbers back

@@ -287,8 +287,7 @@ class Store:
 
     def _record(self, lead_id: int | None, type_: str, data: dict[str, Any]) -> None:
         if self._batch is None:
-            row = self.conn.execute("SELECT COALESCE(MAX(batch), 0) + 1 FROM events").fetchone()
-            self._batch = int(row[0])
+            self._batch = self.db.next_batch()
         self.conn.execute(
             "INSERT INTO events (batch, at, command, actor, lead_id, type, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (self._batch, self._now, self._command, self._actor, lead_id, type_, json.dumps(data, ensure_ascii=False)),

@@ -158,6 +158,11 @@ class Backend(ABC):
     def set_last_ids(self, ids: dict[str, int]) -> None:
         """Continue each table's ids after ``ids`` (after rows were inserted with their own ids)."""
 
+    def next_batch(self) -> int:
+        """A new command's batch number for the log, inside the write transaction (whose lock keeps
+        another process from taking the same one)."""
+        return int(self.conn.execute("SELECT COALESCE(MAX(batch), 0) + 1 FROM events").fetchone()[0])
+
     @abstractmethod
     def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Many rows at once, by the fastest path the database has."""

@@ -2,10 +2,12 @@
 
 Everything here is PostgreSQL's own machinery, installed by ``pipectl team init`` (run by the login
 that owns the pipeline's tables, with CREATEROLE): two group roles (reps, managers), row-level
-security on ``leads`` and ``touchpoints``, grants (sequences included), a trigger that makes every
-event carry its login (``session_user``) and the server's clock and lets nobody but the owner rewrite
-the log, and ``session_user`` as the default owner of a lead. psql with a rep's login obeys the same
-rules as pipectl; the Python side only asks :func:`who` and names the owner when a change is refused.
+security on ``leads``, ``touchpoints``, ``lead_emails`` and ``events``, grants (sequences included), a
+trigger that makes every event carry its login (``session_user``) and the server's clock and lets
+nobody but the owner rewrite the log, a sequence for the log's batch numbers (a rep cannot see the
+whole log to count past its end), and ``session_user`` as the default owner of a lead. psql with a
+rep's login obeys the same rules as pipectl; the Python side only asks :func:`who` and names the owner
+when a change is refused.
 Nothing of it exists on SQLite (one file, one person).
 """
 
@@ -20,6 +22,16 @@ from pipectl.errors import PipectlError, Refused
 VISIBILITIES = ("all", "own")
 # What a rep may see of the leads (`team visibility`): everything, or only their own.
 _READ = {"all": "true", "own": "owner = session_user::text"}
+# What a rep may read of the log: everything, or what is theirs, concerns a lead they see, or concerns
+# no lead (an import's, a copy's or a sync's files and counts) unless it is an undo (which quotes the
+# command line it undid: a lead's name, a note).
+_READ_EVENTS = {
+    "all": "true",
+    "own": "actor = session_user::text OR (lead_id IS NULL AND type <> 'undo')"
+    " OR EXISTS (SELECT 1 FROM leads l WHERE l.id = lead_id)",
+}
+# Each command's batch number on a team's database: MAX(batch) + 1 would count only the events a rep sees.
+BATCHES = "events_batch_seq"
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,47}")
 # The server's clock in pipectl's storage form (dates.to_iso): UTC, seconds, "Z".
 CLOCK = """to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
@@ -37,6 +49,8 @@ class Who:
     visibility: str
     reps: str
     managers: str
+    #: The log's batch numbers come from the sequence BATCHES (installed by this pipectl's `team init`).
+    batches: bool
 
     @property
     def sees_all(self) -> bool:
@@ -72,18 +86,18 @@ def login_name(name: str) -> str:
 def who(conn: Any) -> Who | None:
     """Who the connection is, when the database is a team's (``team init`` ran); None otherwise."""
     row = conn.execute(
-        "SELECT session_user::text, pg_get_userbyid(c.relowner)::text, to_regclass('team_settings') IS NOT NULL"
-        " FROM pg_class c WHERE c.oid = to_regclass('leads')"
+        "SELECT session_user::text, pg_get_userbyid(c.relowner)::text, to_regclass('team_settings') IS NOT NULL,"
+        f" to_regclass('{BATCHES}') IS NOT NULL FROM pg_class c WHERE c.oid = to_regclass('leads')"
     ).fetchone()
     if row is None or not row[2]:
         return None
-    login, owner = row[0], row[1]
+    login, owner, batches = row[0], row[1], bool(row[3])
     reps, managers, visibility = conn.execute("SELECT reps, managers, visibility FROM team_settings").fetchone()
     manager = conn.execute(
         "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ?) AND pg_has_role(session_user, ?, 'MEMBER')",
         (managers, managers),
     ).fetchone()[0]
-    return Who(login, bool(manager), login == owner, owner, visibility, reps, managers)
+    return Who(login, bool(manager), login == owner, owner, visibility, reps, managers, batches)
 
 
 def _require_admin(conn: Any, doing: str) -> str:
@@ -121,11 +135,14 @@ def init(conn: Any, visibility: str) -> list[str]:
     conn.execute("CREATE TABLE IF NOT EXISTS team_quotas (login TEXT PRIMARY KEY, amount BIGINT NOT NULL)")
     conn.execute("DELETE FROM team_settings")
     conn.execute("INSERT INTO team_settings VALUES (?, ?, ?)", (reps, managers, visibility))
+    conn.execute(f"CREATE SEQUENCE IF NOT EXISTS {BATCHES}")
+    advance_batches(conn)
     grant(conn)
     for statement in (
         "ALTER TABLE leads ENABLE ROW LEVEL SECURITY",
         "ALTER TABLE touchpoints ENABLE ROW LEVEL SECURITY",
         "ALTER TABLE lead_emails ENABLE ROW LEVEL SECURITY",
+        "ALTER TABLE events ENABLE ROW LEVEL SECURITY",
         "ALTER TABLE leads ALTER COLUMN owner SET DEFAULT session_user",
         "ALTER TABLE events ALTER COLUMN actor SET DEFAULT session_user",
         f"ALTER TABLE events ALTER COLUMN at SET DEFAULT {CLOCK}",
@@ -138,6 +155,16 @@ def init(conn: Any, visibility: str) -> list[str]:
     _policies(conn, reps, managers, visibility)
     done = [f"team rules installed on the pipeline of {owner} (reps see {visibility} leads)"]
     return done + [f"created group role {role}" for role in made]
+
+
+def advance_batches(conn: Any) -> None:
+    """Move the batch sequence past every batch in the log (never back): the owner, who sees the whole
+    log, runs it when the sequence is made and after a copy brings in another pipeline's history."""
+    conn.execute(
+        f"SELECT setval('{BATCHES}', GREATEST(m.top, s.last, 1), GREATEST(m.top, s.last) > 0)"
+        " FROM (SELECT COALESCE(MAX(batch), 0) AS top FROM events) m,"
+        f" (SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS last FROM {BATCHES}) s"
+    )
 
 
 # What `sync` keeps: what each mailbox has had read, and the addresses that bounced (state of a mailbox
@@ -168,7 +195,8 @@ def _own_lead(lead: str) -> str:
 
 def _policies(conn: Any, reps: str, managers: str, visibility: str) -> None:
     """Row-level security: a rep reads all leads (or only their own) and changes only their own; a
-    manager reads and changes all. Made anew each time, so `team visibility` is one call."""
+    manager reads and changes all; the log is read as its leads are (the trigger keeps its writes
+    honest). Made anew each time, so `team visibility` is one call."""
     own = "owner = session_user::text"
     read_points = "true" if visibility == "all" else "EXISTS (SELECT 1 FROM leads l WHERE l.id = lead_id)"
     of_lead = [
@@ -189,6 +217,12 @@ def _policies(conn: Any, reps: str, managers: str, visibility: str) -> None:
         # a lead's touchpoints and other addresses are its owner's, as the lead is
         "touchpoints": of_lead,
         "lead_emails": of_lead,
+        "events": [
+            ("team_read", "SELECT", reps, _READ_EVENTS[visibility], None),
+            ("team_add", "INSERT", reps, None, "true"),
+            ("team_change", "UPDATE", reps, _READ_EVENTS[visibility], "true"),
+            ("team_manage", "ALL", managers, "true", "true"),
+        ],
     }
     for table, policies in rules.items():
         for name, command, role, using, check in policies:
