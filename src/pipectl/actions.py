@@ -564,10 +564,9 @@ def load_checklist(ctx: Context) -> tuple[qualify.Checklist, str]:
         raise ConfigError(f"checklist {path}: cannot read it ({exc})") from None
     from importlib import resources
 
-    from pipectl.setup import DEFAULT_CHECKLIST
-
-    text = resources.files("pipectl").joinpath(DEFAULT_CHECKLIST).read_text(encoding="utf-8")
-    return qualify.load(DEFAULT_CHECKLIST, text), f"built-in BANT checklist (`pipectl init` writes it to {path})"
+    builtin = qualify.DEFAULT_CHECKLIST
+    text = resources.files("pipectl").joinpath(builtin).read_text(encoding="utf-8")
+    return qualify.load(builtin, text), f"built-in BANT checklist (`pipectl init` writes it to {path})"
 
 
 def find(ctx: Context, ref: str) -> Lead:

@@ -28,6 +28,8 @@ ANSWER_WORDS = {
 }
 KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 MAX_WEIGHT = 1_000_000
+# The checklist used until the config names one (`init` writes it): BANT, shipped in the package.
+DEFAULT_CHECKLIST = "data/checklists/bant.toml"
 CHECKLIST_KEYS = {"threshold", "criteria", "name"}
 CRITERION_KEYS = {"key", "question", "help", "weight", "required"}
 

@@ -16,12 +16,11 @@ from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
-from pipectl import actions, config, dates, render
+from pipectl import actions, config, dates, qualify, render
 from pipectl.errors import PipectlError
 from pipectl.model import Status
 from pipectl.store import Store
 
-DEFAULT_CHECKLIST = "data/checklists/bant.toml"
 # The built-in defaults, in the currency the sample leads' amounts are in.
 DEMO_CONFIG = {"owner": "taro", "currency": "JPY"}
 OUTCOMES = {"call": "no-answer", "email": "sent", "meeting": "held"}
@@ -82,7 +81,7 @@ def init(ctx: actions.Context, config_path: Path | None, force: bool) -> Iterato
     settings = {"owner": ctx.config.owner, "currency": ctx.config.currency, **_kept_settings(path)}
     yield from _write(path, config.template(**settings), force, "config", ctx.now)
     checklist = ctx.config.checklist if existed else path.parent / "checklist.toml"
-    text = resources.files("pipectl").joinpath(DEFAULT_CHECKLIST).read_text(encoding="utf-8")
+    text = resources.files("pipectl").joinpath(qualify.DEFAULT_CHECKLIST).read_text(encoding="utf-8")
     yield from _write(checklist, text, force, "checklist", ctx.now)
     template = resources.files("pipectl").joinpath(f"data/{actions.LAST_CHANCE_FILE}").read_text(encoding="utf-8")
     yield from _write(path.parent / actions.LAST_CHANCE_FILE, template, force, "last-chance template", ctx.now)
