@@ -380,7 +380,8 @@ class _Calendar(_Sync):
         super().__init__(ctx, new_leads=False, dry_run=dry_run)
         self.summary.calendar = True
         self.upcoming: dict[int, list[CalendarRecord]] = {}  # lead id -> its future events in the files
-        self.cancelled: list[tuple[int, CalendarRecord]] = []
+        self.cancelled: list[CalendarRecord] = []
+        self.series: dict[str, set[int]] = {}  # UID -> the leads its occurrences concern
         self.set_by: dict[int, str] = {}  # lead id -> the event whose step this run set or removed
 
     def leads_of(self, record: CalendarRecord) -> list[int] | None:
@@ -397,6 +398,11 @@ class _Calendar(_Sync):
         if ics.own_lead(record.uid) is not None:
             summary.skipped["pipectl's own export"] += 1
             return
+        if record.cancelled:
+            # Google drops the attendees of a cancelled occurrence: its leads are found in steps(), by its UID.
+            self.cancelled.append(record)
+            summary.skipped["cancelled"] += 1
+            return
         targets = self.leads_of(record)
         if targets is None:
             summary.skipped["you are not taking part"] += 1
@@ -404,10 +410,8 @@ class _Calendar(_Sync):
         if not targets:
             summary.skipped["not about a lead"] += 1
             return
-        if record.cancelled:
-            self.cancelled += [(lead_id, record) for lead_id in targets]
-            summary.skipped["cancelled"] += 1
-        elif record.end <= self.ctx.now:
+        self.series.setdefault(record.uid, set()).update(targets)
+        if record.end <= self.ctx.now:
             self.meeting(store, record, targets)
         elif record.start <= self.ctx.now:
             summary.skipped["under way"] += 1
@@ -452,12 +456,14 @@ class _Calendar(_Sync):
                 leads[lead_id] = store.get_lead(lead_id)
             return leads[lead_id]
 
-        for lead_id, record in self.cancelled:
-            lead = lead_of(lead_id)
-            if lead is not None and lead.next_action_due and self.step_of(store, lead) == event_key(record):
-                self.change_step(store, lead, None, None, event_key(record))
-                self.summary.steps_removed += 1
-        gone = {event_key(record) for _, record in self.cancelled}  # a cancellation outranks its invitation
+        for record in self.cancelled:
+            concerned = {*(self.leads_of(record) or []), *self.series.get(record.uid, set())}
+            for lead_id in sorted(concerned):
+                lead = lead_of(lead_id)
+                if lead is not None and lead.next_action_due and self.step_of(store, lead) == event_key(record):
+                    self.change_step(store, lead, None, None, event_key(record))
+                    self.summary.steps_removed += 1
+        gone = {event_key(record) for record in self.cancelled}  # a cancellation outranks its invitation
         for lead_id, records in self.upcoming.items():
             lead = lead_of(lead_id)
             standing = [record for record in records if event_key(record) not in gone]
