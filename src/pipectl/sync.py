@@ -1,4 +1,4 @@
-"""`pipectl sync mail` / `sync imap`: the rep's mail logged as touchpoints (SPEC §12).
+"""`pipectl sync mail` / `sync imap` / `sync calendar`: the rep's mail and calendar logged (SPEC §12).
 
 The readers (:mod:`pipectl.mail`) yield records with their headers parsed; this action matches each to
 the leads by any of their addresses (compared with :func:`~pipectl.mail.comparable`) and to the rep's
@@ -12,6 +12,10 @@ Maildir file names read, an IMAP folder's last UID), so a run that is killed or 
 keeps what it committed and the next run goes on from there, never past what was logged. All chunks of
 one run share one event batch: ``undo`` removes what the run logged and forgets what it read, so a
 re-run logs it again. ``--dry-run`` writes nothing, not even the reading state.
+
+A calendar (:mod:`pipectl.ics`) is read whole, then written in one transaction: events that ended are
+meetings (through the same path as ``touch``), upcoming ones next steps, cancelled ones take back the
+steps they set (see :class:`_Calendar`).
 """
 
 from __future__ import annotations
@@ -352,10 +356,13 @@ def _finish(run: _Sync, sources: list[str]) -> None:
     summary = run.summary
     if not run.wrote:
         return
+    info: dict[str, Any] = {"sources": sources, "read": summary.read, "logged": summary.logged}
+    if summary.calendar:
+        info.update(steps_set=summary.steps_set, steps_removed=summary.steps_removed)
+    else:
+        info["new_leads"] = len(summary.new_leads)
     with run.writing() as store:
-        store.record_sync(
-            {"sources": sources, "read": summary.read, "logged": summary.logged, "new_leads": len(summary.new_leads)}
-        )
+        store.record_sync(info)
 
 
 # --- calendar ------------------------------------------------------------------------------------
@@ -526,15 +533,5 @@ def sync_calendar(ctx: Context, paths: list[str], dry_run: bool = False) -> Summ
         for record in events:
             run.event(store, record)
         run.steps(store)
-    if run.wrote:
-        with run.writing() as store:
-            store.record_sync(
-                {
-                    "sources": paths,
-                    "read": run.summary.read,
-                    "logged": run.summary.logged,
-                    "steps_set": run.summary.steps_set,
-                    "steps_removed": run.summary.steps_removed,
-                }
-            )
+    _finish(run, paths)
     return run.summary
