@@ -438,9 +438,17 @@ class _Calendar(_Sync):
             self.summary.logged += 1
             self.summary.leads.add(lead_id)
             if self.summary.dry_run:
-                point = {"lead_id": lead_id, "kind": "meeting", "direction": "out", "at": at, "note": record.summary}
-                point["outcome"] = "reached"
-                self.summary.touchpoints.append({**point, "event": key})
+                self.summary.touchpoints.append(
+                    {
+                        "lead_id": lead_id,
+                        "kind": "meeting",
+                        "direction": "out",
+                        "at": at,
+                        "note": record.summary,
+                        "outcome": "reached",
+                        "event": key,
+                    }
+                )
                 continue
             lead = store.get_lead(lead_id)
             assert lead is not None
