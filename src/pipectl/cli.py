@@ -783,19 +783,22 @@ class ExportFormat(StrEnum):
     csv = "csv"
     json = "json"
     jsonl = "jsonl"
+    ics = "ics"
 
 
 @app.command("export")
 def export(
-    fmt: ExportFormat = typer.Option(ExportFormat.csv, "--format", "-f", help="csv, json or jsonl."),
+    fmt: ExportFormat = typer.Option(ExportFormat.csv, "--format", "-f", help="csv, json, jsonl or ics."),
     output: Path = typer.Option(None, "--output", "-o", help="Write to this file (default: standard output)."),
     touchpoints: bool = typer.Option(False, "--touchpoints", help="Export touchpoints too (see README)."),
     bom: bool = typer.Option(False, "--bom", help="Start a CSV with the BOM Excel needs to read UTF-8."),
 ) -> None:
-    """Export every lead (and its touchpoints) as CSV, JSON or JSONL."""
+    """Export every lead (and its touchpoints) as CSV, JSON or JSONL; or the open leads' next steps as iCalendar."""
     from pipectl import transfer
 
     ctx = context()
+    if fmt == ExportFormat.ics and (touchpoints or bom):
+        raise PipectlError("--format ics exports the open leads' next steps only: leave out --touchpoints and --bom")
     if touchpoints and fmt == ExportFormat.csv and output is None:
         raise PipectlError("CSV touchpoints go to a second file: give --output FILE (they go to FILE-touchpoints.csv)")
     second = None
@@ -806,7 +809,8 @@ def export(
         # JSON nests each lead's touchpoints in it; CSV writes them to the second file.
         count = transfer.export(ctx, fmt.value, target, (points or target) if touchpoints else None, bom)
     if output is not None:
-        render.err(f"exported {count} leads to {output}" + (f", touchpoints to {second}" if second else ""))
+        what = "next steps" if fmt == ExportFormat.ics else "leads"
+        render.err(f"exported {count} {what} to {output}" + (f", touchpoints to {second}" if second else ""))
 
 
 @app.command("copy")
@@ -1038,7 +1042,7 @@ def team_quota(
 
 # --- sync (SPEC §12) ---------------------------------------------------------------------------
 
-sync_app = typer.Typer(help="Log the touchpoints your mail already holds.", no_args_is_help=True)
+sync_app = typer.Typer(help="Log the touchpoints your mail and calendar already hold.", no_args_is_help=True)
 app.add_typer(sync_app, name="sync")
 NEW_LEADS = typer.Option(False, "--new-leads", help="An inbound message from an unknown address becomes a lead.")
 DRY_RUN = typer.Option(False, "--dry-run", help="Show what would be logged; write nothing.")
@@ -1071,6 +1075,18 @@ def sync_imap(
     from pipectl import sync
 
     render.sync_summary(sync.sync_imap(context(), url, folder or [], new_leads, dry_run), as_json)
+
+
+@sync_app.command("calendar")
+def sync_calendar(
+    paths: list[str] = typer.Argument(..., help=".ics files or folders of them (a vdir, as khal/vdirsyncer keep)."),
+    dry_run: bool = DRY_RUN,
+    as_json: bool = JSON,
+) -> None:
+    """Log your past meetings with leads, and make upcoming ones their next steps."""
+    from pipectl import sync
+
+    render.sync_summary(sync.sync_calendar(context(), paths, dry_run), as_json)
 
 
 # --- history -----------------------------------------------------------------------------------

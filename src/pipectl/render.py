@@ -630,12 +630,23 @@ def sync_summary(summary: Any, as_json: bool) -> None:
         return
     for point in summary.touchpoints:
         lead = f"#{point['lead_id']}" if point["lead_id"] else "new lead"
-        out(f"would log: {lead} email {point['direction']} {dates.show(point['at'])}  {point['note']}")
+        kind = point.get("kind", "email")
+        out(f"would log: {lead} {kind} {point['direction']} {dates.show(point['at'])}  {point['note']}")
+    for step in summary.steps:
+        lead = f"#{step['lead_id']}"
+        if step["next_action"] is None:
+            out(f"{'would remove' if summary.dry_run else 'removed'} next step: {lead} (its event was cancelled)")
+        else:
+            due = dates.show(step["next_action_due"])
+            out(f"{'would set' if summary.dry_run else 'set'} next step: {lead} {step['next_action']} (due {due})")
     verb = "would log" if summary.dry_run else "logged"
+    things = "event" if summary.calendar else "message"
     out(
-        f"read {summary.read} message{'s' if summary.read != 1 else ''}, {verb} {summary.logged}"
+        f"read {summary.read} {things}{'s' if summary.read != 1 else ''}, {verb} {summary.logged}"
         f" for {len(summary.leads)} lead{'s' if len(summary.leads) != 1 else ''}"
     )
+    if summary.calendar:
+        out(f"next steps set: {summary.steps_set}, removed: {summary.steps_removed}")
     if summary.skipped:
         out("skipped: " + ", ".join(f"{count} {reason}" for reason, count in sorted(summary.skipped.items())))
     if summary.new_leads:

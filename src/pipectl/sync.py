@@ -1,4 +1,4 @@
-"""`pipectl sync mail` / `sync imap`: the rep's mail logged as touchpoints (SPEC §12).
+"""`pipectl sync mail` / `sync imap` / `sync calendar`: the rep's mail and calendar logged (SPEC §12).
 
 The readers (:mod:`pipectl.mail`) yield records with their headers parsed; this action matches each to
 the leads by any of their addresses (compared with :func:`~pipectl.mail.comparable`) and to the rep's
@@ -12,6 +12,10 @@ Maildir file names read, an IMAP folder's last UID), so a run that is killed or 
 keeps what it committed and the next run goes on from there, never past what was logged. All chunks of
 one run share one event batch: ``undo`` removes what the run logged and forgets what it read, so a
 re-run logs it again. ``--dry-run`` writes nothing, not even the reading state.
+
+A calendar (:mod:`pipectl.ics`) is read whole, then written in one transaction: events that ended are
+meetings (through the same path as ``touch``), upcoming ones next steps, cancelled ones take back the
+steps they set (see :class:`_Calendar`).
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from pipectl import actions, dates, leads
+from pipectl import actions, dates, ics, leads
 from pipectl.actions import Context
 from pipectl.errors import ConfigError, PipectlError
+from pipectl.ics import CalendarRecord
 from pipectl.mail import MailRecord, comparable, kind_of, read
 from pipectl.model import Lead, Status, Touchpoint
 from pipectl.store import Store
@@ -52,6 +57,10 @@ class Summary:
     unsubscribe: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     touchpoints: list[dict[str, Any]] = field(default_factory=list)
+    calendar: bool = False  # a calendar sync: next steps instead of new leads and bounces
+    steps_set: int = 0
+    steps_removed: int = 0
+    steps: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -65,6 +74,12 @@ class Summary:
             "asked_to_unsubscribe": self.unsubscribe,
             "warnings": self.warnings,
         }
+        if self.calendar:
+            for name in ("new_leads", "bounced", "asked_to_unsubscribe"):
+                del data[name]
+            data.update(next_steps_set=self.steps_set, next_steps_removed=self.steps_removed)
+            if self.dry_run:
+                data["next_steps"] = self.steps
         if self.dry_run:
             data["touchpoints"] = self.touchpoints
         return data
@@ -341,7 +356,190 @@ def _finish(run: _Sync, sources: list[str]) -> None:
     summary = run.summary
     if not run.wrote:
         return
+    info: dict[str, Any] = {"sources": sources, "read": summary.read, "logged": summary.logged}
+    if summary.calendar:
+        info.update(steps_set=summary.steps_set, steps_removed=summary.steps_removed)
+    else:
+        info["new_leads"] = len(summary.new_leads)
     with run.writing() as store:
-        store.record_sync(
-            {"sources": sources, "read": summary.read, "logged": summary.logged, "new_leads": len(summary.new_leads)}
+        store.record_sync(info)
+
+
+# --- calendar ------------------------------------------------------------------------------------
+
+
+def event_key(record: CalendarRecord) -> str:
+    """How an event occurrence is known again (the touchpoint's external id): UID, and RECURRENCE-ID for one
+    occurrence of a series."""
+    return record.uid if record.recurrence_id is None else f"{record.uid} RECURRENCE-ID={record.recurrence_id}"
+
+
+class _Calendar(_Sync):
+    """One calendar run. Past events are meetings; a lead's soonest future event is its next step, unless
+    the lead's step is due later (a step planned beyond the meeting stays; an earlier one, such as the
+    cadence's next attempt, gives way to the meeting).
+
+    The event that set a lead's next step is kept in that change's event (``calendar``: its key), so a
+    cancellation or a move later finds the step it owns: the step of the lead's latest standing change of
+    its next step, when that change was this event's."""
+
+    def __init__(self, ctx: Context, dry_run: bool) -> None:
+        super().__init__(ctx, new_leads=False, dry_run=dry_run)
+        self.summary.calendar = True
+        self.upcoming: dict[int, list[CalendarRecord]] = {}  # lead id -> its future events in the files
+        self.cancelled: list[CalendarRecord] = []
+        self.series: dict[str, set[int]] = {}  # UID -> the leads its occurrences concern
+        self.set_by: dict[int, str] = {}  # lead id -> the event whose step this run set or removed
+
+    def leads_of(self, record: CalendarRecord) -> list[int] | None:
+        """The leads taking part in ``record`` (None when the rep does not: an event the rep declined or was
+        never in; an event without an organizer is the rep's own entry)."""
+        people = [comparable(address) for address in (record.organizer, *record.attendees) if address]
+        if record.organizer is not None and not any(person in self.me for person in people):
+            return None
+        return list(dict.fromkeys(self.addresses[p][0] for p in people if p in self.addresses and p not in self.me))
+
+    def event(self, store: Store, record: CalendarRecord) -> None:
+        summary = self.summary
+        summary.read += 1
+        if ics.own_lead(record.uid) is not None:
+            summary.skipped["pipectl's own export"] += 1
+            return
+        if record.cancelled:
+            # Google drops the attendees of a cancelled occurrence: its leads are found in steps(), by its UID.
+            self.cancelled.append(record)
+            summary.skipped["cancelled"] += 1
+            return
+        targets = self.leads_of(record)
+        if targets is None:
+            summary.skipped["you are not taking part"] += 1
+            return
+        if not targets:
+            summary.skipped["not about a lead"] += 1
+            return
+        self.series.setdefault(record.uid, set()).update(targets)
+        if record.end <= self.ctx.now:
+            self.meeting(store, record, targets)
+        elif record.start <= self.ctx.now:
+            summary.skipped["under way"] += 1
+        else:
+            for lead_id in targets:
+                self.upcoming.setdefault(lead_id, []).append(record)
+
+    def meeting(self, store: Store, record: CalendarRecord, targets: list[int]) -> None:
+        key = event_key(record)
+        fresh = [lead_id for lead_id in targets if not self.logged(store, key, lead_id)]
+        if not fresh:
+            self.summary.skipped["already logged"] += 1
+            return
+        at = dates.to_iso(record.start)
+        for lead_id in fresh:
+            self.done.add((key, lead_id))
+            self.summary.logged += 1
+            self.summary.leads.add(lead_id)
+            if self.summary.dry_run:
+                self.summary.touchpoints.append(
+                    {
+                        "lead_id": lead_id,
+                        "kind": "meeting",
+                        "direction": "out",
+                        "at": at,
+                        "note": record.summary,
+                        "outcome": "reached",
+                        "event": key,
+                    }
+                )
+                continue
+            lead = store.get_lead(lead_id)
+            assert lead is not None
+            # A meeting held is a conversation, as `touch LEAD meeting --outcome reached`: it resets the
+            # attempts rather than counting as an unanswered one.
+            touchpoint = Touchpoint(0, lead_id, "meeting", at, "out", "reached", record.summary or None, key)
+            changes = actions._after_touch(self.ctx, store, lead, touchpoint, {})
+            if lead.next_action_due is not None and lead.next_action_due > at:
+                # The meeting came before the step was due (the step may be the next meeting): it stays.
+                changes = {name: value for name, value in changes.items() if name not in NEXT_STEP}
+            actions._log(store, lead, touchpoint, self.ctx.now_iso, changes)
+            self.wrote = True
+
+    def steps(self, store: Store) -> None:
+        """After every event was read: cancelled events take back their steps, then the upcoming ones set them."""
+        leads: dict[int, Lead | None] = {}
+
+        def lead_of(lead_id: int) -> Lead | None:
+            if lead_id not in leads:  # kept: a dry run changes only these copies
+                leads[lead_id] = store.get_lead(lead_id)
+            return leads[lead_id]
+
+        for record in self.cancelled:
+            concerned = {*(self.leads_of(record) or []), *self.series.get(record.uid, set())}
+            for lead_id in sorted(concerned):
+                lead = lead_of(lead_id)
+                if lead is not None and lead.next_action_due and self.step_of(store, lead) == event_key(record):
+                    self.change_step(store, lead, None, None, event_key(record))
+                    self.summary.steps_removed += 1
+        gone = {event_key(record) for record in self.cancelled}  # a cancellation outranks its invitation
+        for lead_id, records in self.upcoming.items():
+            lead = lead_of(lead_id)
+            standing = [record for record in records if event_key(record) not in gone]
+            if lead is None or not lead.is_open or not standing:
+                continue
+            record = min(standing, key=lambda record: record.start)
+            key = event_key(record)
+            day = record.start.astimezone().date()
+            due = dates.to_iso(dates.at_local(day, dates.END_OF_DAY) if record.all_day else record.start)
+            if (lead.next_action, lead.next_action_due) == (record.summary or None, due):
+                continue
+            if (
+                lead.next_action_due is not None
+                and lead.next_action_due > due
+                and self.step_of(store, lead) != key  # this occurrence, moved earlier
+            ):
+                self.summary.skipped["a later next step is set"] += 1
+                continue
+            self.change_step(store, lead, record.summary or None, due, key)
+            self.summary.steps_set += 1
+
+    def step_of(self, store: Store, lead: Lead) -> str | None:
+        """The key of the calendar event that set ``lead``'s next step, or None when something else set it."""
+        if lead.id in self.set_by:
+            return self.set_by[lead.id]
+        for change in reversed(store.history_of(lead.id)):
+            if any(name in change.data.get("new", {}) for name in NEXT_STEP):
+                owner = change.data.get("calendar")
+                return owner if isinstance(owner, str) else None
+        return None
+
+    def change_step(self, store: Store, lead: Lead, action: str | None, due: str | None, key: str) -> None:
+        self.set_by[lead.id] = key
+        self.summary.steps.append({"lead_id": lead.id, "next_action": action, "next_action_due": due, "event": key})
+        if self.summary.dry_run:
+            lead.next_action, lead.next_action_due = action, due
+            return
+        store.change_lead(
+            lead, {"next_action": action, "next_action_due": due, "updated_at": self.ctx.now_iso}, "edit", calendar=key
         )
+        self.wrote = True
+
+
+def sync_calendar(ctx: Context, paths: list[str], dry_run: bool = False) -> Summary:
+    """Read the calendars at ``paths`` (.ics files, vdir folders) and log what concerns a lead (SPEC §12).
+
+    A named file that does not parse stops the run before anything is written; a bad file inside a
+    folder is a warning. Calendars are small: every event is read before the one write transaction."""
+    records = ics.read(paths, ctx.now)  # every path checked before anything is read
+    run = _Calendar(ctx, dry_run)
+    events: list[CalendarRecord] = []
+    for record in records:
+        if isinstance(record, ics.Unreadable):
+            run.summary.warnings.append(f"{record.reason}; skipped")
+            run.summary.skipped["unreadable"] += 1
+        else:
+            events.append(record)
+    events.sort(key=lambda record: record.start)  # meetings logged in the order they happened
+    with run.writing() as store:
+        for record in events:
+            run.event(store, record)
+        run.steps(store)
+    _finish(run, paths)
+    return run.summary

@@ -528,8 +528,15 @@ def _changes(lead: Lead, given: dict[str, Any], fill: bool) -> dict[str, Any]:
 
 def export(ctx: Context, fmt: str, stream: IO[str], touchpoints: IO[str] | None, bom: bool) -> int:
     """Every lead (all statuses), streamed in id order; with ``touchpoints``, theirs too (CSV: a second
-    stream; JSON/JSONL: a ``touchpoints`` list in each lead, so ``touchpoints`` is ``stream``)."""
+    stream; JSON/JSONL: a ``touchpoints`` list in each lead, so ``touchpoints`` is ``stream``).
+    ICS: the open leads' next steps, one event each (the count is of the leads that have one)."""
     store = ctx.store()
+    if fmt == "ics":
+        from pipectl import ics
+
+        steps = [lead for lead in store.iter_leads() if lead.is_open and lead.next_action and lead.next_action_due]
+        stream.write(ics.write(steps, ctx.now).decode("utf-8"))
+        return len(steps)
     if fmt == "csv" or touchpoints is None:
         count = csvio.write_leads(store.iter_leads(), fmt, stream, bom)
         if touchpoints is not None:
