@@ -491,7 +491,7 @@ class BoardApp(App[None]):
         """
         try:
             if self._watch is None:
-                self._watch = Store.open(self.ctx.database, create=False)
+                self._watch = Store.open(self.ctx.database, create=False, currency=self.ctx.config.currency)
             events = self._watch.last_batch()
         except (PipectlError, sqlite3.Error):
             self._close_watch()
