@@ -340,6 +340,7 @@ class BoardApp(App[None]):
     ) -> None:
         super().__init__()
         self.ctx = ctx
+        ctx.pipeline_config()  # the currency the database records, for the title and every action's context
         self.owner = owner
         self.as_of = as_of
         self.refresh_seconds = refresh_seconds

@@ -33,7 +33,7 @@ def report(
 
 
 def _report(ctx: Context, current: metrics.Period, by: str | None, owner: str | None) -> dict[str, Any]:
-    config = ctx.config
+    config = ctx.pipeline_config()
     all_leads, moves = ctx.store().report_facts()
     quota = Decimal(str(config.targets["quota"]))
     if owner is not None:
@@ -93,7 +93,7 @@ def _standing(
 ) -> tuple[dict[str, Any], dict[str, Any], metrics.Coverage, metrics.Verdict]:
     """The metrics of ``all_leads`` in the current and the previous period, the coverage of the
     target (``quota``, by default the config's), and the verdict they lead to."""
-    config = ctx.config
+    config = ctx.pipeline_config()
     leads = {lead.id: lead for lead in all_leads}
     all_visits = metrics.visits(all_leads, (move for move in moves if move.lead_id in leads))
     now = metrics.period_metrics(config, leads, all_visits, current)
@@ -125,7 +125,7 @@ def board(
 ) -> tuple[list[dict[str, Any]], dict[int, list[Finding]]]:
     """The open leads by stage, the most valuable first, with their stage totals; and (``marks``) what
     the review finds for each lead, the marks on the cards."""
-    config = ctx.config
+    config = ctx.pipeline_config()
     with bulk():
         leads = ctx.store().list_leads(Filter(owner=owner), "value", True)
     columns: dict[str, list[Lead]] = {name: [] for name in config.stage_names}
