@@ -56,12 +56,13 @@ class Context:
     def _adopt_currency(self, store: Store) -> None:
         """The amounts are in the currency the database records: every view and parser takes that one
         (through ``config``); a config that names another is warned about, never obeyed."""
-        if store.currency.upper() == self.config.currency.upper():
+        if store.currency == self.config.currency:
             return
-        self.warn(
-            f"this pipeline's amounts are in {store.currency} (recorded in its database);"
-            f" the config's currency {self.config.currency} is not used"
-        )
+        if store.currency.upper() != self.config.currency.upper():
+            self.warn(
+                f"this pipeline's amounts are in {store.currency} (recorded in its database);"
+                f" the config's currency {self.config.currency} is not used"
+            )
         self.config = replace(self.config, currency=store.currency)
 
     @property
