@@ -29,7 +29,7 @@ from review import NOW, STAGES, iso, make_tasks, wall  # the sibling benchmark's
 def make_history(path: Path, leads: int, events_per_lead: int) -> None:
     from pipectl.store import Store
 
-    store = Store.open(str(path), create=True)
+    store = Store.open(str(path), create=True, currency="USD")
     conn = store.conn
     rng = random.Random(3)
     conn.execute("BEGIN")

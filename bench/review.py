@@ -37,7 +37,7 @@ def iso(moment: datetime) -> str:
 def make_pipeline(path: Path, leads: int, per_lead: int, share_neglected: float = NEGLECTED) -> None:
     from pipectl.store import Store
 
-    store = Store.open(str(path), create=True)
+    store = Store.open(str(path), create=True, currency="USD")
     conn = store.conn
     rng = random.Random(7)
     conn.execute("BEGIN")

@@ -109,7 +109,7 @@ def team_rows(only: str | None) -> Iterator[tuple[object, ...]]:
 def fill(database: str, rows: Iterator[tuple[object, ...]]) -> None:
     from pipectl.store import Store
 
-    store = Store.open(database, create=True)
+    store = Store.open(database, create=True, currency="USD")
     with store.db.writing():
         while chunk := [row for _, row in zip(range(CHUNK), rows, strict=False)]:
             store.db.insert_rows("leads", COLUMNS, chunk)

@@ -27,7 +27,7 @@ def make_big(path: Path, leads: int, touchpoints: int) -> None:
     """A database of ``leads`` leads and ``touchpoints`` touchpoints, written straight with SQL."""
     from pipectl.store import Store
 
-    store = Store.open(str(path), create=True)
+    store = Store.open(str(path), create=True, currency="USD")
     conn = store.conn
     rng = random.Random(1)
     stages = ["prospecting", "qualifying", "connecting", "closing"]

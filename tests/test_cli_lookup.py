@@ -80,7 +80,7 @@ def test_edits_merges_and_undo_keep_lookups_current() -> None:
     # store's merge, as the command runs it: whether the command asks first is not the point here.)
     keep, other = add("山田 太郎"), add("Taro Yamada", "--company", "株式会社 ヤマダ")
     ok("note", "taro", "met at the fair")
-    store = Store.open(database(), create=False)
+    store = Store.open(database(), create=False, currency="USD")
     try:
         with store.transaction("merge", None, NOW):
             kept, duplicate = store.get_lead(keep), store.get_lead(other)
@@ -114,7 +114,7 @@ def test_imported_and_copied_leads_are_found(tmp_path: Path) -> None:
 
 def test_plain_ascii_leads_and_those_another_program_wrote_are_found_without_search() -> None:
     add("Jane Doe", "--company", "Acme")
-    backend = open_backend(database(), create=False)
+    backend = open_backend(database(), create=False, currency="USD")
     try:
         backend.conn.execute(
             "INSERT INTO leads (name, company, stage, created_at, updated_at, stage_entered_at)"
@@ -219,7 +219,7 @@ def name_and_part(draw: st.DrawFn) -> tuple[str, str]:
 def test_any_part_of_a_name_in_any_folded_form_finds_it(case: tuple[str, str]) -> None:
     name, text = case
     lead = add(name)
-    store = Store.open(database(), create=False)
+    store = Store.open(database(), create=False, currency="USD")
     try:
         found: list[Any] = [found.id for found in store.leads_matching(text, limit=10**6)]
     finally:

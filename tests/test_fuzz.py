@@ -125,7 +125,10 @@ def fresh(pipeline: tuple[Database, Path]) -> tuple[Database, Snapshot]:
     """Reset the database to the template; return it and its snapshot."""
     db, template = pipeline
     if "://" in db:
-        source, target = Store.open(str(template), create=False), Store.open(db, create=False)
+        source, target = (
+            Store.open(str(template), create=False, currency="USD"),
+            Store.open(db, create=False, currency="USD"),
+        )
         try:
             source.copy_into(target, replace=True)
         finally:

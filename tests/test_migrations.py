@@ -13,6 +13,7 @@ from conftest import assert_error, database, ok, query, run, snapshot
 from pipectl import migrations
 from pipectl.migrations import SCHEMA_VERSION
 from pipectl.store import is_url, open_backend
+from pipectl.store.backend import Backend
 
 FIXTURE = Path(__file__).parent / "fixtures" / "schema-v1.db"
 
@@ -97,7 +98,8 @@ def test_a_schema_4_pipeline_gets_its_search_column_filled(monkeypatch: pytest.M
     with monkeypatch.context() as old:
         old.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:4])
         old.setattr(f"pipectl.store.{'postgres' if is_url(database()) else 'sqlite'}.SCHEMA_VERSION", 4)
-        backend = open_backend(database(), create=True)
+        old.setattr(Backend, "read_currency", lambda self: None)  # schema 4 records none
+        backend = open_backend(database(), create=True, currency="USD")
         names = [f"Lead {n}" for n in range(migrations.FILL_ROWS + 10)] + ["山田 太郎", "ÉLODIE Durand"]
         at = "2026-11-01T00:00:00Z"
         backend.insert_rows(

@@ -180,6 +180,7 @@ def test_a_rep_signs_in_with_the_pgpass_file_or_the_environment_and_works_with_t
             "GRANT SELECT, INSERT, UPDATE, DELETE ON leads, touchpoints, events, lead_emails, bounces, mail_seen,"
             " imap_folders TO pipectl_rep"
         )
+        conn.execute("GRANT SELECT ON settings TO pipectl_rep")
         conn.execute(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO pipectl_rep")
         conn.execute("GRANT SELECT ON schema_version TO pipectl_rep")
     port = server_port()
@@ -211,7 +212,7 @@ def test_a_connection_the_server_drops_mid_command_fails_with_why_and_writes_not
 
     add("Kim")
     before = snapshot()
-    store = Store.open(database(), create=False)
+    store = Store.open(database(), create=False, currency="USD")
     pid = store.conn.execute("SELECT pg_backend_pid()").fetchone()[0]
     with pytest.raises(DatabaseError) as failure, store.transaction("pipectl test", "taro", NOW):
         store.record_import({"file": "x.csv"})
@@ -230,7 +231,7 @@ def test_a_writer_waits_for_the_one_before_it_within_a_timeout_and_other_schemas
 
     add("Kim")
     monkeypatch.setattr(postgres, "LOCK_TIMEOUT_S", 1)
-    holder = Store.open(database(), create=False)
+    holder = Store.open(database(), create=False, currency="USD")
     with holder.transaction("pipectl test", "taro", NOW):
         holder.record_import({"file": "slow.csv"})  # holds the write lock, as a long import would
         before = snapshot()

@@ -103,7 +103,7 @@ def leads(draw: st.DrawFn) -> Lead:
 @pytest.fixture
 def store() -> Iterator[Store]:
     ok("add", "Someone")  # makes the database, whichever backend
-    opened = Store.open(database(), create=False)
+    opened = Store.open(database(), create=False, currency="USD")
     yield opened
     opened.close()
 

@@ -93,7 +93,7 @@ def test_existing_emails_are_found_past_one_query_of_parameters(tmp_path: Path) 
     taken = (0, 998, 999, 2400)
     for number in taken:
         add(f"Lead {number}", "--email", f"lead{number}@example.com")
-    store = Store.open(database(), create=False)
+    store = Store.open(database(), create=False, currency="USD")
     try:
         for size in (1, 2, 3, 5, 998, 999, 1000, 2500):
             asked = [f"lead{number}@example.com" for number in range(size)]
@@ -104,7 +104,7 @@ def test_existing_emails_are_found_past_one_query_of_parameters(tmp_path: Path) 
 
 def test_rows_inserted_in_bulk_arrive_whole_and_in_order(tmp_path: Path) -> None:
     ok("init")
-    store = Store.open(database(), create=False)
+    store = Store.open(database(), create=False, currency="USD")
     sizes = (1, 2, 3, 1000, 1537, 2049)  # statements of 1,000 rows, then the rest row by row
     try:
         with store.transaction("test", None, "2026-11-30T09:00:00Z"):
@@ -124,7 +124,7 @@ def test_email_lookups_of_any_length_share_a_few_prepared_statements(tmp_path: P
     # One statement per length kept up to 128 prepared lists of up to 999 parameters: 10 MB more
     # memory in a large import, whose lookups have every length.
     add("Jane", "--email", "lead7@example.com")
-    store = Store.open(database(), create=False)
+    store = Store.open(database(), create=False, currency="USD")
     statements: list[str] = []
     store.conn.set_trace_callback(statements.append)
     try:
@@ -142,7 +142,7 @@ def test_a_duplicate_without_email_is_found_by_the_partial_index(tmp_path: Path)
     # Before, SQLite scanned every lead without an email for each such row: importing 20,000 of them
     # into a pipeline holding 20,000 took 76 s instead of 0.6 s.
     add("Jane Doe", "--company", "Acme")
-    store = Store.open(str(db_path(tmp_path)), create=False)
+    store = Store.open(str(db_path(tmp_path)), create=False, currency="USD")
     statements: list[str] = []
     store.conn.set_trace_callback(statements.append)
     assert store.duplicate_of(None, "JANE DOE", "acme") is not None

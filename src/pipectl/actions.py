@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager, suppress
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from pipectl import dates, leads, pipeline
 from pipectl.config import Config, default_owner
-from pipectl.errors import Ambiguous, ConfigError, NotFound, PipectlError, Refused
+from pipectl.errors import Ambiguous, ConfigError, NoDatabase, NotFound, PipectlError, Refused
 from pipectl.model import CLOSED, CONTACT_KINDS, LAST_CHANCE, Event, Finding, Lead, Status, Touchpoint
 from pipectl.store import Filter, Store, bulk
 
@@ -54,8 +54,33 @@ class Context:
 
     def store(self, create: bool = False) -> Store:
         if self._store is None:
-            self._store = Store.open(self.database, create=create)
+            self._store = Store.open(self.database, create=create, currency=self.config.currency)
+            self._adopt_currency(self._store)
         return self._store
+
+    def _adopt_currency(self, store: Store) -> None:
+        """The amounts are in the currency the database records: every view and parser takes that one
+        (through ``config``); a config that names another is warned about, never obeyed."""
+        if store.currency == self.config.currency:
+            return
+        if store.currency.upper() != self.config.currency.upper():
+            self.warn(
+                f"this pipeline's amounts are in {store.currency} (recorded in its database);"
+                f" the config's currency {self.config.currency} is not used"
+            )
+        self.config = replace(self.config, currency=store.currency)
+
+    @property
+    def currency(self) -> str:
+        """The pipeline's currency: the database's, or, before one exists, the config's (which it will record)."""
+        return self.pipeline_config().currency
+
+    def pipeline_config(self) -> Config:
+        """The config with the pipeline's currency (opening the database, when there is one, to read it)."""
+        if self._store is None:
+            with suppress(NoDatabase):
+                self.store()
+        return self.config
 
     @property
     def me(self) -> str | None:
@@ -138,7 +163,7 @@ def _fields(ctx: Context, given: dict[str, str | None]) -> dict[str, Any]:
         elif name == "email":
             result[name] = leads.normalize_email(text)
         elif name == "value":
-            result[name] = leads.parse_money(text, ctx.config.currency) if text.strip() else None
+            result[name] = leads.parse_money(text, ctx.currency) if text.strip() else None
         elif name == "next_action_due":
             due = dates.parse_when(text, ctx.now, "due", calendar=ctx.config.calendar) if text.strip() else None
             result[name] = dates.to_iso(due) if due else None
@@ -330,7 +355,7 @@ def close(ctx: Context, ref: str, status: Status, reason: str | None = None, val
         if status == Status.LOST:
             changes["lost_reason"] = leads.clean_text(reason, "lost reason", required=True)
         if value is not None:
-            changes["value"] = leads.parse_money(value, ctx.config.currency)
+            changes["value"] = leads.parse_money(value, ctx.currency)
         store.change_lead(lead, changes, status.value, stage=lead.stage, reason=changes.get("lost_reason"))
     return lead
 

@@ -35,3 +35,7 @@ class ConfigError(PipectlError):
 
 class DatabaseError(PipectlError):
     """A database that cannot be used: from a newer pipectl, not a pipectl database, missing."""
+
+
+class NoDatabase(DatabaseError):
+    """No database there yet (a read command does not create one)."""

@@ -7,7 +7,7 @@ backend's ``ddl`` translates the few types and collations that differ, so both b
 the same tables. A migration that needs what SQL lacks (Python's Unicode folding) is instead a
 function given the database (a ``Backend``), working in the same transaction. Never edit a
 released migration: add one. The schema they produce is the public one documented in the README
-(tables ``leads``, ``touchpoints``, ``events``).
+(tables ``leads``, ``touchpoints``, ``events``, ``settings``).
 """
 
 from __future__ import annotations
@@ -235,6 +235,16 @@ def m008_daily_view_indexes() -> str:
         CREATE INDEX leads_status_value ON leads (status, stage, value);
         CREATE INDEX leads_snoozed ON leads (snoozed_until) WHERE snoozed_until IS NOT NULL
         """
+
+
+@python_migration
+def m009_settings(db: Backend) -> None:
+    """The pipeline's own settings, a row per key: its currency, which every view shows and ``--value``
+    checks against, whatever config opens it later. A new database records the currency of the config
+    that creates it; an older one, of the config that opens it first with this version (its amounts
+    were shown in that currency until then)."""
+    db.run_script("CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.conn.execute("INSERT INTO settings (key, value) VALUES ('currency', ?)", (db.currency,))
 
 
 SCHEMA_VERSION = len(MIGRATIONS)

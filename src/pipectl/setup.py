@@ -19,7 +19,6 @@ from pathlib import Path
 from pipectl import actions, config, dates, qualify, render
 from pipectl.errors import PipectlError
 from pipectl.model import Status
-from pipectl.store import Store
 
 # The built-in defaults, in the currency the sample leads' amounts are in.
 DEMO_CONFIG = {"owner": "taro", "currency": "JPY"}
@@ -103,10 +102,11 @@ def demo(now: datetime, keep: Path | None) -> None:
         seed(ctx)
         ctx.now = now
         show(ctx)
-        ctx.close()
         if keep is not None:
             keep.parent.mkdir(parents=True, exist_ok=True)
-            Store.open(str(folder / "demo.db"), create=False).backup(keep)
+            ctx.store().backup(keep)
+        ctx.close()
+        if keep is not None:
             render.out(f"kept the demo database at {keep}: try `pipectl --db {keep} show acme`")
         else:
             render.out("This database was thrown away. `pipectl demo --keep demo.db` keeps one to explore.")

@@ -68,7 +68,7 @@ def set_visibility(ctx: Context, visibility: str) -> None:
 def set_quota(ctx: Context, name: str, amount: str) -> tuple[str, Decimal]:
     store = _server(ctx)
     login = known_owner(ctx, name) or name
-    value = leads.parse_money(amount, ctx.config.currency)
+    value = leads.parse_money(amount, ctx.currency)
     with store.db.writing():
         room.set_quota(store.conn, login, hundredths(value))
     return login, value

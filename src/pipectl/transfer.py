@@ -149,7 +149,7 @@ def import_file(
         table = csvio.open_table(stream, encoding, overrides)
         plan = csvio.Plan.from_header(
             table.header,
-            ctx.config,
+            ctx.pipeline_config(),
             overrides=overrides,
             map_stage=stages,
             dayfirst=options.dayfirst or bool(map_file and map_file.dayfirst),
@@ -558,12 +558,12 @@ def copy(ctx: Context, source: str | None, target: str, replace: bool) -> tuple[
     ``source`` (default: the current database) to ``target``, a file path or URL; a new target file
     is removed again when the copy fails. Returns both databases' labels, how many rows of each
     table moved, and the backup of what it replaced on a team's database."""
-    origin = Store.open(source or ctx.database, create=False)
+    origin = Store.open(source or ctx.database, create=False, currency=ctx.config.currency)
     if _same_database(origin.label, target):
         raise Refused(f"{target} is the pipeline being copied: name another database with --to")
     new_file = not is_url(target) and not Path(target).exists()
     try:
-        destination = Store.open(target, create=True)
+        destination = Store.open(target, create=True, currency=origin.currency)
         try:
             saved = _guard_team(ctx, destination, replace)
             counts = origin.copy_into(destination, replace)

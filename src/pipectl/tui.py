@@ -340,6 +340,7 @@ class BoardApp(App[None]):
     ) -> None:
         super().__init__()
         self.ctx = ctx
+        ctx.pipeline_config()  # the currency the database records, for the title and every action's context
         self.owner = owner
         self.as_of = as_of
         self.refresh_seconds = refresh_seconds
@@ -491,7 +492,7 @@ class BoardApp(App[None]):
         """
         try:
             if self._watch is None:
-                self._watch = Store.open(self.ctx.database, create=False)
+                self._watch = Store.open(self.ctx.database, create=False, currency=self.ctx.config.currency)
             events = self._watch.last_batch()
         except (PipectlError, sqlite3.Error):
             self._close_watch()

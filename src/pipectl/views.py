@@ -34,7 +34,7 @@ def report(
 
 
 def _report(ctx: Context, current: metrics.Period, by: str | None, owner: str | None) -> dict[str, Any]:
-    config = ctx.config
+    config = ctx.pipeline_config()
     all_leads, moves = ctx.store().report_facts(owner)
     quota = Decimal(str(config.targets["quota"]))
     if owner is not None:
@@ -93,7 +93,7 @@ def _standing(
 ) -> tuple[dict[str, Any], dict[str, Any], metrics.Coverage, metrics.Verdict]:
     """The metrics of ``all_leads`` in the current and the previous period, the coverage of the
     target (``quota``, by default the config's), and the verdict they lead to."""
-    config = ctx.config
+    config = ctx.pipeline_config()
     leads = {lead.id: lead for lead in all_leads}
     all_visits = metrics.visits(all_leads, (move for move in moves if move.lead_id in leads))
     now = metrics.period_metrics(config, leads, all_visits, current)
@@ -135,7 +135,7 @@ def board(
 def columns(ctx: Context, owner: str | None = None, cards: int | None = None) -> Iterator[dict[str, Any]]:
     """The board's columns (SPEC §8's ``stages``): the configured stages, then any other stage open
     leads are in; each with its totals, counted in the database, and its leads streamed."""
-    config, store = ctx.config, ctx.store()
+    config, store = ctx.pipeline_config(), ctx.store()
     totals = store.stage_totals(owner)
     weights = metrics.weights(config)
     for name in [*config.stage_names, *sorted(set(totals) - set(config.stage_names))]:

@@ -100,12 +100,13 @@ def is_url(database: str) -> bool:
     return is_postgres(database)
 
 
-def open_backend(database: str, create: bool) -> Backend:
-    """The backend ``database`` names: a ``postgresql://`` URL, or else a SQLite file path."""
+def open_backend(database: str, create: bool, currency: str) -> Backend:
+    """The backend ``database`` names: a ``postgresql://`` URL, or else a SQLite file path; ``currency``
+    is what a database created or migrated now records."""
     if not is_url(database):
         from pipectl.store.sqlite import SQLite
 
-        return SQLite.open(Path(database), create)
+        return SQLite.open(Path(database), create, currency)
     scheme = database.split("://", 1)[0].lower() if "://" in database else "postgresql"
     if scheme not in ("postgresql", "postgres"):
         raise DatabaseError(f"unknown database URL scheme {scheme!r}: use a file path or postgresql://...")
@@ -115,7 +116,7 @@ def open_backend(database: str, create: bool) -> Backend:
         raise DatabaseError(
             "a postgresql:// database needs the PostgreSQL extra: pip install 'pipectl[postgres]'"
         ) from None
-    return Postgres.open(database, create)
+    return Postgres.open(database, create, currency)
 
 
 # --- lead <-> row ------------------------------------------------------------------------------
@@ -189,12 +190,13 @@ class Store:
     # --- opening --------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, database: str, create: bool) -> Store:
-        """Open the database (a file path or a URL); ``create`` makes it when missing.
+    def open(cls, database: str, create: bool, currency: str) -> Store:
+        """Open the database (a file path or a URL); ``create`` makes it when missing, recording
+        ``currency`` (the config's) as the pipeline's.
 
         A read command passes ``create=False`` and gets a clear error instead of a new empty database.
         """
-        return cls(open_backend(database, create))
+        return cls(open_backend(database, create, currency))
 
     @property
     def shared(self) -> bool:
@@ -220,6 +222,11 @@ class Store:
             raise Refused(f"only a manager gives a lead to someone else: {lead.label} stays yours; nothing was changed")
 
     @property
+    def currency(self) -> str:
+        """The pipeline's currency, as the database records it."""
+        return self.db.currency
+
+    @property
     def created(self) -> bool:
         return self.db.created
 
@@ -239,8 +246,9 @@ class Store:
         return {table: int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]) for table in TABLE_COLUMNS}
 
     def copy_into(self, target: Store, replace: bool) -> dict[str, int]:
-        """Every lead, touchpoint and event (ids, history and id sequences included) into ``target``, read
-        from one consistent snapshot and written in one transaction, checked by counting both sides.
+        """Every lead, touchpoint and event (ids, history and id sequences included) and the pipeline's
+        currency into ``target``, read from one consistent snapshot and written in one transaction,
+        checked by counting both sides.
         ``replace`` empties a target that holds a pipeline first; without it such a target is refused."""
         with self.db.snapshot():
             expected = self.counts()
@@ -258,6 +266,9 @@ class Store:
                     while chunk := list(itertools.islice(rows, COPY_ROWS)):
                         target.db.insert_rows(table, columns, chunk)
                 target.db.set_last_ids(self.db.last_ids())
+                # The amounts keep their currency, whatever the target recorded when it was created.
+                target.conn.execute("UPDATE settings SET value = ? WHERE key = 'currency'", (self.currency,))
+                target.db.currency = self.currency
                 if target.counts() != expected:
                     raise DatabaseError(f"the copy into {target.label} does not match its source; nothing was written")
         return expected

@@ -94,6 +94,9 @@ class Backend(ABC):
     who: Who | None = None
     #: Whether opening it created it (a new file, or the schema in an empty server database).
     created = False
+    #: The pipeline's currency: before opening, the config's (what a new or migrated database records);
+    #: once open, the one the database records (read with the schema version: no extra trip at start-up).
+    currency = "USD"
     #: LIKE without regard to (ASCII) case: for a lead another program wrote without its ``search``.
     like = "LIKE"
     #: Starts a read-only transaction on one snapshot.
@@ -149,6 +152,10 @@ class Backend(ABC):
     @abstractmethod
     def schema_version(self) -> int:
         """The version of the schema the database holds (0: none yet)."""
+
+    def read_currency(self) -> None:
+        """Take the currency the database records (its schema is up to date)."""
+        self.currency = str(self.conn.execute("SELECT value FROM settings WHERE key = 'currency'").fetchone()[0])
 
     @abstractmethod
     def last_ids(self) -> dict[str, int]:

@@ -24,7 +24,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from pipectl.errors import DatabaseError
+from pipectl.errors import DatabaseError, NoDatabase
 from pipectl.migrations import SCHEMA_VERSION, migrate, statements
 from pipectl.store import team
 from pipectl.store.backend import TABLES, Backend, IntegrityError, encoded, redact
@@ -140,9 +140,10 @@ class Postgres(Backend):
         self.label = redact(url, url)
 
     @classmethod
-    def open(cls, url: str, create: bool) -> Postgres:
+    def open(cls, url: str, create: bool, currency: str) -> Postgres:
         """Connect (credentials from the URL, ``PGPASSFILE`` / ``~/.pgpass`` or ``PG*`` variables) and
-        bring the schema up to date; ``create`` makes it in an empty database. ``url`` may also be a
+        bring the schema up to date; ``create`` makes it in an empty database, recording ``currency`` as
+        the pipeline's (as does the migration of an older one). ``url`` may also be a
         libpq ``key=value`` string. A server on another host is asked for TLS (``sslmode=require``)
         unless the connection names its own ``sslmode``."""
         try:
@@ -156,6 +157,7 @@ class Postgres(Backend):
         except psycopg.Error as exc:
             raise DatabaseError(redact(f"cannot connect to {url}: {reason(exc)}", url)) from None
         backend = cls(Connection(raw), url)
+        backend.currency = currency
         try:
             backend._prepare(create)
         except BaseException:
@@ -181,6 +183,7 @@ class Postgres(Backend):
             )
         if version == SCHEMA_VERSION:
             self.who = team.who(self.conn)
+            self.read_currency()
             return
         if version and not self._owned():
             raise DatabaseError(
@@ -188,7 +191,7 @@ class Postgres(Backend):
                 f" {self._owner()}, can upgrade it: ask them to run `pipectl migrate`; nothing was changed"
             )
         if version == 0 and not create:
-            raise DatabaseError(
+            raise NoDatabase(
                 f"no database at {self.label} yet (no pipectl schema on the server):"
                 " `pipectl init` or `pipectl add` creates it"
             )
@@ -204,6 +207,7 @@ class Postgres(Backend):
             if team.who(self.conn) is not None:
                 team.grant(self.conn)
         self.who = team.who(self.conn)
+        self.read_currency()
 
     def _owner(self) -> str:
         row = self.conn.execute("SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = 'leads'::regclass")
@@ -329,7 +333,7 @@ class Postgres(Backend):
 
         create_private(target)
         try:
-            copy = Store(SQLite.open(target, create=True))
+            copy = Store(SQLite.open(target, create=True, currency=self.currency))
             try:
                 Store(self).copy_into(copy, replace=False)
             finally:

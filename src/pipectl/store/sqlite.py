@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipectl.errors import DatabaseError, PipectlError
+from pipectl.errors import DatabaseError, NoDatabase, PipectlError
 from pipectl.migrations import SCHEMA_VERSION, migrate, statements
 from pipectl.store.backend import TABLES, Backend
 
@@ -35,15 +35,16 @@ class SQLite(Backend):
         self.label = str(path)
 
     @classmethod
-    def open(cls, path: Path, create: bool) -> SQLite:
-        """Open the database; ``create`` makes the file (and its folder) when missing.
+    def open(cls, path: Path, create: bool, currency: str) -> SQLite:
+        """Open the database; ``create`` makes the file (and its folder) when missing, recording
+        ``currency`` as the pipeline's (as does the migration of an older one).
 
         A read command passes ``create=False`` and gets a clear error instead of a new empty file.
         """
         created = not path.exists()
         if created:
             if not create:
-                raise DatabaseError(f"no database at {path} yet: `pipectl init` or `pipectl add` creates it")
+                raise NoDatabase(f"no database at {path} yet: `pipectl init` or `pipectl add` creates it")
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 # Readable by the user only: a pipeline is personal data.
@@ -56,6 +57,7 @@ class SQLite(Backend):
             conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
             backend = cls(conn, path)
             backend.created = created
+            backend.currency = currency
             backend._prepare_patiently()
         except sqlite3.DatabaseError as exc:
             raise DatabaseError(f"cannot use {path} as a pipectl database: {exc}") from None
@@ -85,6 +87,7 @@ class SQLite(Backend):
             )
         if version < SCHEMA_VERSION:
             self._migrate()
+        self.read_currency()
         self.conn.execute("PRAGMA synchronous = NORMAL")
 
     def _migrate(self) -> None:
