@@ -217,6 +217,31 @@ def m007_mail_sync() -> str:
         """
 
 
+@migration
+def m008_mail_out() -> str:
+    """What sending needs (SPEC §13). ``outbox``: one row per message pipectl hands to the rep's mail
+    account, written (state ``sending``) before the hand-over and set to ``sent`` in the transaction that
+    logs its touchpoint, so a run killed at any moment knows what may have gone: a campaign never sends
+    a lead its message twice. ``optouts``: the leads never to be mailed by pipectl again."""
+    return """
+        CREATE TABLE outbox (
+            message_id TEXT PRIMARY KEY,
+            campaign TEXT,
+            lead_id INTEGER NOT NULL,
+            address TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            state TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX outbox_campaign ON outbox (campaign, lead_id) WHERE campaign IS NOT NULL;
+        CREATE TABLE optouts (
+            lead_id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            how TEXT NOT NULL
+        )
+        """
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 # The indexes the current schema has (what the migrations above leave), by name: `doctor` checks them
 # and `doctor --fix` recreates a missing one.
@@ -234,6 +259,8 @@ INDEXES = {
     "mail_seen_batch": "CREATE INDEX IF NOT EXISTS mail_seen_batch ON mail_seen (batch) WHERE batch IS NOT NULL",
     "touchpoints_external": "CREATE INDEX IF NOT EXISTS touchpoints_external"
     " ON touchpoints (external_id) WHERE external_id IS NOT NULL",
+    "outbox_campaign": "CREATE INDEX IF NOT EXISTS outbox_campaign ON outbox (campaign, lead_id)"
+    " WHERE campaign IS NOT NULL",
 }
 
 
