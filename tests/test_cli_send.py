@@ -12,6 +12,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterator
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from smtpd import PASSWORD, USER, Received, Server
 
@@ -316,3 +317,41 @@ def test_review_yes_sends_the_last_chance_then_logs_it(isolated: Path, server: S
     assert shown["last_chance_at"] == "2026-11-30T09:00:00Z"
     assert touchpoints(lead)[-1]["outcome"] == "last-chance"
     assert shown["next_action"] == "close-out decision: no reply to the last chance"
+
+
+def test_a_synced_request_to_unsubscribe_opts_the_lead_out(isolated: Path, tmp_path: Path) -> None:
+    configure(isolated, '[mail]\nme = ["taro@example.co.jp"]')
+    lead = add("Sato", "--company", "Client", "--email", "sato@client.example")
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "sato@client.example", "taro@example.co.jp", "配信停止"
+    mail["Date"], mail["Message-ID"] = "Mon, 23 Nov 2026 10:00:00 +0900", "<stop@client.example>"
+    mail.set_content("今後のご連絡は不要です。\n")
+    eml = tmp_path / "stop.eml"
+    eml.write_bytes(mail.as_bytes())
+    ok("sync", "mail", str(eml), "--dry-run")
+    assert ok("show", str(lead), "--json").json()["opted_out"] is None
+    ok("sync", "mail", str(eml))
+    assert ok("show", str(lead), "--json").json()["opted_out"] == "2026-11-30T09:00:00Z"
+    assert_error(run("send", str(lead), "--template", "intro", "--dry-run"), "opted out")
+    ok("undo")
+    assert ok("show", str(lead), "--json").json()["opted_out"] is None
+
+
+def test_pace_waits_over_the_minute_limit_and_fills_the_day() -> None:
+    from pipectl.send import Pace
+
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    pace = Pace(per_minute=2, per_day=4, sent_today=1, clock=lambda: now[0], sleep=sleep)
+    for _ in range(3):
+        assert not pace.day_full()
+        pace.wait()
+        now[0] += 1
+    assert slept == [58.0]  # the third in a minute waits until the first is a minute old
+    assert pace.day_full()
+    assert Pace(per_minute=0, per_day=0, sent_today=10**6).day_full() is False

@@ -76,6 +76,9 @@ TABLE_COLUMNS = {
     "bounces": ("email", "at", "message_id"),
     "mail_seen": ("mailbox", "name", "batch"),
     "imap_folders": ("mailbox", "uidvalidity", "last_uid"),
+    # What sending keeps (SPEC §13).
+    "outbox": ("message_id", "campaign", "lead_id", "address", "subject", "state", "at"),
+    "optouts": ("lead_id", "at", "how"),
 }
 COPY_ROWS = 5000
 _NO_COMPANY = "COALESCE(company, '')"
