@@ -100,7 +100,7 @@ def running() -> Iterator[Dovecot]:
     try:
         folder.chmod(0o755)
         imap_port, imaps_port = free_ports(2)
-        _certificate(folder)
+        certificate(folder)
         (folder / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::\n", encoding="utf-8")
         (folder / "dovecot.conf").write_text(_config(folder, imap_port, imaps_port), encoding="utf-8")
         with (folder / "dovecot.log").open("ab") as log:
@@ -125,7 +125,7 @@ def free_ports(count: int) -> list[int]:
             sock.close()
 
 
-def _certificate(folder: Path) -> None:
+def certificate(folder: Path) -> None:
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
          "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem"), "-days", "2",

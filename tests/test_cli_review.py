@@ -140,23 +140,24 @@ def test_pipeline_level_findings(tmp_path: Path) -> None:
     ]
 
 
-def test_yes_applies_close_outs_and_last_chance_and_one_undo_reverts_them(tmp_path: Path, quiet_config: Path) -> None:
+def test_yes_applies_close_outs_lists_last_chance_by_hand_and_one_undo_reverts_them(
+    tmp_path: Path, quiet_config: Path
+) -> None:
     ids = scenario()
     before = snapshot()
     result = ok("review", "--yes")
-    assert "closed: 2, last chance sent: 1" in result.stderr
+    assert "closed: 2, last chance sent: 0" in result.stderr
+    # no [send] method: the last-chance message is not logged as sent (tests/test_cli_send.py sends it)
+    assert (
+        "send by hand (no [send] method in the config" in result.stderr and f"#{ids['chance']} Chance" in result.stderr
+    )
     closeout = ok("show", str(ids["closeout"]), "--json").json()
     assert (closeout["status"], closeout["lost_reason"]) == ("lost", "no response")
     assert ok("show", str(ids["old"]), "--json").json()["lost_reason"] == "past sales cycle"
     chance = ok("show", str(ids["chance"]), "--json").json()
-    assert chance["last_chance_at"] == "2026-11-30T09:00:00Z" and chance["status"] == "open"
-    sent = [entry for entry in chance["timeline"] if entry["type"] == "touchpoint"][-1]
-    assert (sent["kind"], sent["outcome"]) == ("email", "last-chance")
-    assert "Hi Chance," in sent["note"] and "Unless I hear from you" in sent["note"]
-    assert chance["next_action"] == "close-out decision: no reply to the last chance"
-    assert chance["cadence"] == "last chance sent 0 days ago"
-    # the other findings stay listed
-    assert {(f["kind"]) for f in ok("review", "--json").json()["findings"]} >= {"overdue", "uncontacted"}
+    assert chance["last_chance_at"] is None and chance["status"] == "open"
+    # the other findings stay listed, the last chance among them
+    assert {(f["kind"]) for f in ok("review", "--json").json()["findings"]} >= {"overdue", "uncontacted", "last_chance"}
     ok("undo")
     after = snapshot()
     assert (after["leads"], after["touchpoints"]) == (before["leads"], before["touchpoints"])
@@ -166,8 +167,8 @@ def test_apply_asks_at_each(quiet_config: Path, monkeypatch: pytest.MonkeyPatch)
     ids = scenario()
     monkeypatch.setattr(cli, "_interactive", lambda: True)
     # in order: overdue (next step + bad date, then good), close-outs most urgent first: old (no) and
-    # closeout (yes), last chance (no), no next step (skip)
-    answers = "call again\nsoonish\n+2d\nn\ny\nn\n\n"
+    # closeout (yes), no next step (skip); the last chance is not asked: no [send] method to send it
+    answers = "call again\nsoonish\n+2d\nn\ny\n\n"
     result = ok("review", "--apply", input=answers)
     assert "unrecognised date 'soonish'" in result.stderr
     overdue = ok("show", str(ids["overdue"]), "--json").json()

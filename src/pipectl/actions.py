@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 from pipectl import dates, leads, pipeline
 from pipectl.config import Config, default_owner
 from pipectl.errors import Ambiguous, ConfigError, NoDatabase, NotFound, PipectlError, Refused
-from pipectl.model import CLOSED, CONTACT_KINDS, LAST_CHANCE, Event, Finding, Lead, Status, Touchpoint
+from pipectl.model import CLOSED, CONTACT_KINDS, Event, Finding, Lead, Status, Touchpoint
 from pipectl.store import Filter, Store, bulk
 
 if TYPE_CHECKING:
     from pipectl import agenda, qualify, review
+    from pipectl.mail import outbox
 
 TOUCH_KINDS = (*CONTACT_KINDS, "note")
 MAX_ID_DIGITS = 18  # ids are SQLite 64-bit integers
@@ -826,30 +827,19 @@ def today(ctx: Context, owner: str | None = None, limit: int | None = None) -> t
     return items[:limit], sum(counts.values()) + closing
 
 
-def last_chance_message(ctx: Context, lead: Lead) -> str:
-    """The last-chance message for ``lead``: the template in the config folder, fields filled in."""
-    path = ctx.config.folder / LAST_CHANCE_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        from importlib import resources
+def last_chance_template(ctx: Context) -> outbox.Template:
+    """The last-chance message's template: ``templates/last-chance.txt`` in the config folder, else
+    ``last-chance.txt`` beside the config (where ``init`` writes it), else the built-in one."""
+    from pipectl.mail import outbox
 
-        text = resources.files("pipectl").joinpath(f"data/{LAST_CHANCE_FILE}").read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"last-chance template {path}: cannot read it ({exc})") from None
-    fields = {
-        "name": lead.name,
-        "first_name": lead.name.split()[0],
-        "company": lead.company or "your team",
-        "owner": lead.owner or ctx.config.owner,
-        "stage": lead.stage,
-    }
-    import string
+    for path in (ctx.config.folder / "templates" / LAST_CHANCE_FILE, ctx.config.folder / LAST_CHANCE_FILE):
+        try:
+            return outbox.parse_template("last-chance", path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"last-chance template {path}: cannot read it ({exc})") from None
+    from importlib import resources
 
-    return string.Template(text).safe_substitute(fields).strip()
-
-
-def log_last_chance(ctx: Context, lead_id: int, message: str) -> Lead:
-    """Log the last-chance message as sent (an outbound email, outcome ``last-chance``)."""
-    lead, _ = touch(ctx, str(lead_id), "email", outcome=LAST_CHANCE, note=message)
-    return lead
+    text = resources.files("pipectl").joinpath(f"data/{LAST_CHANCE_FILE}").read_text(encoding="utf-8")
+    return outbox.parse_template("last-chance", text)

@@ -1,9 +1,11 @@
 """`review --apply`: walk through the actionable findings and act on them, asking at each.
 
 Close-outs (lost, reason `no response` or `past sales cycle`) and last-chance messages need no typing,
-so ``--yes`` applies them; a next step for `overdue` / `no_next_step` needs text and a date, so it is
-only asked for. Each action is its own transaction (the lock is never held while waiting for the
-user), all in one event batch, so `undo` reverts the whole session. Nothing is deleted.
+so ``--yes`` applies them (a last-chance message is sent through ``[send]`` and logged once the account
+took it; without a method it is listed under "send by hand" and nothing is logged); a next step for
+`overdue` / `no_next_step` needs text and a date, so it is only asked for. Each action is its own
+transaction (the lock is never held while waiting for the user), all in one event batch, so `undo`
+reverts the whole session. Nothing is deleted.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pipectl.errors import PipectlError
 from pipectl.model import Finding, Status
 
 ACTIONABLE = ("close_out", "last_chance", "overdue", "no_next_step")
+BY_HAND = "send by hand"  # a last-chance message with no [send] method: listed, nothing logged
 
 
 def walk(ctx: actions.Context, findings: list[Finding], ask: bool) -> tuple[list[Finding], list[str]]:
@@ -24,6 +27,7 @@ def walk(ctx: actions.Context, findings: list[Finding], ask: bool) -> tuple[list
     left: list[Finding] = []
     failed: list[str] = []
     counts = {"closed": 0, "last chance sent": 0, "next step set": 0}
+    by_hand: list[str] = []
     for finding in findings:
         if finding.lead_id is None or finding.kind not in ACTIONABLE or finding.lead_id in done:
             if finding.lead_id not in done:
@@ -35,6 +39,9 @@ def walk(ctx: actions.Context, findings: list[Finding], ask: bool) -> tuple[list
             render.err(f"failed #{finding.lead_id}: {exc.message}")
             failed.append(f"#{finding.lead_id}")
             result = None
+        if result == BY_HAND:
+            by_hand.append(f"#{finding.lead_id} {finding.name}")
+            result = None
         if result is None:
             left.append(finding)
         else:
@@ -42,6 +49,11 @@ def walk(ctx: actions.Context, findings: list[Finding], ask: bool) -> tuple[list
             done.add(finding.lead_id)
     summary = ", ".join(f"{what}: {count}" for what, count in counts.items()) + f"; {len(left)} findings left"
     render.err(summary + (f"; failed: {', '.join(failed)}" if failed else ""))
+    if by_hand:
+        render.err(
+            "send by hand (no [send] method in the config, so nothing was sent or logged), then log it with"
+            f" `touch LEAD email --outcome last-chance`: {', '.join(by_hand)}"
+        )
     return left, failed
 
 
@@ -55,12 +67,18 @@ def _act(ctx: actions.Context, finding: Finding, ask: bool) -> str | None:
         actions.close(ctx, lead_id, Status.LOST, reason=reason)
         return "closed"
     if finding.kind == "last_chance":
-        message = actions.last_chance_message(ctx, actions.find(ctx, lead_id))
+        from pipectl import send
+
+        template = actions.last_chance_template(ctx)
+        if send.method(ctx) is None:
+            return BY_HAND
         if ask:
-            render.out(f"{label}: {finding.reason}\n---\n{message}\n---")
+            lead = actions.find(ctx, lead_id)
+            subject, body = template.fill({**send.fields(ctx, lead), "company": lead.company or "your team"})
+            render.out(f"{label}: {finding.reason}\n---\nSubject: {subject}\n\n{body}\n---")
             if not typer.confirm("Send it and log it as sent?", default=False):
                 return None
-        actions.log_last_chance(ctx, finding.lead_id or 0, message)
+        send.last_chance(ctx, finding.lead_id or 0, template)
         return "last chance sent"
     if not ask:
         return None

@@ -25,7 +25,7 @@ from typer.core import TyperGroup
 
 from pipectl import __version__, actions, render
 from pipectl.errors import PipectlError
-from pipectl.model import GroupBy, SortKey, Status, StatusFilter
+from pipectl.model import LAST_CHANCE, GroupBy, SortKey, Status, StatusFilter
 from pipectl.store.backend import redact
 
 
@@ -281,10 +281,11 @@ def show(
     found, timeline, qualification = actions.show(ctx, lead)
     step = cadence.describe(ctx.config, found, ctx.now)
     emails = actions.addresses(ctx.store(), found)
+    opted_out = ctx.store().opted_out([found.id]).get(found.id)
     if as_json:
-        render.print_json(render.show_json(found, emails, timeline, qualification, step))
+        render.print_json(render.show_json(found, emails, timeline, qualification, step, opted_out))
     else:
-        render.print_lead(found, timeline, qualification, ctx.config, step, emails)
+        render.print_lead(found, timeline, qualification, ctx.config, step, emails, opted_out)
 
 
 @app.command("edit")
@@ -1092,6 +1093,104 @@ def sync_calendar(
 # --- history -----------------------------------------------------------------------------------
 
 
+# --- mail out -------------------------------------------------------------------------------------
+
+
+@app.command("send")
+def send_mail(
+    lead: str = typer.Argument(..., help="Id, email, or part of the name or company."),
+    template: str = typer.Option(..., "--template", "-t", help="A template in the config folder's templates/."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the message; send nothing."),
+) -> None:
+    """Send one message to one lead through the [send] method; logged as an outbound email."""
+    from pipectl import send
+
+    draft = send.send(context(), lead, template, dry_run)
+    if dry_run:
+        from email import policy
+
+        render.out(draft.message.as_string(policy=policy.default.clone(utf8=True)).rstrip())
+    else:
+        render.out(f"sent {template!r} to {draft.lead.label} <{draft.address}>")
+
+
+@app.command("campaign")
+def campaign(
+    name: str = typer.Argument(..., help="The campaign's name: run it again to reach only those not reached yet."),
+    template: str = typer.Option(..., "--template", "-t", help="A template in the config folder's templates/."),
+    stage: str = typer.Option(None, "--stage", "-s"),
+    tag: str = typer.Option(None, "--tag"),
+    source: str = typer.Option(None, "--source"),
+    owner: str = typer.Option(None, "--owner"),
+    limit: int = typer.Option(None, "--limit", min=1, help="At most this many messages this run."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List who would get it; send nothing."),
+) -> None:
+    """Send a template to each matching open lead with a usable address, once per lead and campaign."""
+    from pipectl import dates, send
+
+    def say(line: str) -> None:
+        render.err(line)
+
+    done = send.campaign(
+        context(),
+        name,
+        template,
+        stage=stage,
+        tag=tag,
+        source=source,
+        owner=owner,
+        limit=limit,
+        dry_run=dry_run,
+        say=say,
+    )
+    if dry_run:
+        for draft in done.sent:
+            render.out(f"would send: {draft.lead.label} <{draft.address}>: {draft.subject}")
+    for line in done.failed:
+        render.err(f"not sent: {line}")
+    skipped = ", ".join(f"{why}: {count}" for why, count in sorted(done.skipped.items()))
+    verb = "would send" if dry_run else "sent"
+    render.err(f"{verb}: {len(done.sent)}" + (f"; skipped {skipped}" if skipped else ""))
+    if done.unsure:
+        unsure = ", ".join(lead.label for lead in done.unsure)
+        render.err(
+            "a run was killed while handing these over, so they are not sent again and not logged; look in your"
+            f" Sent folder and log them with `touch LEAD email` if they went: {unsure}"
+        )
+    if done.left:
+        render.err(
+            f"stopped at [send] max_per_day: {done.left} left; run it again after {dates.show(done.resume_at or '')}"
+        )
+
+
+@app.command("optout")
+def optout(lead: str = typer.Argument(..., help="Id, email, or part of the name or company.")) -> None:
+    """Never mail this lead from pipectl again: send refuses it, campaigns skip it, show says so."""
+    from pipectl import send
+
+    found, changed = send.optout(context(), lead)
+    render.out(f"{found.label} opted out" + ("" if changed else " (already)"))
+
+
+@app.command("templates")
+def templates() -> None:
+    """The message templates (the config folder's templates/) and the placeholders each uses."""
+    from pipectl import send
+    from pipectl.mail import outbox
+
+    ctx = context()
+    folder = send.templates_folder(ctx)
+    names = outbox.template_names(folder)
+    if not names:
+        render.out(f"no templates in {folder}: write NAME.txt there (a Subject: line, a blank line, the body)")
+    for name in names:
+        try:
+            used = outbox.load_template(folder, name).placeholders
+            render.out(f"{name}  " + " ".join(f"${field}" for field in used))
+        except PipectlError as exc:
+            render.out(f"{name}  (unusable: {exc.message})")
+
+
 @app.command("undo")
 def undo() -> None:
     """Revert the last command that changed data."""
@@ -1100,6 +1199,9 @@ def undo() -> None:
         render.out("nothing to undo")
         return
     render.out(f"undid: {events[0].command} ({len(events)} change{'s' if len(events) != 1 else ''})")
+    mailed = [event.data["touchpoint"] for event in events if "touchpoint" in event.data]
+    if any(point.get("external_id") and point.get("outcome") in ("sent", LAST_CHANCE) for point in mailed):
+        render.err("the touchpoints are gone from the log; mail already sent cannot be unsent")
 
 
 @app.command("mcp")

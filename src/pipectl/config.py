@@ -41,6 +41,7 @@ class Config:
     targets: dict[str, Any]
     calendar: Calendar
     mail: dict[str, Any]
+    send: dict[str, Any]
     checklist: Path
     checklist_named: bool  # set in the file (must exist) rather than the default (built-in if missing)
     gate_stage: str | None
@@ -109,6 +110,18 @@ def _whole(low: int = 0, high: int = 36_500) -> Check:
 
 def _text(value: Any) -> str | None:
     return None if isinstance(value, str) and value.strip() else "must be a non-empty string"
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if isinstance(value, str) and value.isprintable() else "must be a string on one line"
+
+
+def _sender(value: Any) -> str | None:
+    from email.utils import parseaddr
+
+    if value == "" or (isinstance(value, str) and "@" in parseaddr(value)[1] and value.isprintable()):
+        return None
+    return 'must be an address, e.g. "Taro Yamada <taro@example.co.jp>"'
 
 
 def _flag(value: Any) -> str | None:
@@ -231,6 +244,18 @@ SECTIONS: dict[str, dict[str, tuple[Any, Check]]] = {
         "me": ([], _addresses),  # empty: the owner, when the owner is an address
         "store_text": (True, _flag),
     },
+    "send": {
+        "method": ("", _one_of("", "smtp", "sendmail", "drafts")),  # empty: pipectl does not send
+        "host": ("", _optional_text),
+        "port": (587, _whole(1, 65535)),  # 587: STARTTLS; 465: TLS from the first byte
+        "user": ("", _optional_text),  # empty: the address of `from`
+        "from": ("", _sender),  # empty: the owner, when the owner is an address
+        "command": ("msmtp -t", _text),
+        "folder": ("", _optional_text),  # the drafts Maildir
+        "max_per_minute": (20, _whole(0, 10**6)),  # 0: no limit
+        "max_per_day": (500, _whole(0, 10**7)),
+        "footer": ("", lambda value: None if isinstance(value, str) else "must be a string"),
+    },
 }
 STAGE_KEYS: dict[str, tuple[Any, Check]] = {
     "name": (None, _text),
@@ -332,6 +357,7 @@ def parse(data: dict[str, Any], path: Path | None) -> Config:
         targets=_section(data, "targets", p),
         calendar=_calendar(_section(data, "calendar", p), currency, p),
         mail=_section(data, "mail", p),
+        send=_send(data, p),
         checklist=(folder / checklist).expanduser(),
         checklist_named="checklist" in qualification,
         gate_stage=gate_stage or None,
@@ -339,6 +365,18 @@ def parse(data: dict[str, Any], path: Path | None) -> Config:
         folder=folder,
         import_stages=import_stages,
     )
+
+
+def _send(data: dict[str, Any], p: _Problems) -> dict[str, Any]:
+    raw = data.get("send")
+    if isinstance(raw, dict) and "password" in raw:  # its value is never repeated
+        raise p.fail("send.password", "is not read from the config: set PIPECTL_SMTP_PASSWORD or use ~/.netrc")
+    send = _section(data, "send", p)
+    if send["method"] == "smtp" and not send["host"].strip():
+        raise p.fail("send.host", 'is needed for method "smtp" (e.g. "smtp.example.co.jp")')
+    if send["method"] == "drafts" and not send["folder"].strip():
+        raise p.fail("send.folder", 'is needed for method "drafts" (a Maildir, e.g. "~/Mail/Drafts")')
+    return send
 
 
 def _import_stages(data: dict[str, Any], names: list[str], p: _Problems) -> dict[str, str]:

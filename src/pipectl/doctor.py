@@ -105,7 +105,7 @@ def _config_check(ctx: actions.Context) -> Check:
     except PipectlError as exc:
         problems.append(exc.message)
     try:
-        actions.last_chance_message(ctx, Lead(0, "x", "x", "open", "", "", ""))
+        actions.last_chance_template(ctx)
     except PipectlError as exc:
         problems.append(exc.message)
     try:

@@ -237,8 +237,33 @@ def m008_daily_view_indexes() -> str:
         """
 
 
+@migration
+def m009_mail_out() -> str:
+    """What sending needs (SPEC §13). ``outbox``: one row per message pipectl hands to the rep's mail
+    account, written (state ``sending``) before the hand-over and set to ``sent`` in the transaction that
+    logs its touchpoint, so a run killed at any moment knows what may have gone: a campaign never sends
+    a lead its message twice. ``optouts``: the leads never to be mailed by pipectl again."""
+    return """
+        CREATE TABLE outbox (
+            message_id TEXT PRIMARY KEY,
+            campaign TEXT,
+            lead_id INTEGER NOT NULL,
+            address TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            state TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX outbox_campaign ON outbox (campaign, lead_id) WHERE campaign IS NOT NULL;
+        CREATE TABLE optouts (
+            lead_id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            how TEXT NOT NULL
+        )
+        """
+
+
 @python_migration
-def m009_settings(db: Backend) -> None:
+def m010_settings(db: Backend) -> None:
     """The pipeline's own settings, a row per key: its currency, which every view shows and ``--value``
     checks against, whatever config opens it later. A new database records the currency of the config
     that creates it; an older one, of the config that opens it first with this version (its amounts
@@ -274,6 +299,8 @@ INDEXES = {
     "leads_status_value": "CREATE INDEX IF NOT EXISTS leads_status_value ON leads (status, stage, value)",
     "leads_snoozed": "CREATE INDEX IF NOT EXISTS leads_snoozed ON leads (snoozed_until)"
     " WHERE snoozed_until IS NOT NULL",
+    "outbox_campaign": "CREATE INDEX IF NOT EXISTS outbox_campaign ON outbox (campaign, lead_id)"
+    " WHERE campaign IS NOT NULL",
 }
 
 

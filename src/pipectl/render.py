@@ -307,11 +307,13 @@ def show_json(
     timeline: list[dict[str, Any]],
     qualification: dict[str, Any] | None,
     cadence: str | None,
+    opted_out: str | None = None,
 ) -> dict[str, Any]:
-    """`show --json`: the lead object, its addresses, its timeline, its latest qualification and where it
-    is in the cadence."""
+    """`show --json`: the lead object, its addresses, its timeline, its latest qualification, where it
+    is in the cadence, and when it opted out of pipectl's mail."""
     return {
         **lead_json(lead),
+        "opted_out": opted_out,
         "emails": emails,
         "timeline": timeline,
         "qualification": qualification,
@@ -326,8 +328,11 @@ def print_lead(
     config: Config,
     cadence: str | None,
     emails: Sequence[dict[str, Any]] = (),
+    opted_out: str | None = None,
 ) -> None:
     fields = [*lead_fields(lead, config), ("cadence", cadence or ""), *qualification_lines(qualification)]
+    if opted_out:
+        fields.append(("opted out", f"{dates.show(opted_out)}: pipectl sends it no mail"))
     fields[2:3] = [("email" if entry["main"] else "other email", _address(entry)) for entry in emails] or fields[2:3]
     fields = [(name, text) for name, text in fields if text]
     rows = [[dates.show(entry["at"]), describe(entry)] for entry in timeline]

@@ -174,6 +174,12 @@ class _Sync:
             self.log(store, record, lead_id, direction, note)
         if direction == "in" and self.asks_to_unsubscribe(record):
             summary.unsubscribe.append(f"{record.from_address} ({record.subject})")
+            if not summary.dry_run:  # SPEC §13: pipectl never mails them again
+                for lead_id in fresh:
+                    lead = store.get_lead(lead_id)
+                    assert lead is not None
+                    store.opt_out(lead, self.ctx.now_iso, f"asked by mail {record.message_id}")
+                self.wrote = True
 
     def logged(self, store: Store, message_id: str, lead_id: int) -> bool:
         return (message_id, lead_id) in self.done or (lead_id > 0 and lead_id in store.logged_leads(message_id))

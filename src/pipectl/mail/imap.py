@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import imaplib
 import ipaddress
-import netrc
-import os
 import re
 import socket
 import ssl
@@ -40,12 +38,12 @@ from datetime import UTC
 from email import policy
 from email.parser import BytesHeaderParser
 from functools import partial
-from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
 from pipectl.errors import NotFound, PipectlError
+from pipectl.mail import secret
 from pipectl.mail.record import MailRecord, record_from_headers
 
 PASSWORD_ENV = "PIPECTL_IMAP_PASSWORD"
@@ -120,30 +118,7 @@ def credentials(url: ImapUrl) -> tuple[str, str]:
     """The user and password for ``url``: ``PIPECTL_IMAP_PASSWORD`` with the URL's user, else the
     ``~/.netrc`` entry for the host (``NETRC`` names another file) whose login is the URL's user (any
     login when the URL names none)."""
-    password = os.environ.get(PASSWORD_ENV)
-    if password:
-        if not url.user:
-            raise PipectlError(f"{url}: the URL names no user; write {URL_FORM}")
-        return url.user, password
-    path = Path(os.environ.get("NETRC") or Path.home() / ".netrc")
-    missing = PipectlError(
-        f"{url}: no password: set {PASSWORD_ENV}, or add "
-        f"'machine {url.host} login {url.user or 'USER'} password ...' to {path}"
-    )
-    if not path.exists():
-        raise missing
-    try:
-        entry = netrc.netrc(str(path)).authenticators(url.host)
-    except OSError as exc:
-        raise PipectlError(f"{path}: cannot read it ({exc.strerror})") from None
-    except netrc.NetrcParseError as exc:  # its message can quote a token of the file, a password maybe
-        raise PipectlError(f"{path}: not a valid .netrc file (line {exc.lineno})") from None
-    if entry is None:
-        raise missing
-    login, _, netrc_password = entry
-    if not netrc_password or (url.user and login and login != url.user) or not (url.user or login):
-        raise missing
-    return url.user or login, netrc_password
+    return secret.credentials(str(url), url.host, url.user, PASSWORD_ENV, f"the URL as {URL_FORM}")
 
 
 def connect(url: ImapUrl, timeout: float = TIMEOUT) -> Session:

@@ -77,6 +77,9 @@ TABLE_COLUMNS = {
     "bounces": ("email", "at", "message_id"),
     "mail_seen": ("mailbox", "name", "batch"),
     "imap_folders": ("mailbox", "uidvalidity", "last_uid"),
+    # What sending keeps (SPEC §13).
+    "outbox": ("message_id", "campaign", "lead_id", "address", "subject", "state", "at"),
+    "optouts": ("lead_id", "at", "how"),
 }
 COPY_ROWS = 5000
 _NO_COMPANY = "COALESCE(company, '')"
@@ -1123,6 +1126,52 @@ class Store:
         """The event that says what one sync did (and owns the Maildir names it read)."""
         self._record(None, "sync", info)
 
+    # --- mail out -------------------------------------------------------------------------------
+
+    def outbox_reached(self, campaign: str) -> dict[int, str]:
+        """The leads ``campaign`` sent to or was handing a message to: lead id -> state (``sent``, or
+        ``sending`` for a hand-over a killed run left unfinished)."""
+        rows = self.db.stream("SELECT lead_id, state FROM outbox WHERE campaign = ?", (campaign,))
+        return {row[0]: row[1] for row in rows}
+
+    def outbox_count_since(self, at: str) -> int:
+        """Messages handed over (or being handed over) since ``at``: what the daily limit counts."""
+        return int(self.conn.execute("SELECT COUNT(*) FROM outbox WHERE at >= ?", (at,)).fetchone()[0])
+
+    def outbox_begin(self, message_id: str, campaign: str | None, lead: Lead, address: str, subject: str) -> None:
+        """Record that a message is about to be handed over (committed before it is)."""
+        self.conn.execute(
+            "INSERT INTO outbox (message_id, campaign, lead_id, address, subject, state, at)"
+            " VALUES (?, ?, ?, ?, ?, 'sending', ?)",
+            (message_id, campaign, lead.id, address, subject, self._now),
+        )
+
+    def outbox_end(self, message_id: str, sent: bool) -> None:
+        """The hand-over's result: ``sent``, or not sent at all (the row goes, so a later run tries again)."""
+        if sent:
+            self.conn.execute("UPDATE outbox SET state = 'sent' WHERE message_id = ?", (message_id,))
+        else:
+            self.conn.execute("DELETE FROM outbox WHERE message_id = ?", (message_id,))
+
+    def opted_out(self, lead_ids: Sequence[int]) -> dict[int, str]:
+        """Of ``lead_ids``, those opted out: lead id -> when."""
+        if not lead_ids:
+            return {}
+        rows = self.conn.execute(
+            f"SELECT lead_id, at FROM optouts WHERE lead_id IN ({', '.join('?' for _ in lead_ids)})", list(lead_ids)
+        )
+        return {row[0]: row[1] for row in rows}
+
+    def opt_out(self, lead: Lead, at: str, how: str) -> bool:
+        """Mark ``lead`` opted out (``how``: the command, or the message that asked): one event, which undo
+        reverses; False when it already was."""
+        if self.opted_out([lead.id]):
+            return False
+        self.may_change(lead)
+        self.conn.execute("INSERT INTO optouts (lead_id, at, how) VALUES (?, ?, ?)", (lead.id, at, how))
+        self._record(lead.id, "optout", {"optout": [lead.id, at, how]})
+        return True
+
     def _revert_mail(self, event: Event) -> None:
         data = event.data
         for email in data.get("emails_added", []):
@@ -1134,6 +1183,8 @@ class Store:
             self.conn.execute("DELETE FROM bounces WHERE email = ?", (email,))
             if data["was"]:
                 self.conn.execute("INSERT INTO bounces (email, at, message_id) VALUES (?, ?, ?)", (email, *data["was"]))
+        if "optout" in data:
+            self.conn.execute("DELETE FROM optouts WHERE lead_id = ?", (data["optout"][0],))
         if "imap" in data:
             mailbox, *old = data["imap"]
             self.conn.execute("DELETE FROM imap_folders WHERE mailbox = ?", (mailbox,))

@@ -168,8 +168,9 @@ def advance_batches(conn: Any) -> None:
 
 
 # What `sync` keeps: what each mailbox has had read, and the addresses that bounced (state of a mailbox
-# or of an address, not of a lead: every rep syncs their own mail into them).
-MAIL_TABLES = "bounces, mail_seen, imap_folders, lead_emails"
+# or of an address, not of a lead: every rep syncs their own mail into them); what `send` keeps: the
+# outbox and the opt-outs (every rep sends their own mail).
+MAIL_TABLES = "bounces, mail_seen, imap_folders, lead_emails, outbox, optouts"
 
 
 def grant(conn: Any) -> None:

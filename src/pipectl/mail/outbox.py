@@ -1,0 +1,302 @@
+"""Mail out (SPEC §13): the message, the templates, and the three ways of handing it to the rep's account.
+
+:func:`build` makes a well-formed plain-text message (``email.message.EmailMessage``: UTF-8 headers
+encoded per RFC 2047, a Date, a Message-ID on the sender's domain). :func:`method` gives the configured
+hand-over, one of three small classes behind :class:`Method`: :class:`Smtp` (submission on 587 with
+STARTTLS, or 465 with TLS; the password from ``PIPECTL_SMTP_PASSWORD`` or ``~/.netrc``), :class:`Sendmail`
+(any sendmail-compatible command, ``msmtp -t``), :class:`Drafts` (a Maildir the mail client shows as
+Drafts). A hand-over that certainly did not happen raises :class:`NotSent` (``temporary``: a 4xx, to try
+again on a later run; ``fatal``: the account itself failed, so the run stops); anything else that
+stops it (a kill, a dropped connection) leaves the caller not knowing, which the caller's outbox keeps.
+The module knows nothing of leads or the database.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shlex
+import socket
+import string
+import subprocess
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from email import policy, quoprimime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pipectl.errors import ConfigError, NotFound, PipectlError
+from pipectl.mail import secret
+
+if TYPE_CHECKING:
+    import smtplib
+
+PASSWORD_ENV = "PIPECTL_SMTP_PASSWORD"
+TIMEOUT = 30.0  # seconds for the server to answer
+TEMPLATE_SUFFIX = ".txt"
+MAX_LINE = 998  # RFC 5322: longer lines need an encoding
+
+
+class NotSent(PipectlError):
+    """The message was certainly not handed over."""
+
+    def __init__(self, message: str, *, temporary: bool = False, fatal: bool = False) -> None:
+        super().__init__(message)
+        self.temporary = temporary
+        self.fatal = fatal
+
+
+# --- templates -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    subject: str
+    body: str
+
+    @property
+    def placeholders(self) -> list[str]:
+        """The fields it uses, in order of first use."""
+        found: list[str] = []
+        for text in (self.subject, self.body):
+            for name in string.Template(text).get_identifiers():
+                if name not in found:
+                    found.append(name)
+        return found
+
+    def fill(self, fields: dict[str, str]) -> tuple[str, str]:
+        """(subject, body) with ``fields`` in; a placeholder ``fields`` lacks is an error naming it."""
+        missing = [name for name in self.placeholders if name not in fields]
+        if missing:
+            raise PipectlError(
+                f"template {self.name!r}: ${missing[0]} cannot be filled (fields: {', '.join(sorted(fields))});"
+                " nothing was sent"
+            )
+        try:
+            return tuple(string.Template(text).substitute(fields).strip() for text in (self.subject, self.body))  # type: ignore[return-value]
+        except ValueError as exc:  # a lone $ not followed by a name: write $$
+            raise PipectlError(f"template {self.name!r}: {exc} (write $$ for a dollar sign)") from None
+
+
+def parse_template(name: str, text: str) -> Template:
+    """A template file: a ``Subject:`` line, a blank line, the body."""
+    head, blank, body = text.replace("\r\n", "\n").lstrip("\ufeff").partition("\n\n")
+    key, colon, subject = head.partition(":")
+    if not colon or key.strip().lower() != "subject" or "\n" in head.strip() or not subject.strip() or not blank:
+        raise ConfigError(f"template {name!r}: it must start with a 'Subject: ...' line, then a blank line, the body")
+    return Template(name, subject.strip(), body.strip())
+
+
+def load_template(folder: Path, name: str) -> Template:
+    path = folder / f"{name}{TEMPLATE_SUFFIX}"
+    if "/" in name or not path.is_file():
+        names = ", ".join(template_names(folder)) or "none yet"
+        raise NotFound(f"no template {name!r}: {path} does not exist (templates: {names})")
+    try:
+        return parse_template(name, path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"template {path}: cannot read it ({exc})") from None
+
+
+def template_names(folder: Path) -> list[str]:
+    return sorted(path.stem for path in folder.glob(f"*{TEMPLATE_SUFFIX}") if path.is_file())
+
+
+# --- the message ---------------------------------------------------------------------------------
+
+
+def address(sender: str) -> str:
+    """The bare address of a ``Name <address>`` sender."""
+    return parseaddr(sender)[1]
+
+
+def build(
+    sender: str,
+    to: tuple[str, str],
+    subject: str,
+    body: str,
+    now: datetime,
+    unsubscribe: bool = False,
+) -> EmailMessage:
+    """A plain-text message from ``sender`` to ``to`` (name, address), its Message-ID on the sender's
+    domain; ``unsubscribe`` adds List-Unsubscribe (a mailto: to the sender, SPEC §13)."""
+    name, mail = to
+    own = address(sender)
+    message = EmailMessage()
+    try:
+        message["From"] = _header("From", sender)
+        message["To"] = Address(display_name=" ".join(name.split()), addr_spec=mail)
+    except (ValueError, IndexError) as exc:
+        raise PipectlError(f"cannot address a message to {mail!r}: {exc}") from None
+    message["Subject"] = " ".join(subject.split())
+    message["Date"] = _header("Date", format_datetime(now))
+    message["Message-ID"] = make_msgid(domain=own.rpartition("@")[2])
+    if unsubscribe:
+        message["List-Unsubscribe"] = _header("List-Unsubscribe", f"<mailto:{own}?subject=unsubscribe>")
+    # What set_content would write, with its three headers parsed once a run rather than once a message.
+    text = body + "\n"
+    plain = text.isascii() and all(len(line) <= MAX_LINE for line in text.splitlines())
+    message["MIME-Version"] = _header("MIME-Version", "1.0")
+    message["Content-Type"] = _header("Content-Type", 'text/plain; charset="utf-8"')
+    message["Content-Transfer-Encoding"] = _header("Content-Transfer-Encoding", "7bit" if plain else "quoted-printable")
+    message.set_payload(text if plain else quoprimime.body_encode(text.encode("utf-8").decode("latin-1")))
+    return message
+
+
+@functools.cache
+def _header(name: str, value: str) -> Any:
+    """A parsed header: the same From, Date and MIME headers go on every message of a campaign, and
+    parsing is most of the email package's time."""
+    return policy.default.header_factory(name, value)
+
+
+# --- the three methods ---------------------------------------------------------------------------
+
+
+class Method(Protocol):
+    """How a message reaches the rep's account."""
+
+    name: str
+
+    def hand_over(self, message: EmailMessage, sender: str, to: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Smtp:
+    """SMTP submission: 465 is TLS from the first byte, any other port upgrades with STARTTLS (a server
+    that does not offer it is refused, as the password would cross in clear). Connected on first use."""
+
+    name = "smtp"
+
+    def __init__(self, host: str, port: int, user: str, timeout: float = TIMEOUT) -> None:
+        self.host, self.port, self.user, self.timeout = host, port, user, timeout
+        self._client: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        import smtplib
+        import ssl
+
+        where = f"SMTP server {self.host}:{self.port}"
+        user, password = secret.credentials(where, self.host, self.user, PASSWORD_ENV, '[send] user = "..."')
+        context = ssl.create_default_context()
+        try:
+            if self.port == 465:
+                client: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+            else:
+                client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                client.ehlo()
+                if not client.has_extn("starttls"):
+                    client.close()
+                    raise NotSent(f"{where} does not offer STARTTLS: the password would cross in clear", fatal=True)
+                client.starttls(context=context)
+                client.ehlo()
+            client.login(user, password)
+        except smtplib.SMTPAuthenticationError:
+            raise NotSent(f"{where} refused the login of {user!r}", fatal=True) from None
+        except ssl.SSLError as exc:
+            raise NotSent(f"{where}: TLS failed ({exc.reason or exc})", fatal=True) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise NotSent(f"{where} cannot be reached ({exc.__class__.__name__}: {exc})", fatal=True) from None
+        return client
+
+    def hand_over(self, message: EmailMessage, sender: str, to: str) -> None:
+        import smtplib
+
+        if self._client is None:
+            self._client = self._connect()
+        try:
+            self._client.send_message(message, from_addr=sender, to_addrs=[to])
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()))
+            raise _answer(f"the server refused {to}", code, text) from None
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+            raise _answer(f"the server refused the message to {to}", exc.smtp_code, exc.smtp_error) from None
+
+    def close(self) -> None:
+        if self._client is not None:
+            import smtplib
+
+            try:
+                self._client.quit()
+            except (smtplib.SMTPException, OSError):
+                self._client.close()
+            self._client = None
+
+
+def _answer(what: str, code: int, text: bytes | str) -> NotSent:
+    said = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    temporary = 400 <= code < 500
+    later = "; it is tried again on the next run" if temporary else ""
+    return NotSent(f"{what}: {code} {' '.join(said.split())}{later}", temporary=temporary)
+
+
+class Sendmail:
+    """A sendmail-compatible command that reads the recipients from the headers (``msmtp -t``)."""
+
+    name = "sendmail"
+    TEMPFAIL = 75  # sendmail's EX_TEMPFAIL: try again later
+
+    def __init__(self, command: str) -> None:
+        self.argv = shlex.split(command)
+
+    def hand_over(self, message: EmailMessage, sender: str, to: str) -> None:
+        try:
+            done = subprocess.run(self.argv, input=message.as_bytes(), capture_output=True, timeout=TIMEOUT * 4)
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise NotSent(f"[send] command {self.argv[0]!r} cannot run ({exc})", fatal=True) from None
+        if done.returncode:
+            said = " ".join(done.stderr.decode("utf-8", "replace").split())[:300]
+            raise NotSent(
+                f"[send] command {self.argv[0]!r} exited with {done.returncode} for {to}{': ' + said if said else ''}",
+                temporary=done.returncode == self.TEMPFAIL,
+                fatal=done.returncode != self.TEMPFAIL,
+            )
+
+    def close(self) -> None:
+        return None
+
+
+class Drafts:
+    """A Maildir: each message becomes a draft (flag D, in ``cur``) for the rep to read and send."""
+
+    name = "drafts"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        if not all((folder / part).is_dir() for part in ("cur", "new", "tmp")):
+            raise NotSent(f"[send] folder {folder} is not a Maildir (it needs cur, new and tmp)", fatal=True)
+        self._count = 0
+
+    def hand_over(self, message: EmailMessage, sender: str, to: str) -> None:
+        self._count += 1
+        unique = f"{time.time_ns()}.P{os.getpid()}Q{self._count}.{socket.gethostname().replace('/', '_')}"
+        temporary = self.folder / "tmp" / unique
+        try:
+            with temporary.open("xb") as file:
+                file.write(message.as_bytes())
+                file.flush()
+                os.fsync(file.fileno())
+            temporary.rename(self.folder / "cur" / f"{unique}:2,D")
+        except OSError as exc:
+            temporary.unlink(missing_ok=True)
+            raise NotSent(f"cannot write the draft in {self.folder} ({exc.strerror})", fatal=True) from None
+
+    def close(self) -> None:
+        return None
+
+
+def method(send: dict[str, Any], sender: str) -> Method | None:
+    """The configured method (``[send]``), or None when none is set."""
+    if send["method"] == "smtp":
+        return Smtp(send["host"].strip(), send["port"], send["user"].strip() or address(sender))
+    if send["method"] == "sendmail":
+        return Sendmail(send["command"])
+    if send["method"] == "drafts":
+        return Drafts(Path(send["folder"]).expanduser())
+    return None

@@ -1,0 +1,295 @@
+"""`send`, `campaign`, `optout` and the review's last-chance message: mail out through the rep's account (SPEC §13).
+
+The outbox (a table the store keeps) is the one place that knows what went: before a message is handed
+over its row is committed as ``sending``; once the account took it, the row turns ``sent`` in the same
+transaction that logs the outbound ``email`` touchpoint (outcome ``sent``, the Message-ID as its
+``external_id``, so a synced reply threads to it) and lets the cadence schedule the next attempt, exactly
+as a typed ``touch LEAD email`` does. A hand-over that certainly failed removes the row (a 4xx is tried
+again on the next run). A row left ``sending`` means the run was killed during the hand-over: whether
+the account took the message cannot be known, so the campaign never sends that lead the message again
+and logs nothing for it; it lists the lead so the rep can look in the Sent folder (and log it by hand).
+All the writes of one command share one event batch: ``undo`` removes a campaign's touchpoints as one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+from pipectl import dates
+from pipectl.actions import Context, _after_touch, _log, find, list_leads, resolve
+from pipectl.errors import ConfigError, PipectlError, Refused
+from pipectl.mail import outbox
+from pipectl.model import LAST_CHANCE, Lead, Touchpoint
+
+SENT = "sent"
+# Why a campaign passes a lead by, in the order they are checked (the summary counts each).
+SKIPS = ("closed", "no address", "opted out", "bouncing", "already reached", "handed over when killed")
+
+
+def sender(ctx: Context) -> str:
+    """The From of pipectl's mail: ``[send] from``, else the owner when it is an address."""
+    given = ctx.config.send["from"].strip() or (ctx.me or "")
+    if "@" not in outbox.address(given):
+        raise ConfigError('set [send] from = "Your Name <you@example.com>" in the config: pipectl sends as you')
+    return given
+
+
+def method(ctx: Context) -> outbox.Method | None:
+    return outbox.method(ctx.config.send, sender(ctx)) if ctx.config.send["method"] else None
+
+
+def _required_method(ctx: Context) -> outbox.Method:
+    hand = method(ctx)
+    if hand is None:
+        raise ConfigError('no [send] method in the config: set method = "smtp", "sendmail" or "drafts"; nothing sent')
+    return hand
+
+
+def fields(ctx: Context, lead: Lead) -> dict[str, str]:
+    """What a template can use for ``lead``: a field the lead has no value for is left out, so the
+    template that uses it is an error naming it."""
+    found = {
+        "first_name": lead.name.split()[0] if lead.name.split() else "",
+        "name": lead.name,
+        "company": lead.company,
+        "owner": lead.owner or ctx.config.owner,
+        "stage": lead.stage,
+        "value": f"{lead.value:,}" if lead.value is not None else None,
+    }
+    extra = {str(key): str(value) for key, value in lead.extra.items() if value not in (None, "")}
+    return {**extra, **{key: value for key, value in found.items() if value}}
+
+
+def usable_address(ctx: Context, lead: Lead) -> tuple[str | None, str | None]:
+    """(the address to write to, None) or (None, why not: ``no address`` / ``bouncing``)."""
+    store = ctx.store()
+    addresses = [address for address in [lead.email, *store.emails_of(lead.id)] if address]
+    if not addresses:
+        return None, "no address"
+    bounced = store.bounces_of(addresses)
+    for address in addresses:
+        if address not in bounced:
+            return address, None
+    return None, "bouncing"
+
+
+@dataclass
+class Draft:
+    """A message ready to go to one lead."""
+
+    lead: Lead
+    address: str
+    message: EmailMessage
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"])
+
+
+def compose(ctx: Context, lead: Lead, template: outbox.Template, campaign: bool, fill: dict[str, str]) -> Draft:
+    """The message for ``lead``, or a PipectlError saying why there is none (nothing is sent)."""
+    if ctx.store().opted_out([lead.id]):
+        raise Refused(f"{lead.label} opted out: pipectl sends it nothing")
+    address, why = usable_address(ctx, lead)
+    if address is None:
+        raise PipectlError(f"{lead.label} has {'no address' if why == 'no address' else 'only bouncing addresses'}")
+    subject, body = template.fill(fill)
+    footer = ctx.config.send["footer"].strip()
+    if campaign and footer:
+        body = f"{body}\n\n-- \n{footer}"
+    return Draft(lead, address, outbox.build(sender(ctx), (lead.name, address), subject, body, ctx.now, campaign))
+
+
+def deliver(
+    ctx: Context, hand: outbox.Method, draft: Draft, campaign: str | None = None, outcome: str = SENT
+) -> Touchpoint:
+    """Hand ``draft`` over and log it (see the module docstring for the order of the writes)."""
+    message_id = str(draft.message["Message-ID"])
+    with ctx.writing() as store:
+        store.outbox_begin(message_id, campaign, draft.lead, draft.address, draft.subject)
+    try:
+        hand.hand_over(draft.message, outbox.address(sender(ctx)), draft.address)
+    except outbox.NotSent:
+        with ctx.writing() as store:
+            store.outbox_end(message_id, sent=False)
+        raise
+    touchpoint = Touchpoint(0, draft.lead.id, "email", ctx.now_iso, "out", outcome, draft.subject, message_id)
+    with ctx.writing() as store:
+        store.outbox_end(message_id, sent=True)
+        lead = resolve(store, str(draft.lead.id))
+        _log(store, lead, touchpoint, ctx.now_iso, _after_touch(ctx, store, lead, touchpoint, {}))
+    return touchpoint
+
+
+def send(ctx: Context, ref: str, template_name: str, dry_run: bool) -> Draft:
+    """``send LEAD --template NAME``: the message (with ``dry_run``, only rendered)."""
+    template = outbox.load_template(templates_folder(ctx), template_name)
+    lead = find(ctx, ref)
+    draft = compose(ctx, lead, template, False, fields(ctx, lead))
+    if dry_run:
+        return draft
+    hand = _required_method(ctx)
+    try:
+        deliver(ctx, hand, draft)
+    finally:
+        hand.close()
+    return draft
+
+
+def templates_folder(ctx: Context) -> Path:
+    return ctx.config.folder / "templates"
+
+
+def optout(ctx: Context, ref: str, how: str = "optout") -> tuple[Lead, bool]:
+    """Mark a lead opted out; (the lead, whether it was not already)."""
+    with ctx.writing() as store:
+        lead = resolve(store, ref)
+        return lead, store.opt_out(lead, ctx.now_iso, how)
+
+
+# --- campaigns -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Campaign:
+    """What a campaign run did (or, dry, would do)."""
+
+    sent: list[Draft] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+    unsure: list[Lead] = field(default_factory=list)  # handed over when a run was killed: not sent again
+    failed: list[str] = field(default_factory=list)  # one line per lead whose message was refused
+    left: int = 0  # not sent because the daily limit was reached
+    resume_at: str | None = None
+
+
+@dataclass
+class Pace:
+    """``max_per_minute`` (wait) and ``max_per_day`` (stop); 0 lifts a limit."""
+
+    per_minute: int
+    per_day: int
+    sent_today: int
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    _recent: list[float] = field(default_factory=list)
+
+    def day_full(self) -> bool:
+        return bool(self.per_day) and self.sent_today >= self.per_day
+
+    def wait(self) -> None:
+        if self.per_minute:
+            self._recent = [moment for moment in self._recent if self.clock() - moment < 60]
+            if len(self._recent) >= self.per_minute:
+                self.sleep(60 - (self.clock() - self._recent[0]))
+        self._recent.append(self.clock())
+        self.sent_today += 1
+
+
+def campaign(
+    ctx: Context,
+    name: str,
+    template_name: str,
+    *,
+    stage: str | None = None,
+    tag: str | None = None,
+    source: str | None = None,
+    owner: str | None = None,
+    limit: int | None = None,
+    dry_run: bool = False,
+    say: Callable[[str], None] = lambda line: None,
+) -> Campaign:
+    """One message to each matching open lead not reached yet (SPEC §13); ``say`` gets a line per lead sent
+    or refused as it goes."""
+    name = name.strip()
+    if not name or not name.isprintable():
+        raise PipectlError("a campaign needs a name on one line, e.g. webinar-dec")
+    template = outbox.load_template(templates_folder(ctx), template_name)
+    hand = None if dry_run else _required_method(ctx)
+    store = ctx.store()
+    candidates = [
+        lead
+        for lead in list_leads(ctx, stage=stage, status="all", tag=tag, owner=owner)
+        if source is None or (lead.source or "").casefold() == source.strip().casefold()
+    ]
+    reached = store.outbox_reached(name)
+    opted = store.opted_out([lead.id for lead in candidates])
+    day_ago = dates.to_iso(ctx.now - timedelta(days=1))
+    send_config = ctx.config.send
+    pace = Pace(send_config["max_per_minute"], send_config["max_per_day"], store.outbox_count_since(day_ago))
+    result = Campaign()
+    queue: list[Draft] = []
+    for lead in candidates:
+        why = _skip(ctx, lead, reached, opted)
+        if why:
+            result.skipped[why] += 1
+            if why == "handed over when killed":
+                result.unsure.append(lead)
+            continue
+        try:
+            queue.append(compose(ctx, lead, template, True, fields(ctx, lead)))
+        except PipectlError as exc:
+            result.failed.append(exc.message)
+    if limit is not None:
+        queue = queue[:limit]
+    if dry_run:
+        result.sent = queue
+        return result
+    assert hand is not None
+    try:
+        for index, draft in enumerate(queue):
+            if pace.day_full():
+                result.left = len(queue) - index
+                result.resume_at = dates.to_iso(ctx.now + timedelta(days=1))
+                break
+            pace.wait()
+            try:
+                deliver(ctx, hand, draft, campaign=name)
+            except outbox.NotSent as exc:
+                if exc.fatal:
+                    raise
+                result.failed.append(f"{draft.lead.label}: {exc.message}")
+                say(f"not sent: {draft.lead.label}: {exc.message}")
+                continue
+            result.sent.append(draft)
+            say(f"sent: {draft.lead.label} <{draft.address}>")
+    finally:
+        hand.close()
+    return result
+
+
+def _skip(ctx: Context, lead: Lead, reached: dict[int, str], opted: dict[int, str]) -> str | None:
+    if not lead.is_open:
+        return "closed"
+    address, why = usable_address(ctx, lead)
+    if address is None:
+        return why
+    if lead.id in opted:
+        return "opted out"
+    if lead.id in reached:
+        return "already reached" if reached[lead.id] == SENT else "handed over when killed"
+    return None
+
+
+# --- the review's last-chance message ------------------------------------------------------------
+
+
+def last_chance(ctx: Context, lead_id: int, template: outbox.Template) -> Draft | None:
+    """Send ``lead_id`` its last-chance message through ``[send]`` and log it (outcome ``last-chance``);
+    None when no method is set: nothing is sent or logged (the rep sends it by hand)."""
+    hand = method(ctx)
+    if hand is None:
+        return None
+    lead = find(ctx, str(lead_id))
+    fill = {**fields(ctx, lead), "company": lead.company or "your team"}
+    draft = compose(ctx, lead, template, False, fill)
+    try:
+        deliver(ctx, hand, draft, outcome=LAST_CHANCE)
+    finally:
+        hand.close()
+    return draft

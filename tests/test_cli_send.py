@@ -1,0 +1,357 @@
+"""Mail out (SPEC §13) through the CLI: `send`, `campaign`, `optout`, `templates` and `review --yes`, against a
+real SMTP server on loopback (tests/smtpd.py: STARTTLS and AUTH), a fake sendmail command and a drafts
+Maildir; asserting on what the server received and on the database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import smtpd
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from smtpd import PASSWORD, USER, Received, Server
+
+import pytest
+
+from conftest import add, assert_error, database, ok, query, run, snapshot
+from pipectl.store import Store
+
+pytestmark = pytest.mark.backends
+
+SENDER = "山田 太郎 <taro@example.co.jp>"
+INTRO = "Subject: $first_name, a note about $company\n\nHi $first_name,\n\nShall we talk about $company?\n\n$owner\n"
+
+
+@pytest.fixture(scope="module")
+def smtp_server() -> Iterator[Server]:
+    with smtpd.running() as running:
+        yield running
+
+
+@pytest.fixture
+def server(smtp_server: Server, monkeypatch: pytest.MonkeyPatch, isolated: Path) -> Server:
+    """The server, emptied, trusted, and the password given the documented way (~/.netrc kept out)."""
+    smtp_server.received.clear()
+    smtp_server.on_message = None
+    smtp_server.busy = True
+    monkeypatch.setenv("SSL_CERT_FILE", str(smtp_server.cert))
+    monkeypatch.setenv("PIPECTL_SMTP_PASSWORD", PASSWORD)
+    monkeypatch.setenv("NETRC", str(isolated / "no-netrc"))
+    return smtp_server
+
+
+def folder(isolated: Path) -> Path:
+    return isolated / "config" / "pipectl"
+
+
+def configure(isolated: Path, send: str) -> None:
+    (folder(isolated) / "templates").mkdir(parents=True, exist_ok=True)
+    (folder(isolated) / "config.toml").write_text(
+        f'owner = "taro"\n[send]\nfrom = "{SENDER}"\n{send}\n', encoding="utf-8"
+    )
+    (folder(isolated) / "templates" / "intro.txt").write_text(INTRO, encoding="utf-8")
+
+
+def smtp(isolated: Path, server: Server, extra: str = "") -> None:
+    configure(isolated, f'method = "smtp"\nhost = "127.0.0.1"\nport = {server.port}\nuser = "{USER}"\n{extra}')
+
+
+def touchpoints(lead: int) -> list[dict[str, object]]:
+    return [entry for entry in ok("show", str(lead), "--json").json()["timeline"] if entry["type"] == "touchpoint"]
+
+
+def test_send_over_smtp_is_well_formed_logged_and_schedules_like_a_typed_touch(isolated: Path, server: Server) -> None:
+    smtp(isolated, server)
+    lead = add("鈴木 花子", "--company", "株式会社ACME", "--email", "hanako@acme.example")
+    typed = add("Typed Twin", "--company", "Acme", "--email", "twin@acme.example")
+    result = ok("send", str(lead), "--template", "intro")
+    assert f"sent 'intro' to #{lead}" in result.stdout
+    [got] = server.received
+    assert (got.sender, got.recipients) == ("taro@example.co.jp", ["hanako@acme.example"])
+    raw = got.message.as_bytes()
+    assert b"=?utf-8?" in raw.lower() and "鈴木".encode() not in raw.split(b"\n\n")[0]  # RFC 2047 headers
+    message = got.message
+    assert str(message["Subject"]) == "鈴木, a note about 株式会社ACME"
+    assert str(message["From"]) == SENDER and "hanako@acme.example" in str(message["To"])
+    assert message["Date"] and str(message["Message-ID"]).endswith("@example.co.jp>")
+    assert message["List-Unsubscribe"] is None and message.get_content_type() == "text/plain"
+    assert "Shall we talk about 株式会社ACME?" in message.get_content()
+    [point] = touchpoints(lead)
+    assert (point["kind"], point["direction"], point["outcome"]) == ("email", "out", "sent")
+    assert point["note"] == "鈴木, a note about 株式会社ACME"
+    assert query("SELECT external_id FROM touchpoints") == [(str(message["Message-ID"]),)]
+    ok("touch", str(typed), "email")
+    sent, touched = (ok("show", str(ref), "--json").json() for ref in (lead, typed))
+    for key in ("attempts", "touch_count", "next_action", "next_action_due", "last_outbound_at", "cadence"):
+        assert sent[key] == touched[key], key
+    assert sent["next_action"] and sent["attempts"] == 1
+
+
+def test_dry_run_shows_the_message_and_sends_nothing(isolated: Path, server: Server) -> None:
+    smtp(isolated, server)
+    lead = add("Jane Doe", "--company", "Acme", "--email", "jane@acme.example")
+    before = snapshot()
+    result = ok("send", str(lead), "--template", "intro", "--dry-run")
+    assert "Subject: Jane, a note about Acme" in result.stdout and "Hi Jane," in result.stdout
+    assert server.received == [] and snapshot() == before
+
+
+def test_template_errors_name_the_problem_and_send_nothing(isolated: Path, server: Server) -> None:
+    smtp(isolated, server)
+    lead = add("Jane Doe", "--email", "jane@acme.example")  # no company: $company cannot be filled
+    nobody = add("No Address", "--company", "Acme")
+    before = snapshot()
+    assert_error(run("send", str(lead), "--template", "intro"), "template 'intro': $company cannot be filled")
+    assert_error(run("send", str(lead), "--template", "nope"), "no template 'nope'")
+    (folder(isolated) / "templates" / "bad.txt").write_text("Hello $name\n", encoding="utf-8")
+    assert_error(run("send", str(lead), "--template", "bad"), "must start with a 'Subject: ...' line")
+    assert_error(run("send", str(nobody), "--template", "intro"), "has no address")
+    assert server.received == [] and snapshot() == before
+
+
+def test_templates_lists_each_with_its_placeholders(isolated: Path) -> None:
+    configure(isolated, "")
+    (folder(isolated) / "templates" / "bad.txt").write_text("no subject\n", encoding="utf-8")
+    lines = ok("templates").stdout.splitlines()
+    assert lines[0].startswith("bad  (unusable:")
+    assert lines[1] == "intro  $first_name $company $owner"
+
+
+def test_refused_login_and_recipients(isolated: Path, server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    smtp(isolated, server)
+    lead = add("Jane Doe", "--company", "Acme", "--email", "reject@acme.example")
+    before = snapshot()
+    assert_error(run("send", str(lead), "--template", "intro"), "the server refused reject@acme.example: 550")
+    assert snapshot() == before and query("SELECT COUNT(*) FROM outbox") == [(0,)]
+    monkeypatch.setenv("PIPECTL_SMTP_PASSWORD", "wrong-Password-9")
+    result = run("send", str(lead), "--template", "intro")
+    assert_error(result, f"refused the login of '{USER}'")
+    assert "wrong-Password-9" not in result.stderr and snapshot() == before
+    monkeypatch.delenv("PIPECTL_SMTP_PASSWORD")
+    assert_error(run("send", str(lead), "--template", "intro"), "no password: set PIPECTL_SMTP_PASSWORD")
+
+
+def test_unreachable_server_is_one_error_line(isolated: Path, server: Server) -> None:
+    configure(isolated, f'method = "smtp"\nhost = "127.0.0.1"\nport = {smtpd.free_ports(1)[0]}')
+    lead = add("Jane Doe", "--company", "Acme", "--email", "jane@acme.example")
+    assert_error(run("send", str(lead), "--template", "intro"), "cannot be reached")
+
+
+def test_config_refuses_a_password_without_repeating_it(isolated: Path) -> None:
+    configure(isolated, 'method = "sendmail"\npassword = "hunter2-Secret"')
+    result = run("templates")
+    assert_error(result, "send.password is not read from the config")
+    assert "hunter2" not in result.stderr
+
+
+def mark_bounced(email: str, lead: int) -> None:
+    store = Store.open(database(), create=False, currency="USD")
+    with store.transaction("sync mail", "taro", "2026-11-29T09:00:00Z"):
+        found = store.get_lead(lead)
+        assert found is not None
+        store.mark_bounced(found, email, "2026-11-29T09:00:00Z", "<bounce@x>")
+    store.close()
+
+
+def campaign_leads() -> dict[str, int]:
+    ids = {name: add(name, "--company", "Acme", "--email", f"{name}@acme.example", "--tag", "webinar")
+           for name in ("ann", "bob", "cyd", "dan")}  # fmt: skip
+    ids["closed"] = add("closed", "--company", "Acme", "--email", "closed@acme.example", "--tag", "webinar")
+    ok("lost", str(ids["closed"]), "--reason", "budget")
+    ids["none"] = add("none", "--company", "Acme", "--tag", "webinar")
+    ids["opted"] = add("opted", "--company", "Acme", "--email", "opted@acme.example", "--tag", "webinar")
+    ok("optout", str(ids["opted"]))
+    ids["bouncing"] = add("bouncing", "--company", "Acme", "--email", "bouncing@acme.example", "--tag", "webinar")
+    mark_bounced("bouncing@acme.example", ids["bouncing"])
+    add("other", "--company", "Acme", "--email", "other@acme.example")  # not tagged
+    return ids
+
+
+def test_campaign_skips_marks_its_mail_and_runs_again_without_doubles(isolated: Path, server: Server) -> None:
+    smtp(isolated, server, 'footer = "ACME K.K., 1-2-3 Chiyoda, Tokyo"')
+    ids = campaign_leads()
+    dry = ok("campaign", "webinar-dec", "--template", "intro", "--tag", "webinar", "--dry-run")
+    assert dry.stdout.count("would send:") == 4 and server.received == []
+    result = ok("campaign", "webinar-dec", "--template", "intro", "--tag", "webinar")
+    assert "sent: 4; skipped bouncing: 1, closed: 1, no address: 1, opted out: 1" in result.stderr
+    assert sorted(server.to()) == [f"{name}@acme.example" for name in ("ann", "bob", "cyd", "dan")]
+    for item in server.received:
+        assert str(item.message["List-Unsubscribe"]) == "<mailto:taro@example.co.jp?subject=unsubscribe>"
+        assert (
+            item.message.get_content().replace("\r\n", "\n").rstrip().endswith("-- \nACME K.K., 1-2-3 Chiyoda, Tokyo")
+        )
+    assert [point["outcome"] for point in touchpoints(ids["ann"])] == ["sent"]
+    again = ok("campaign", "webinar-dec", "--template", "intro", "--tag", "webinar")
+    assert "sent: 0; skipped already reached: 4" in again.stderr and len(server.received) == 4
+    undone = ok("undo")
+    assert (
+        "undid: pipectl campaign webinar-dec" in undone.stdout and "mail already sent cannot be unsent" in undone.stderr
+    )
+    assert touchpoints(ids["ann"]) == []
+
+
+def test_campaign_rejections_5xx_logged_nothing_4xx_retried_next_run(isolated: Path, server: Server) -> None:
+    smtp(isolated, server)
+    good = add("good", "--company", "Acme", "--email", "good@acme.example")
+    bad = add("bad", "--company", "Acme", "--email", "reject@acme.example")
+    busy = add("busy", "--company", "Acme", "--email", "later@acme.example")
+    result = ok("campaign", "intro-1", "--template", "intro")
+    assert f"not sent: #{bad} bad (Acme): the server refused reject@acme.example: 550" in result.stderr
+    assert "451" in result.stderr and "tried again on the next run" in result.stderr
+    assert touchpoints(bad) == [] and touchpoints(busy) == [] and len(touchpoints(good)) == 1
+    server.busy = False
+    ok("campaign", "intro-1", "--template", "intro")
+    assert Counter(server.to()) == {"good@acme.example": 1, "later@acme.example": 1}
+    assert len(touchpoints(busy)) == 1
+
+
+def test_daily_limit_stops_and_says_how_many_are_left(isolated: Path, server: Server) -> None:
+    smtp(isolated, server, "max_per_day = 2")
+    for name in ("ann", "bob", "cyd"):
+        add(name, "--company", "Acme", "--email", f"{name}@acme.example")
+    result = ok("campaign", "c", "--template", "intro")
+    assert "sent: 2" in result.stderr
+    assert "stopped at [send] max_per_day: 1 left; run it again after" in result.stderr
+    assert len(server.received) == 2
+
+
+def test_a_campaign_killed_mid_way_sends_nobody_twice(isolated: Path, server: Server) -> None:
+    smtp(isolated, server)
+    names = [f"lead{number}" for number in range(6)]
+    ids = {name: add(name, "--company", "Acme", "--email", f"{name}@acme.example") for name in names}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipectl", "campaign", "k", "--template", "intro"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=os.environ.copy(),
+    )
+
+    def kill_at_the_third(item: Received) -> None:
+        if len(server.received) == 3:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+
+    server.on_message = kill_at_the_third
+    assert process.wait(timeout=60) == -signal.SIGKILL
+    server.on_message = None
+    result = ok("campaign", "k", "--template", "intro")
+    assert Counter(server.to()) == {f"{name}@acme.example": 1 for name in names}
+    # the third was received, but the run was killed before it heard so: not sent again, not logged, listed
+    assert f"#{ids['lead2']} lead2 (Acme)" in result.stderr and "Sent folder" in result.stderr
+    assert [len(touchpoints(ids[name])) for name in names] == [1, 1, 0, 1, 1, 1]
+
+
+def test_optout_show_send_undo(isolated: Path, server: Server) -> None:
+    smtp(isolated, server)
+    lead = add("Jane Doe", "--company", "Acme", "--email", "jane@acme.example")
+    assert ok("optout", str(lead)).stdout.strip() == f"#{lead} Jane Doe (Acme) opted out"
+    assert ok("show", str(lead), "--json").json()["opted_out"] == "2026-11-30T09:00:00Z"
+    assert "pipectl sends it no mail" in ok("show", str(lead)).stdout
+    assert_error(run("send", str(lead), "--template", "intro"), "opted out: pipectl sends it nothing")
+    ok("undo")
+    assert ok("show", str(lead), "--json").json()["opted_out"] is None
+    ok("send", str(lead), "--template", "intro")
+    assert server.to() == ["jane@acme.example"]
+
+
+def test_sendmail_command(isolated: Path, tmp_path: Path) -> None:
+    script = tmp_path / "fake-sendmail"
+    out = tmp_path / "got.eml"
+    script.write_text(f'#!/bin/sh\n[ "$1" = "-t" ] || exit 64\ncat > "{out}"\n', encoding="utf-8")
+    script.chmod(0o755)
+    configure(isolated, f'method = "sendmail"\ncommand = "{script} -t"')
+    lead = add("Jane Doe", "--company", "Acme", "--email", "jane@acme.example")
+    ok("send", str(lead), "--template", "intro")
+    message = message_from_bytes(out.read_bytes(), policy=policy.default)
+    assert "jane@acme.example" in str(message["To"]) and str(message["Subject"]) == "Jane, a note about Acme"
+    assert len(touchpoints(lead)) == 1
+    script.write_text("#!/bin/sh\necho 'msmtp: account default not found' >&2\nexit 78\n", encoding="utf-8")
+    before = snapshot()
+    assert_error(run("send", str(lead), "--template", "intro"), "exited with 78 for jane@acme.example: msmtp:")
+    assert snapshot() == before
+
+
+def test_drafts_maildir(isolated: Path, tmp_path: Path) -> None:
+    drafts = tmp_path / "Drafts"
+    configure(isolated, f'method = "drafts"\nfolder = "{drafts}"')
+    lead = add("Jane Doe", "--company", "Acme", "--email", "jane@acme.example")
+    assert_error(run("send", str(lead), "--template", "intro"), "is not a Maildir")
+    for part in ("cur", "new", "tmp"):
+        (drafts / part).mkdir(parents=True)
+    ok("send", str(lead), "--template", "intro")
+    [draft] = list((drafts / "cur").iterdir())
+    assert draft.name.endswith(":2,D") and list((drafts / "tmp").iterdir()) == []
+    assert b"Subject: Jane, a note about Acme" in draft.read_bytes()
+
+
+def chance_lead() -> int:
+    lead = add("Chance Lee", "--company", "Acme", "--email", "chance@acme.example", "--at", "2026-11-01T09:00:00Z")
+    for day in ("01", "04", "08", "13", "19"):
+        ok("touch", str(lead), "call", "--outcome", "no-answer", "--at", f"2026-11-{day}T10:00:00Z")
+    return lead
+
+
+def test_review_yes_without_a_method_logs_nothing_and_lists_send_by_hand(isolated: Path) -> None:
+    configure(isolated, "")
+    lead = chance_lead()
+    before = snapshot()
+    result = ok("review", "--yes")
+    assert "last chance sent: 0" in result.stderr
+    assert "send by hand (no [send] method" in result.stderr and f"#{lead} Chance Lee" in result.stderr
+    assert snapshot() == before
+
+
+def test_review_yes_sends_the_last_chance_then_logs_it(isolated: Path, server: Server) -> None:
+    smtp(isolated, server)
+    lead = chance_lead()
+    result = ok("review", "--yes")
+    assert "last chance sent: 1" in result.stderr
+    [got] = server.received
+    assert str(got.message["Subject"]) == "Should I close your file?" and "Hi Chance," in got.message.get_content()
+    shown = ok("show", str(lead), "--json").json()
+    assert shown["last_chance_at"] == "2026-11-30T09:00:00Z"
+    assert touchpoints(lead)[-1]["outcome"] == "last-chance"
+    assert shown["next_action"] == "close-out decision: no reply to the last chance"
+
+
+def test_a_synced_request_to_unsubscribe_opts_the_lead_out(isolated: Path, tmp_path: Path) -> None:
+    configure(isolated, '[mail]\nme = ["taro@example.co.jp"]')
+    lead = add("Sato", "--company", "Client", "--email", "sato@client.example")
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "sato@client.example", "taro@example.co.jp", "配信停止"
+    mail["Date"], mail["Message-ID"] = "Mon, 23 Nov 2026 10:00:00 +0900", "<stop@client.example>"
+    mail.set_content("今後のご連絡は不要です。\n")
+    eml = tmp_path / "stop.eml"
+    eml.write_bytes(mail.as_bytes())
+    ok("sync", "mail", str(eml), "--dry-run")
+    assert ok("show", str(lead), "--json").json()["opted_out"] is None
+    ok("sync", "mail", str(eml))
+    assert ok("show", str(lead), "--json").json()["opted_out"] == "2026-11-30T09:00:00Z"
+    assert_error(run("send", str(lead), "--template", "intro", "--dry-run"), "opted out")
+    ok("undo")
+    assert ok("show", str(lead), "--json").json()["opted_out"] is None
+
+
+def test_pace_waits_over_the_minute_limit_and_fills_the_day() -> None:
+    from pipectl.send import Pace
+
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    pace = Pace(per_minute=2, per_day=4, sent_today=1, clock=lambda: now[0], sleep=sleep)
+    for _ in range(3):
+        assert not pace.day_full()
+        pace.wait()
+        now[0] += 1
+    assert slept == [58.0]  # the third in a minute waits until the first is a minute old
+    assert pace.day_full()
+    assert Pace(per_minute=0, per_day=0, sent_today=10**6).day_full() is False
