@@ -324,7 +324,7 @@ def emails_of(ref: str) -> list[tuple[str, bool]]:
 )
 def test_secondary_email_columns_become_the_leads_other_addresses(tmp_path: Path, header: str, cell: str) -> None:
     source = tmp_path / "crm.csv"
-    source.write_text(f"Name,Email,{header}\nAda,ada@x.example,\"{cell}\"\nBob,bob@x.example,\n", encoding="utf-8")
+    source.write_text(f'Name,Email,{header}\nAda,ada@x.example,"{cell}"\nBob,bob@x.example,\n', encoding="utf-8")
     assert "2 inserted" in ok("import", str(source)).stdout
     others = [("ada@home.example", False)] if "home" in cell else []
     assert emails_of("ada@x.example") == [("ada@x.example", True), *others, ("ada@work.example", False)]
@@ -367,7 +367,12 @@ def test_an_address_of_another_lead_makes_the_row_its_duplicate(
     assert "2 inserted, 0 updated, 3 skipped as duplicates, 1 rejected" in result.stdout, result.stdout
     assert "cy@x.example is an address of" in result.stderr
     addresses = query("SELECT email FROM leads WHERE email IS NOT NULL UNION ALL SELECT email FROM lead_emails")
-    assert sorted(email for (email,) in addresses) == ["ada@x.example", "ann@x.example", "cy@work.example", "cy@x.example"]
+    assert sorted(email for (email,) in addresses) == [
+        "ada@x.example",
+        "ann@x.example",
+        "cy@work.example",
+        "cy@x.example",
+    ]
     assert ok("show", "cy@work.example", "--json").json()["name"] == "Cy"
 
 

@@ -803,8 +803,11 @@ class Plan:
         # A second email column (HubSpot's Work email beside Email, Pipedrive's Home and Other) holds
         # other addresses of the lead; any other field's second column goes to extra.
         columns = [
-            name if name in (EXTRA, IGNORE, OTHER_EMAILS) or best[name][1] == i
-            else OTHER_EMAILS if name == "email" else EXTRA
+            name
+            if name in (EXTRA, IGNORE, OTHER_EMAILS) or best[name][1] == i
+            else OTHER_EMAILS
+            if name == "email"
+            else EXTRA
             for i, (name, _) in enumerate(wanted)
         ]
         if "name" in columns:  # the name column wins: the halves of a name are kept in extra, not dropped
