@@ -22,7 +22,7 @@ WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyzÉéü山田太郎 ", min_siz
 # look for the cell itself in what `show --json` gives back.
 LITERAL = {
     "email": st.just("{token}@example.com"),
-    "other_emails": st.sampled_from(["{token}@example.org", "{token}@example.org; {token}b@example.org"]),
+    "other_emails": st.just("{token}@example.org"),
     "value": st.integers(1, 10**9).map(str),
     "stage": st.sampled_from(["prospecting", "qualifying", "connecting", "closing"]),
     "status": st.sampled_from(["open", "won", "lost", "disqualified"]),
