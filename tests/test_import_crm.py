@@ -22,6 +22,7 @@ WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyzÉéü山田太郎 ", min_siz
 # look for the cell itself in what `show --json` gives back.
 LITERAL = {
     "email": st.just("{token}@example.com"),
+    "other_emails": st.just("{token}@example.org"),
     "value": st.integers(1, 10**9).map(str),
     "stage": st.sampled_from(["prospecting", "qualifying", "connecting", "closing"]),
     "status": st.sampled_from(["open", "won", "lost", "disqualified"]),
@@ -298,3 +299,107 @@ def test_a_repeated_record_id_is_caught_after_a_row_gave_it_to_an_existing_lead(
     assert "line 3: hubspot record id repeated in the file (an earlier row has it): '501'" in result.stderr
     [jane] = ok("list", "--json").json()
     assert (jane["source_id"], jane["source_system"]) == ("501", "hubspot")
+
+
+# --- other addresses (SPEC §12) ----------------------------------------------------------------------
+
+
+def emails_of(ref: str) -> list[tuple[str, bool]]:
+    return [(entry["email"], entry["main"]) for entry in ok("show", ref, "--json").json()["emails"]]
+
+
+@pytest.mark.backends
+@pytest.mark.parametrize(
+    ("header", "cell"),
+    [
+        ("Work email", "ADA@Work.example"),  # HubSpot, beside Email
+        ("Additional email addresses", "ada@work.example; ada@x.example ;ada@home.example"),  # HubSpot
+        ("Secondary Email", "ada@work.example"),  # Salesforce, Zoho
+        ("Other Email", "ada@work.example"),
+        ("Person - Email - Home", "ada@work.example"),  # Pipedrive
+        ("Person - Email - Other", "ada@work.example"),
+        ("Email 2", "ada@work.example"),
+        ("メールアドレス2", "ada@work.example"),
+    ],
+)
+def test_secondary_email_columns_become_the_leads_other_addresses(tmp_path: Path, header: str, cell: str) -> None:
+    source = tmp_path / "crm.csv"
+    source.write_text(f'Name,Email,{header}\nAda,ada@x.example,"{cell}"\nBob,bob@x.example,\n', encoding="utf-8")
+    assert "2 inserted" in ok("import", str(source)).stdout
+    others = [("ada@home.example", False)] if "home" in cell else []
+    assert emails_of("ada@x.example") == [("ada@x.example", True), *others, ("ada@work.example", False)]
+    assert ok("show", "ada@work.example", "--json").json()["name"] == "Ada"
+    assert emails_of("bob@x.example") == [("bob@x.example", True)]
+    assert ok("show", "ada@x.example", "--json").json()["extra"] == {}
+
+
+@pytest.mark.backends
+def test_a_malformed_other_address_rejects_its_row(tmp_path: Path) -> None:
+    source = tmp_path / "crm.csv"
+    source.write_text("Name,Email,Secondary Email\nAda,ada@x.example,ada@\nBob,bob@x.example,bob@work.example\n")
+    result = run("import", str(source))
+    assert result.exit_code == 1
+    assert "1 inserted" in result.stdout and "1 rejected" in result.stdout
+    assert "line 2: malformed email 'ada@'" in result.stderr
+    assert query("SELECT email FROM leads") == [("bob@x.example",)]
+
+
+@pytest.mark.backends
+@pytest.mark.parametrize("parallel", [False, True])
+def test_an_address_of_another_lead_makes_the_row_its_duplicate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parallel: bool
+) -> None:
+    if parallel:  # the second reading process, and batches of two
+        monkeypatch.setattr(transfer, "PARALLEL_AFTER", 2)
+        monkeypatch.setattr(transfer, "BATCH", 2)
+    ok("add", "Ada", "--email", "ada@x.example")
+    source = tmp_path / "crm.csv"
+    source.write_text(
+        "Name,Email,Other Email\n"
+        "Ann,ann@x.example,\n"
+        "Ada Lovelace,ada@new.example,ada@x.example\n"  # Ada's main address: Ada's duplicate
+        "Cy,cy@x.example,cy@work.example\n"
+        "Cyril,cyril@x.example,cy@work.example\n"  # an earlier row's other address
+        "Dee,cy@work.example,\n"  # as a main address
+        "Eve,ada@x.example,cy@x.example\n"  # two leads' addresses: rejected
+    )
+    result = run("import", str(source), "--on-duplicate", "skip")
+    assert "2 inserted, 0 updated, 3 skipped as duplicates, 1 rejected" in result.stdout, result.stdout
+    assert "cy@x.example is an address of" in result.stderr
+    addresses = query("SELECT email FROM leads WHERE email IS NOT NULL UNION ALL SELECT email FROM lead_emails")
+    assert sorted(email for (email,) in addresses) == [
+        "ada@x.example",
+        "ann@x.example",
+        "cy@work.example",
+        "cy@x.example",
+    ]
+    assert ok("show", "cy@work.example", "--json").json()["name"] == "Cy"
+
+
+@pytest.mark.backends
+def test_update_gives_a_duplicate_the_rows_new_addresses_and_undo_takes_them_back(tmp_path: Path) -> None:
+    ok("add", "Ada", "--email", "ada@x.example")
+    source = tmp_path / "crm.csv"
+    source.write_text("Name,Email,Email 2\nAda,ada@x.example,ada@work.example\nBob,bob@x.example,bob@home.example\n")
+    result = ok("import", str(source), "--on-duplicate", "update")
+    assert "1 inserted, 1 updated" in result.stdout
+    assert emails_of("ada@x.example") == [("ada@x.example", True), ("ada@work.example", False)]
+    assert emails_of("bob@x.example") == [("bob@x.example", True), ("bob@home.example", False)]
+    ok("undo")
+    assert query("SELECT email, lead_id FROM lead_emails") == []
+    assert query("SELECT name FROM leads") == [("Ada",)]
+
+
+@pytest.mark.backends
+def test_export_writes_other_addresses_and_imports_them_back(tmp_path: Path) -> None:
+    source = tmp_path / "crm.csv"
+    source.write_text("Name,Email,Additional email addresses\nAda,ada@x.example,ada@b.example;ada@a.example\n")
+    ok("import", str(source))
+    exported = tmp_path / "export.csv"
+    ok("export", "--format", "csv", "--output", str(exported))
+    rows = list(csv.DictReader(exported.open(encoding="utf-8")))
+    assert rows[0]["other_emails"] == "ada@a.example;ada@b.example"
+    result = run("--db", str(tmp_path / "copy.db"), "import", str(exported))
+    assert "1 inserted" in result.stdout, result.stderr
+    shown = ok("--db", str(tmp_path / "copy.db"), "show", "ada@b.example", "--json").json()
+    assert [entry["email"] for entry in shown["emails"]] == ["ada@x.example", "ada@a.example", "ada@b.example"]

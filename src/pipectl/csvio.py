@@ -62,6 +62,7 @@ from pipectl.importmap import (
     IGNORE,
     JAPANESE_PARTS,
     NAME_PARTS,
+    OTHER_EMAILS,
     PROBABILITY_HEADERS,
     STATUS_VALUES,
     closest_stage,
@@ -647,6 +648,7 @@ class ParsedRow(NamedTuple):
     line: int
     lead: dict[str, Any]
     note: str | None
+    others: tuple[str, ...] = ()  # the lead's other addresses (Plan.other_emails)
 
 
 class RowError(NamedTuple):
@@ -721,8 +723,11 @@ class Plan:
             if name in (EXTRA, EXTRA_JSON):  # pipectl's own extra column keeps plain text under its header
                 extra_keys.append(_extra_key(header, i, extra_keys))
                 self._steps.append((i, extra_keys[-1], _KIND_EXTRA if name == EXTRA else _KIND_JSON))
-            elif name != IGNORE:
+            elif name not in (IGNORE, OTHER_EMAILS):
                 self._steps.append((i, name, _KINDS.get(name, _KIND_TEXT)))
+        # The columns of other addresses: read apart from the compiled reader (other_emails), so a
+        # file without them reads as fast as before.
+        self.other_columns = tuple(i for i, name in enumerate(columns) if name == OTHER_EMAILS)
         self.row_columns = tuple(name for name in _LEAD_FIELDS if name in {*self.fields, *_FILLED})
         self.slots = {name: i for i, name in enumerate(self.row_columns)}
         self._given = [_UNSET] * len(self.row_columns)
@@ -795,8 +800,15 @@ class Plan:
         for i, (name, rank) in enumerate(wanted):
             if name not in (EXTRA, IGNORE) and (name not in best or rank < best[name][0]):
                 best[name] = (rank, i)
+        # A second email column (HubSpot's Work email beside Email, Pipedrive's Home and Other) holds
+        # other addresses of the lead; any other field's second column goes to extra.
         columns = [
-            name if name in (EXTRA, IGNORE) or best[name][1] == i else EXTRA for i, (name, _) in enumerate(wanted)
+            name
+            if name in (EXTRA, IGNORE, OTHER_EMAILS) or best[name][1] == i
+            else OTHER_EMAILS
+            if name == "email"
+            else EXTRA
+            for i, (name, _) in enumerate(wanted)
         ]
         if "name" in columns:  # the name column wins: the halves of a name are kept in extra, not dropped
             columns = [EXTRA if name in NAME_PARTS else name for name in columns]
@@ -895,6 +907,8 @@ class Plan:
                     row[slots["stage"]] = outcome[0]
                 if outcome[1] is not None:
                     row[slots["status"]] = outcome[1]
+            if self.other_columns:
+                self.other_emails(cells, None)
         except PipectlError as exc:  # a cell's (_CellError, from the reader) or the stage's
             if isinstance(exc, _UnknownStage):
                 self._note_unknown(exc.value, cells)
@@ -934,7 +948,28 @@ class Plan:
             return result
         row, note = result
         given = zip(self.row_columns, row, strict=True)
-        return ParsedRow(line, {name: from_column(name, value) for name, value in given if value is not _UNSET}, note)
+        lead = {name: from_column(name, value) for name, value in given if value is not _UNSET}
+        others = self.other_emails(cells, lead.get("email")) if self.other_columns else ()
+        return ParsedRow(line, lead, note, others)
+
+    def has_other_emails(self, cells: list[str]) -> bool:
+        """Whether a row gives any other address (such a row is settled on its own: _Writer.single)."""
+        return any(cells[i].strip() for i in self.other_columns)
+
+    def other_emails(self, cells: list[str], main: str | None) -> tuple[str, ...]:
+        """A row's other addresses, lowercased, in column order, without ``main`` and repeats; a
+        malformed one raises _CellError (the row is rejected, as for a bad main email)."""
+        found: list[str] = []
+        for i in self.other_columns:
+            for text in cells[i].split(";"):
+                if text.strip():
+                    try:
+                        address = normalize_email(text)
+                    except PipectlError as exc:
+                        raise _CellError(text.strip(), exc.message) from None
+                    if address is not None and address != main and address not in found:
+                        found.append(address)
+        return tuple(found)
 
     def _amount(self, text: str) -> int:
         """An amount cell in hundredths: the common forms without a Decimal, the rest memoised."""
@@ -1128,10 +1163,13 @@ def _write_json(items: Iterable[dict[str, Any]], fmt: str, stream: IO[str]) -> i
     return count
 
 
-def write_leads(leads: Iterable[Lead], fmt: str, stream: IO[str], bom: bool = False) -> int:
+def write_leads(
+    leads: Iterable[Lead], fmt: str, stream: IO[str], bom: bool = False, others: Mapping[int, list[str]] | None = None
+) -> int:
     """Export leads with every field of SPEC §3, streaming; returns how many were written.
 
-    CSV: tags joined with ";", extra as JSON text, formula-like cells neutralised, ``bom`` writes the
+    CSV: tags joined with ";", extra as JSON text, with ``others`` (lead id -> other addresses) a last
+    ``other_emails`` column (";"-separated), formula-like cells neutralised, ``bom`` writes the
     BOM Excel needs to read UTF-8. JSON is an array, JSONL one object a line, values as ``--json``.
     ``stream`` is a text stream (``encoding="utf-8", newline=""``).
     """
@@ -1141,14 +1179,17 @@ def write_leads(leads: Iterable[Lead], fmt: str, stream: IO[str], bom: bool = Fa
     if bom:
         stream.write("\ufeff")
     writer = csv.writer(stream, lineterminator="\r\n")  # \r\n: a lone \r in a cell gets quoted too
-    writer.writerow(JSON_KEYS)
+    writer.writerow(JSON_KEYS if others is None else (*JSON_KEYS, OTHER_EMAILS))
     count = 0
     for lead in leads:
         data = lead_json(lead)
         data["tags"] = ";".join(lead.tags)
         data["extra"] = json.dumps(lead.extra, ensure_ascii=False, default=str) if lead.extra else ""
         data["value"] = "" if lead.value is None else f"{lead.value:f}"
-        writer.writerow([_cell(data[key]) for key in JSON_KEYS])
+        cells = [_cell(data[key]) for key in JSON_KEYS]
+        if others is not None:
+            cells.append(";".join(others.get(lead.id, ())))
+        writer.writerow(cells)
         count += 1
     return count
 

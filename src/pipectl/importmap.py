@@ -26,6 +26,9 @@ EXPORT_DERIVED = ("id", "updated_at", *ACTIVITY)
 IMPORT_FIELDS: tuple[str, ...] = (*(key for key in JSON_KEYS if key not in (*EXPORT_DERIVED, "extra")), "note")
 # The two halves of a name (First Name + Last Name, 姓 + 名), joined into ``name``.
 NAME_PARTS = ("first_name", "last_name")
+# A lead's other addresses (SPEC §12): any number of columns, each cell one address or a list
+# separated by ";" (HubSpot's "Additional email addresses"). A second main-email column goes here too.
+OTHER_EMAILS = "other_emails"
 EXTRA = "extra"
 IGNORE = "-"
 EXTRA_JSON = "extra (JSON)"
@@ -46,6 +49,8 @@ _STRONG: dict[str, str] = {
     "last_name": "Last Name|LastName|Surname|Family Name|Person - Last name|姓|苗字",
     "email": "Email|Email Address|Person - Email|Person - Email - Work|Contact Email|Work Email|Primary Email"
     "|Email 1|E-mail 1 - Value|メールアドレス|メール|Eメール|Eメールアドレス",
+    "other_emails": "Additional email addresses|Additional Emails|Secondary Email|Other Email|Other Emails"
+    "|Email 2|Email 3|E-mail 2 - Value|E-mail 3 - Value|メールアドレス2|メールアドレス3",
     "company": "Company|Company Name|Organization|Organisation|Organization Name|Organisation Name|Account Name"
     "|Organization - Name|Person - Organization|Deal - Organization|Company / Account"
     "|会社名|企業名|会社|法人名|組織名|取引先名",
@@ -95,11 +100,11 @@ for _rank, _table in ((1, _WEAK), (0, _STRONG)):
             ALIASES[header_key(_spelling)] = (_field, _rank)
 # The canonical field names (as in pipectl's own export) always map, and first. The export's own
 # ``extra`` column holds a JSON object, merged into the lead's extra.
-for _field in IMPORT_FIELDS + NAME_PARTS:
+for _field in (*IMPORT_FIELDS, *NAME_PARTS, OTHER_EMAILS):
     ALIASES[header_key(_field)] = (_field, 0)
 ALIASES["extra"] = (EXTRA_JSON, 0)
 JAPANESE_PARTS = {header_key("姓"), header_key("苗字")}
-_TARGETS = {header_key(name): name for name in (*IMPORT_FIELDS, *NAME_PARTS, EXTRA)}
+_TARGETS = {header_key(name): name for name in (*IMPORT_FIELDS, *NAME_PARTS, OTHER_EMAILS, EXTRA)}
 
 # Stage or status cells that name an outcome rather than a stage.
 STATUS_VALUES = {
@@ -140,7 +145,7 @@ def target_of(header: str, target: str) -> str:
         return IGNORE
     found = _TARGETS.get(header_key(wanted))
     if found is None:
-        known = ", ".join((*IMPORT_FIELDS, *NAME_PARTS, EXTRA))
+        known = ", ".join((*IMPORT_FIELDS, *NAME_PARTS, OTHER_EMAILS, EXTRA))
         raise PipectlError(
             f"cannot map {header!r} to {target!r}: not a lead field; fields: {known} (or - to ignore the column)"
         )

@@ -163,7 +163,9 @@ def import_file(
             ctx.store(create=True).use_cache(IMPORT_CACHE_MIB)
             with ctx.writing() as store:
                 writer = _Writer(ctx, store, plan.row_columns, options, result, rejected, progress)
-                batcher = _Batcher(ctx, plan, options, writer, fresh=not store.has_emails())
+                # Rows with other addresses give the database emails the batcher's filter never saw.
+                fresh = not store.has_emails() and not plan.other_columns
+                batcher = _Batcher(ctx, plan, options, writer, fresh=fresh)
                 if not batcher.feed(table.rows, PARALLEL_AFTER if PARALLEL else None):
                     _read_in_parallel(batcher, table.rows, writer)
                 result.rows = batcher.read
@@ -217,15 +219,27 @@ class _Writer:
     def single(
         self, row: csvio.ParsedRow, cells: list[str], pending: list[Any], notes: list[tuple[int, str, str]]
     ) -> None:
-        """A row checked against the database on its own (no email, a CRM's record id, or
-        --on-duplicate other than skip): inserted as ``pending`` unless it duplicates a lead; a
-        record id that an earlier row of the file had is rejected."""
+        """A row checked against the database on its own (no email, other addresses, a CRM's record
+        id, or --on-duplicate other than skip): inserted as ``pending`` unless it duplicates a lead; a
+        record id that an earlier row of the file had is rejected. A lead that has one of the row's
+        other addresses is one it duplicates; a row whose addresses belong to two leads is rejected."""
         lead = row.lead
         record, system = lead.get("source_id"), lead.get("source_system")
         source = (record, system) if record and system else None
         existing = self.store.duplicate_of(lead.get("email"), lead["name"], lead.get("company"), source)
+        owners = {address: owner for address in row.others if (owner := self.store.lead_by_email(address))}
+        if existing is None and owners:
+            existing = next(iter(owners.values()))
+        if existing is not None:
+            for address, owner in owners.items():
+                if owner.id != existing.id:
+                    reason = f"{address} is an address of {owner.label}, the row's lead is {existing.label}"
+                    self.reject(csvio.RowError(row.line, address, reason), cells)
+                    return
         if existing is None:
             self.batch(pending, notes, [])
+            if row.others:
+                self.store.add_other_emails(self.store.last_lead_id(), row.others)
             return
         if source is not None:
             earlier = existing.id > self.last_id_before or existing.id in self.matched
@@ -234,7 +248,7 @@ class _Writer:
                 self.reject(csvio.RowError(row.line, str(record), reason), cells)
                 return
             self.matched.add(existing.id)  # it may take this row's id (--on-duplicate update, fill)
-        self.duplicate(existing, row, cells)
+        self.duplicate(existing, row, cells, [address for address in row.others if address not in owners])
 
     def reject(self, error: csvio.RowError, cells: list[str]) -> None:
         if self.options.strict:
@@ -245,7 +259,9 @@ class _Writer:
         if self.rejects is not None:
             self.rejects.write(error.line, cells, error.reason)
 
-    def duplicate(self, existing: Lead, row: csvio.ParsedRow, cells: list[str]) -> None:
+    def duplicate(self, existing: Lead, row: csvio.ParsedRow, cells: list[str], added: list[str]) -> None:
+        """Settle a row that duplicates ``existing`` per --on-duplicate; update and fill also give it
+        the row's other addresses that no lead has (``added``)."""
         mode = self.options.on_duplicate
         if mode == "skip":
             self.result.skipped += 1
@@ -261,14 +277,17 @@ class _Writer:
             changes["closed_at"] = _closing_time(
                 changes["status"], row.lead.get("closed_at"), close_date, self.ctx.now_iso
             )
-        if not changes:
+        if not changes and not added:
             self.result.skipped += 1
             return
         changes["updated_at"] = self.ctx.now_iso
         if "stage" in changes:
             changes.setdefault("stage_entered_at", self.ctx.now_iso)
             self.store.change_lead(existing, changes, "stage", **{"from": existing.stage, "to": changes["stage"]})
-        else:
+            changes = {}
+        if added:
+            self.store.change_emails(existing, added, [], changes)
+        elif changes:
             self.store.change_lead(existing, changes, "edit")
         self.result.updated += 1
 
@@ -337,6 +356,8 @@ class _Batcher:
         pending, emails, ask = self.pending, self.emails, self.ask
         # Rows that carry a CRM's record id are matched one by one (on it first: _Writer.single).
         email_at = self.email if self.skip_repeats and "source_id" not in self.plan.slots else None
+        # Rows that give other addresses too, so that an address never goes to two leads.
+        others_in = self.plan.has_other_emails if self.plan.other_columns else None
         for line, cells in rows:
             read += 1
             parsed = read_row(line, cells, now, template)
@@ -345,7 +366,7 @@ class _Batcher:
             else:
                 row, note = parsed
                 email = None if email_at is None else row[email_at]
-                if email is None:
+                if email is None or (others_in is not None and others_in(cells)):
                     self.take_alone(line, cells, row, note)
                 elif email in emails:
                     self.skipped += 1
@@ -373,8 +394,8 @@ class _Batcher:
         return True
 
     def take_alone(self, line: int, cells: list[str], row: list[Any], note: str | None) -> None:
-        """A row the writer checks against the database on its own: without an email, or when
-        duplicates are not skipped (it settles them with the fields the row gives)."""
+        """A row the writer checks against the database on its own: without an email, with other
+        addresses, or when duplicates are not skipped (it settles them with the fields the row gives)."""
         self.flush()  # the lookup must see every lead taken so far
         self.gather(row, note)
         pending, notes = self.pending.copy(), self.notes.copy()
@@ -538,7 +559,8 @@ def export(ctx: Context, fmt: str, stream: IO[str], touchpoints: IO[str] | None,
         stream.write(ics.write(steps, ctx.now).decode("utf-8"))
         return len(steps)
     if fmt == "csv" or touchpoints is None:
-        count = csvio.write_leads(store.iter_leads(), fmt, stream, bom)
+        others = store.other_addresses() if fmt == "csv" else None
+        count = csvio.write_leads(store.iter_leads(), fmt, stream, bom, others)
         if touchpoints is not None:
             csvio.write_touchpoints(store.iter_touchpoints(), fmt, touchpoints, bom)
         return count

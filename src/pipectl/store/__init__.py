@@ -1055,6 +1055,19 @@ class Store:
                 raise _integrity(exc) from None
         self.change_lead(lead, changes, "edit", emails_added=added, emails_removed=removed)
 
+    def add_other_emails(self, lead_id: int, emails: Sequence[str]) -> None:
+        """Give a lead the import just inserted its other addresses (no lead has them): the import's
+        event owns them, as it owns the lead (undo deletes its range's)."""
+        for email in emails:
+            self.conn.execute("INSERT INTO lead_emails (email, lead_id) VALUES (?, ?)", (email, lead_id))
+
+    def other_addresses(self) -> dict[int, list[str]]:
+        """Every lead's other addresses, sorted (for the export)."""
+        found: dict[int, list[str]] = {}
+        for email, lead_id in self.conn.execute("SELECT email, lead_id FROM lead_emails ORDER BY email"):
+            found.setdefault(lead_id, []).append(email)
+        return found
+
     def all_addresses(self) -> Iterator[tuple[str, int]]:
         """Every address a lead has (main and others) with the lead's id: what mail is matched against."""
         for sql in ("SELECT email, id FROM leads WHERE email IS NOT NULL", "SELECT email, lead_id FROM lead_emails"):
