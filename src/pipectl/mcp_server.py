@@ -270,9 +270,7 @@ class Tools:
             rows = [render.finding_json(finding) for finding in itertools.islice(wanted, offset, offset + limit)]
             total = counts.get(kind, 0) if kind is not None else sum(counts.values())
             cycle = {"days": reviewed.cycle.value, "source": reviewed.cycle.source}
-            return _page(
-                "findings", rows, total, offset, limit, as_of=ctx.now_iso, summary=counts, sales_cycle=cycle
-            )
+            return _page("findings", rows, total, offset, limit, as_of=ctx.now_iso, summary=counts, sales_cycle=cycle)
 
         return self._call(work)
 
