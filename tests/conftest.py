@@ -25,6 +25,8 @@ from typer.testing import CliRunner
 
 from pipectl.cli import app
 
+# The real IMAP server's fixtures (dovecot_server, imap_server), for the modules that ask for them.
+pytest_plugins = ["dovecot"]
 NOW = "2026-11-30T09:00:00Z"
 POSTGRES = os.environ.get("PIPECTL_TEST_POSTGRES")
 _SCHEMAS = itertools.count(1)

@@ -13,6 +13,10 @@ Dovecot refuses to run its login process as root and to deliver mail as UID 0, s
 distribution's ``dovenull`` and ``dovecot`` users, which must reach the folder: it is made with
 ``tempfile.mkdtemp`` and opened to others (it holds only test mail), rather than inside pytest's private
 temporary folder. As a normal user everything runs as that user.
+
+Its fixtures (a plugin of conftest.py): ``dovecot_server``, one server per test module, and
+``imap_server``, that server as a user reaches it: its certificate trusted, the password given the
+documented way, ~/.netrc kept out.
 """
 
 from __future__ import annotations
@@ -85,6 +89,20 @@ class Dovecot:
             if len(found) >= count or time.monotonic() > deadline:
                 return found[:count]
             time.sleep(0.01)
+
+
+@pytest.fixture(scope="module")
+def dovecot_server() -> Iterator[Dovecot]:
+    with running() as started:
+        yield started
+
+
+@pytest.fixture
+def imap_server(dovecot_server: Dovecot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Dovecot:
+    monkeypatch.setenv("SSL_CERT_FILE", str(dovecot_server.cert))
+    monkeypatch.setenv("PIPECTL_IMAP_PASSWORD", PASSWORD)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    return dovecot_server
 
 
 @contextmanager

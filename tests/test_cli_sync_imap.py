@@ -5,12 +5,10 @@ errors a user meets."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-import dovecot
 from conftest import add, assert_error, ok, query, run, snapshot
 from dovecot import PASSWORD, Dovecot
 from pipectl import sync
@@ -19,22 +17,13 @@ from pipectl.store import Store
 from test_imap import LEAD, ME, mailbox, message
 
 
-@pytest.fixture(scope="module")
-def dovecot_server() -> Iterator[Dovecot]:
-    with dovecot.running() as running:
-        yield running
-
-
 @pytest.fixture
-def server(dovecot_server: Dovecot, monkeypatch: pytest.MonkeyPatch, isolated: Path) -> Dovecot:
-    monkeypatch.setenv("SSL_CERT_FILE", str(dovecot_server.cert))
-    monkeypatch.setenv("PIPECTL_IMAP_PASSWORD", PASSWORD)
-    monkeypatch.setenv("NETRC", str(isolated / "no-netrc"))
+def server(imap_server: Dovecot, isolated: Path) -> Dovecot:
     config = isolated / "config" / "pipectl" / "config.toml"
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(f'[mail]\nme = ["{ME}"]\n', encoding="utf-8")
     add("Sato Hanako", "--email", LEAD)
-    return dovecot_server
+    return imap_server
 
 
 def imap(server: Dovecot, folder: str, *args: str) -> dict:  # type: ignore[type-arg]

@@ -5,7 +5,6 @@ left alone, and each failure a user can meet, as one line without the password."
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -25,19 +24,9 @@ ME = "taro@example.co.jp"
 LEAD = "sato@client.example"
 
 
-@pytest.fixture(scope="module")
-def dovecot_server() -> Iterator[Dovecot]:
-    with dovecot.running() as running:
-        yield running
-
-
 @pytest.fixture
-def server(dovecot_server: Dovecot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Dovecot:
-    """The module's server, its certificate trusted, the password given the documented way, ~/.netrc kept out."""
-    monkeypatch.setenv("SSL_CERT_FILE", str(dovecot_server.cert))
-    monkeypatch.setenv("PIPECTL_IMAP_PASSWORD", PASSWORD)
-    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
-    return dovecot_server
+def server(imap_server: Dovecot) -> Dovecot:
+    return imap_server
 
 
 def message(number: int, sender: str = LEAD, to: str = ME) -> bytes:
