@@ -117,9 +117,11 @@ def _optional_text(value: Any) -> str | None:
 
 
 def _sender(value: Any) -> str | None:
+    if value == "":  # the default: checked by every command, which need not load the email package for it
+        return None
     from email.utils import parseaddr
 
-    if value == "" or (isinstance(value, str) and "@" in parseaddr(value)[1] and value.isprintable()):
+    if isinstance(value, str) and "@" in parseaddr(value)[1] and value.isprintable():
         return None
     return 'must be an address, e.g. "Taro Yamada <taro@example.co.jp>"'
 
