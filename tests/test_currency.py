@@ -118,11 +118,9 @@ def test_a_database_from_before_records_the_currency_of_the_config_that_migrates
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     with monkeypatch.context() as old:
-        old.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:-1])
-        old.setattr(
-            f"pipectl.store.{'postgres' if is_url(database()) else 'sqlite'}.SCHEMA_VERSION",
-            migrations.SCHEMA_VERSION - 1,
-        )
+        before = migrations.MIGRATIONS.index(migrations.m010_settings)
+        old.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:before])
+        old.setattr(f"pipectl.store.{'postgres' if is_url(database()) else 'sqlite'}.SCHEMA_VERSION", before)
         old.setattr(Backend, "read_currency", lambda self: None)  # that schema records none
         open_backend(database(), create=True, currency="USD").close()
     use_currency(tmp_path, "JPY")

@@ -83,7 +83,7 @@ def test_public_schema(tmp_path: Path) -> None:
         "undone_by",
     ]
     indexes = {index.name for table in ("leads", "touchpoints", "events") for index in db[table].indexes}
-    assert {"leads_status_stage", "touchpoints_lead_at", "events_batch", "events_lead"} <= indexes
+    assert {"leads_status_entered", "touchpoints_lead_at", "events_batch", "events_lead"} <= indexes
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA page_size").fetchone()[0] == 16384  # a large import's checkpoint: half the time

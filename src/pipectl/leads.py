@@ -235,6 +235,17 @@ def search_text(*texts: str | None) -> str:
     return SEARCH_SEPARATOR.join(parts)
 
 
+def search_column(name: str, company: str | None) -> str | None:
+    """The stored ``search`` column of a lead: its name and company as lookups compare them
+    (``search_text``), or NULL when that is what they are already, but for ASCII case (plain ASCII,
+    single spaces; most leads): a lookup compares those as they are, ignoring ASCII case. An import
+    computes this for every row, and the NULL costs no room."""
+    given = f"{name} {company}" if company else name
+    if given.isascii() and given.isprintable() and "  " not in given:
+        return None
+    return search_text(name, company)
+
+
 def search_query(text: str) -> str:
     """What a lookup looks for in a ``search_text``: ``text`` folded, without spaces when it holds a CJK
     character (those scripts put none between words, so a space typed there is not the point). In other

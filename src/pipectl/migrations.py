@@ -157,9 +157,9 @@ def m004_partial_name_index() -> str:
 @python_migration
 def m005_search(db: Backend) -> None:
     """The ``search`` column: a lead's name and company as lookups compare them, filled for every lead
-    (see ``store.search_column``). A substring search in it is one scan of the table without any per-row
+    (see ``leads.search_column``). A substring search in it is one scan of the table without any per-row
     function, so no index is needed (or usable)."""
-    from pipectl.store import search_column
+    from pipectl.leads import search_column
 
     db.run_script("ALTER TABLE leads ADD COLUMN search TEXT")
     last = 0
@@ -272,11 +272,17 @@ def m010_settings(db: Backend) -> None:
     db.conn.execute("INSERT INTO settings (key, value) VALUES ('currency', ?)", (db.currency,))
 
 
+@migration
+def m011_one_index_less() -> str:
+    """``leads_status_stage`` goes: ``leads_status_entered`` and ``leads_status_value`` begin with the same
+    two columns and serve every lookup it served, and an import paid for keeping all three."""
+    return "DROP INDEX leads_status_stage"
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 # The indexes the current schema has (what the migrations above leave), by name: `doctor` checks them
 # and `doctor --fix` recreates a missing one.
 INDEXES = {
-    "leads_status_stage": "CREATE INDEX IF NOT EXISTS leads_status_stage ON leads (status, stage)",
     "leads_name_company": "CREATE INDEX IF NOT EXISTS leads_name_company"
     " ON leads (name COLLATE NOCASE, company COLLATE NOCASE) WHERE email IS NULL",
     "touchpoints_lead_at": "CREATE INDEX IF NOT EXISTS touchpoints_lead_at ON touchpoints (lead_id, at)",
@@ -302,6 +308,19 @@ INDEXES = {
     "outbox_campaign": "CREATE INDEX IF NOT EXISTS outbox_campaign ON outbox (campaign, lead_id)"
     " WHERE campaign IS NOT NULL",
 }
+
+
+# The indexes only the daily views read (no write looks a lead up in them): a large import into a
+# smaller table builds them afresh at its end instead of keeping them up row by row
+# (``Store.view_indexes_built_after``).
+VIEW_INDEXES = (
+    "leads_owner_status",
+    "leads_status_due",
+    "leads_status_contact",
+    "leads_status_entered",
+    "leads_status_value",
+    "leads_snoozed",
+)
 
 
 def migrate(db: Backend, current: int, record: Callable[[int], None]) -> None:

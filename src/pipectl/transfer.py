@@ -162,12 +162,13 @@ def import_file(
         try:
             ctx.store(create=True).use_cache(IMPORT_CACHE_MIB)
             with ctx.writing() as store:
-                writer = _Writer(ctx, store, plan.row_columns, options, result, rejected, progress)
+                writer = _Writer(ctx, store, (*plan.row_columns, "search"), options, result, rejected, progress)
                 # Rows with other addresses give the database emails the batcher's filter never saw.
                 fresh = not store.has_emails() and not plan.other_columns
                 batcher = _Batcher(ctx, plan, options, writer, fresh=fresh)
                 if not batcher.feed(table.rows, PARALLEL_AFTER if PARALLEL else None):
-                    _read_in_parallel(batcher, table.rows, writer)
+                    with store.view_indexes_built_after(_rows_expected(stream, batcher.read)):
+                        _read_in_parallel(batcher, table.rows, writer)
                 result.rows = batcher.read
                 result.skipped += batcher.skipped
                 result.stage_mapping = plan.stage_mapping
@@ -179,6 +180,15 @@ def import_file(
             pass
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _rows_expected(stream: IO[bytes], read: int) -> int:
+    """How many rows a file holds, told from the ``read`` rows its first part had: as many again for
+    every part of that size (a pipe's count is unknown: those read so far)."""
+    try:
+        return int(read * os.fstat(stream.fileno()).st_size / stream.tell())
+    except (OSError, ValueError, ZeroDivisionError):
+        return read
 
 
 class _Writer:
@@ -196,7 +206,7 @@ class _Writer:
         progress: Callable[[int], None] | None,
     ) -> None:
         self.ctx, self.store, self.options, self.result = ctx, store, options, result
-        self.columns = columns  # of the batches' rows (the plan's row_columns)
+        self.columns = columns  # of the batches' rows (the plan's row_columns, then search)
         self.rejects, self.tick = rejects, progress
         self.last_id_before = store.last_lead_id()
         self.matched: set[int] = set()  # leads of before the import that a row with a record id found
@@ -339,6 +349,7 @@ class _Batcher:
         self.created, self.entered, self.status = slots["created_at"], slots["stage_entered_at"], slots["status"]
         self.closed, self.touches, self.touched = slots["closed_at"], slots["touch_count"], slots["last_touch_at"]
         self.email, self.close_date = slots.get("email"), slots.get("expected_close")
+        self.name, self.company = slots["name"], slots.get("company")
         self.pending: list[list[Any]] = []
         self.notes: list[tuple[int, str, str]] = []
         self.emails: set[str] = set()  # of the rows gathered, not yet sent (one batch: memory stays flat)
@@ -404,7 +415,9 @@ class _Batcher:
         self.sink.single(self.plan.parse(line, cells, self.now), cells, pending, notes)
 
     def gather(self, row: list[Any], note: str | None) -> None:
-        """Add a new lead's row to the batch with what follows from the rest, and its note."""
+        """Add a new lead's row to the batch with what follows from the rest (its ``search`` column
+        last: computed here, in the reading process, not in the writing one), and its note."""
+        row.append(leads.search_column(row[self.name], None if self.company is None else row[self.company]))
         created = row[self.created]
         if row[self.entered] is None:
             row[self.entered] = created
