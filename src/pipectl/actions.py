@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pipectl import dates, leads, pipeline
 from pipectl.config import Config, default_owner
 from pipectl.errors import Ambiguous, ConfigError, NoDatabase, NotFound, PipectlError, Refused
-from pipectl.model import CLOSED, CONTACT_KINDS, Event, Finding, Lead, Status, Touchpoint
+from pipectl.model import CLOSED, CONTACT_KINDS, Event, Finding, Lead, Status, Touchpoint, is_snoozed
 from pipectl.store import Filter, Store, bulk
 
 if TYPE_CHECKING:
@@ -763,7 +763,7 @@ class Review:
         found = {}
         bad = self.facts.bad_emails
         for lead in leads:
-            if not review.is_snoozed(lead, self.rules.cut.now):
+            if not is_snoozed(lead, self.rules.cut.now):
                 mine = review.lead_findings(lead, self.ctx.config, self.ctx.now, self.cycle, self.rules.cut)
                 if lead.id in bad:
                     mine.append(review.bad_email(lead, bad[lead.id]))
@@ -785,7 +785,7 @@ class Review:
             for lead_id, email in self.facts.bad_emails.items():
                 lead = self.ctx.store().get_lead(lead_id)
                 mine = lead is not None and self.owner in (None, lead.owner)
-                if mine and lead is not None and not review.is_snoozed(lead, self.rules.cut.now):
+                if mine and lead is not None and not is_snoozed(lead, self.rules.cut.now):
                     found.append(review.bad_email(lead, email))
             self._bad_email_findings = sorted(found, key=review.urgency_order)
         return self._bad_email_findings

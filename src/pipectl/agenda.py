@@ -14,8 +14,7 @@ from decimal import Decimal
 
 from pipectl import dates
 from pipectl.config import Config
-from pipectl.model import Lead
-from pipectl.review import is_snoozed
+from pipectl.model import Lead, is_snoozed
 
 SECTIONS = ("overdue", "uncontacted", "due_today", "closing")
 CLOSING_SUGGESTIONS = 10  # the last section suggests, it does not oblige: keep it short

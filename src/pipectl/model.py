@@ -154,6 +154,11 @@ class Finding:
 # hundredths, tags and extra as JSON, the qualified flag as 0/1.
 
 
+def is_snoozed(lead: Lead, now_iso: str) -> bool:
+    """Whether ``lead`` sleeps at ``now_iso`` (a stored time): the review and today pass it by."""
+    return lead.snoozed_until is not None and lead.snoozed_until > now_iso
+
+
 def hundredths(value: Decimal | int | str) -> int:
     return int((value if isinstance(value, Decimal) else Decimal(value)).scaleb(2))
 

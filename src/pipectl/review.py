@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from pipectl import dates
 from pipectl.config import Config
-from pipectl.model import Finding, Lead
+from pipectl.model import Finding, Lead, is_snoozed
 
 KINDS = (
     "overdue",
@@ -100,10 +100,6 @@ def coverage_needed(config: Config, facts: Facts) -> Figure:
 def _plural(count: float, word: str) -> str:
     number = int(count)
     return f"{number} {word}{'' if number == 1 else 's'}"
-
-
-def is_snoozed(lead: Lead, now_iso: str) -> bool:
-    return lead.snoozed_until is not None and lead.snoozed_until > now_iso
 
 
 @dataclass(frozen=True)

@@ -656,6 +656,11 @@ class Store:
         """Leads matching ``where``, sorted by a key of SORT_KEYS (``stage`` in ``stage_order``); with a
         ``limit``, a page of them from ``offset``."""
         clauses, params = self._filter_sql(where)
+        if sort == "id" and limit is not None and clauses == clauses[:1] and where.statuses is not None:
+            # By status alone, a page in id order is read from the table in that order: most leads have
+            # the status asked for, and SQLite (no statistics) would rather sort them all from a status
+            # index (100,000 open leads: 10 ms instead of nothing).
+            clauses = [f"({clause}) IS TRUE" for clause in clauses]
         sql = _SELECT_LEAD + (" WHERE " + " AND ".join(clauses) if clauses else "")
         if sort == "stage":
             term = stage_case((name, rank) for rank, name in enumerate(stage_order))
@@ -663,8 +668,10 @@ class Store:
             column, _, nocase = SORT_KEYS[sort].partition(" ")
             term = self.db.nocase(column) if nocase else column
         direction = " DESC" if desc else ""
-        # Empty values sort last whichever way; id breaks ties so the order is stable.
-        sql += f" ORDER BY {term} IS NULL, {term}{direction}, id{direction}"
+        if sort == "id":  # never empty, never tied: in the order of the table itself, read only to the page
+            sql += f" ORDER BY id{direction}"
+        else:  # empty values sort last whichever way; id breaks ties so the order is stable
+            sql += f" ORDER BY {term} IS NULL, {term}{direction}, id{direction}"
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             params += [limit, offset]
@@ -878,10 +885,28 @@ class Store:
             awake, params = self._awake(now, owner, indexed)
             where, where_params = f"{awake} AND {sql}", [*params, *values]
             leads += self._full(where, where_params, order, limit)
-            counts[section] += int(
-                self.conn.execute(f"SELECT count(*) FROM leads WHERE {where}", where_params).fetchone()[0]
-            )
+            if section == "uncontacted" and owner is None:
+                counts[section] += self._uncontacted(now)
+            else:
+                counts[section] += self._count(where, where_params)
         return leads + self._closest(now, day, probabilities, best, owner), counts
+
+    def _count(self, where: str, params: list[Any]) -> int:
+        return int(self.conn.execute(f"SELECT count(*) FROM leads WHERE {where}", params).fetchone()[0])
+
+    def _uncontacted(self, now: str) -> int:
+        """How many awake open leads were never contacted and have no step overdue: those never
+        contacted, less the snoozed and the overdue among them, each few counted from the index that
+        finds them (leads_snoozed, leads_status_due) rather than every lead tested for them (100,000
+        untouched leads: 3 ms instead of 9)."""
+        never = "status = 'open' AND last_outbound_at IS NULL"
+        asleep = "(status = 'open') IS TRUE AND last_outbound_at IS NULL AND snoozed_until > ?"  # by leads_snoozed
+        return (
+            self._count(never, [])
+            - self._count(asleep, [now])
+            - self._count(f"{never} AND next_action_due <= ?", [now])
+            + self._count(f"{asleep} AND next_action_due <= ?", [now, now])
+        )
 
     def _closest(
         self, now: str, day: tuple[str, str], probabilities: Iterable[tuple[str, float]], best: int, owner: str | None
@@ -899,12 +924,22 @@ class Store:
         for name in weighted:
             where = f"{awake} AND {rest} AND stage = ?"
             leads += self._full(where, [*params, day[1], day[0], name], "value DESC, id", best)
-        if len(leads) < best:
-            awake, params = self._awake(now, owner, indexed=False)
-            others = f"NOT ({' OR '.join('stage = ?' for _ in weighted)})" if weighted else "1 = 1"
-            where = f"{awake} AND {rest} AND {others}"
-            leads += self._full(where, [*params, day[1], day[0], *weighted], "id", best)
+        others = [stage for stage in self._open_stages(owner) if stage not in weighted] if len(leads) < best else []
+        if others:
+            where = f"{awake} AND {rest} AND stage IN ({', '.join('?' for _ in others)})"
+            leads += self._full(where, [*params, day[1], day[0], *others], "id", best)
         return leads
+
+    def _open_stages(self, owner: str | None) -> list[str]:
+        """The stages open leads (of ``owner``) are in, in order: each found by one step in an index that
+        begins with the status and stage (or the owner, status and stage), not by reading every open lead."""
+        mine, params = ("owner = ? AND ", [owner, owner]) if owner is not None else ("", [])
+        sql = (
+            f"WITH RECURSIVE present(stage) AS (SELECT min(stage) FROM leads WHERE {mine}status = 'open'"
+            f" UNION ALL SELECT (SELECT min(stage) FROM leads WHERE {mine}status = 'open' AND stage > present.stage)"
+            " FROM present WHERE present.stage IS NOT NULL) SELECT stage FROM present WHERE stage IS NOT NULL"
+        )
+        return [row[0] for row in self.conn.execute(sql, params)]
 
     def _full(self, where: str, params: list[Any], order: str, limit: int | None) -> list[Lead]:
         sql = f"{_SELECT_LEAD} WHERE {where} ORDER BY {order}"
