@@ -1155,10 +1155,11 @@ class Store:
 
     def bad_email_leads(self) -> dict[int, str]:
         """Open leads whose main address bounced and whose other addresses all bounced too (or that have
-        none): lead id -> the main address."""
+        none): lead id -> the main address. Read from the bounces (few) to their leads, never the other
+        way: from a status index, SQLite would test every open lead of a team (1,000,000: 3 s)."""
         rows = self.conn.execute(
-            "SELECT l.id, l.email FROM leads l JOIN bounces b ON b.email = l.email WHERE l.status = 'open'"
-            " AND NOT EXISTS (SELECT 1 FROM lead_emails e WHERE e.lead_id = l.id"
+            "SELECT l.id, l.email FROM bounces b CROSS JOIN leads l WHERE l.email = b.email"
+            " AND (l.status = 'open') IS TRUE AND NOT EXISTS (SELECT 1 FROM lead_emails e WHERE e.lead_id = l.id"
             " AND NOT EXISTS (SELECT 1 FROM bounces o WHERE o.email = e.email))"
         )
         return {row[0]: row[1] for row in rows}
