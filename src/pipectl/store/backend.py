@@ -196,7 +196,8 @@ class Backend(ABC):
         return "a file on this machine", True
 
     def use_cache(self, mib: int) -> None:  # noqa: B027 (only SQLite lets a connection choose)
-        """Give a bulk write ``mib`` MiB of page cache, where the database lets a connection choose."""
+        """Give a command that reads or writes many pages ``mib`` MiB of page cache, where the database lets a
+        connection choose."""
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
