@@ -656,7 +656,7 @@ class Store:
         """Leads matching ``where``, sorted by a key of SORT_KEYS (``stage`` in ``stage_order``); with a
         ``limit``, a page of them from ``offset``."""
         clauses, params = self._filter_sql(where)
-        if sort == "id" and limit is not None and clauses == clauses[:1] and where.statuses is not None:
+        if sort == "id" and limit is not None and len(clauses) == 1 and where.statuses is not None:
             # By status alone, a page in id order is read from the table in that order: most leads have
             # the status asked for, and SQLite (no statistics) would rather sort them all from a status
             # index (100,000 open leads: 10 ms instead of nothing).
