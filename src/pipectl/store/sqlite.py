@@ -26,9 +26,6 @@ ROWS_PER_INSERT = 1000
 PAGE_BYTES = 16384
 
 
-MMAP_BYTES = 1 << 30  # address space, not memory: only the pages read are brought in
-
-
 class SQLite(Backend):
     integrity_errors = (sqlite3.IntegrityError,)
 
@@ -175,10 +172,6 @@ class SQLite(Backend):
 
     def use_cache(self, mib: int) -> None:
         self.conn.execute(f"PRAGMA cache_size = {-1024 * int(mib)}")
-        # And read the file through a memory map, without a system call and a copy per page: one rep's
-        # leads on a team database lie on a page each (2,000 leads: the review's first pass over them
-        # 31 ms instead of 42). Writes still go through the journal as before.
-        self.conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
 
     def backup(self, target: Path) -> None:
         """SQLite's online backup: consistent while other processes write."""
