@@ -259,6 +259,21 @@ def test_optout_show_send_undo(isolated: Path, server: Server) -> None:
     assert server.to() == ["jane@acme.example"]
 
 
+def test_an_optout_stays_with_the_person_when_their_lead_is_merged(isolated: Path, server: Server) -> None:
+    smtp(isolated, server)
+    keep = add("Jane Doe", "--company", "Acme", "--email", "jane@acme.example")
+    other = add("J. Doe", "--company", "Acme", "--email", "jdoe@acme.example")
+    ok("optout", str(other))
+    ok("merge", str(keep), str(other), "--yes", "--force")
+    assert ok("show", str(keep), "--json").json()["opted_out"] == "2026-11-30T09:00:00Z"
+    assert_error(run("send", str(keep), "--template", "intro"), "opted out: pipectl sends it nothing")
+    ok("undo")
+    assert ok("show", str(other), "--json").json()["opted_out"] == "2026-11-30T09:00:00Z"
+    assert ok("show", str(keep), "--json").json()["opted_out"] is None
+    ok("send", str(keep), "--template", "intro")
+    assert server.to() == ["jane@acme.example"]
+
+
 def test_sendmail_command(isolated: Path, tmp_path: Path) -> None:
     script = tmp_path / "fake-sendmail"
     out = tmp_path / "got.eml"

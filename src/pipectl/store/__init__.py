@@ -431,6 +431,11 @@ class Store:
         kept = [other.email] if other.email and other.email != changes.get("email", keep.email) else []
         for email in kept:
             self.conn.execute("INSERT INTO lead_emails (email, lead_id) VALUES (?, ?)", (email, keep.id))
+        # Whoever asked pipectl for no more mail is KEEP now: their opt-out goes with them.
+        opted = self.opted_out([keep.id, other.id])
+        optout_moved = other.id in opted and keep.id not in opted
+        if optout_moved:
+            self.conn.execute("UPDATE optouts SET lead_id = ? WHERE lead_id = ?", (keep.id, other.id))
         self.change_lead(
             keep,
             changes,
@@ -441,6 +446,7 @@ class Store:
             moved_emails=moved_emails,
             emails_added=kept,
             merged=other.label,
+            **({"optout_moved": True} if optout_moved else {}),
         )
 
     def delete_leads(self, doomed: list[Lead]) -> None:
@@ -603,6 +609,8 @@ class Store:
                     self._insert("touchpoints", point)
                 for email in data.get("emails", []):
                     self.conn.execute("INSERT INTO lead_emails (email, lead_id) VALUES (?, ?)", (email, other))
+                if data.get("optout_moved"):
+                    self.conn.execute("UPDATE optouts SET lead_id = ? WHERE lead_id = ?", (other, event.lead_id))
             self._revert_mail(event)
             if "lead" in data:
                 self.conn.execute("DELETE FROM leads WHERE id = ?", (event.lead_id,))
