@@ -1101,11 +1101,16 @@ def send_mail(
     lead: str = typer.Argument(..., help="Id, email, or part of the name or company."),
     template: str = typer.Option(..., "--template", "-t", help="A template in the config folder's templates/."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the message; send nothing."),
+    resend: bool = typer.Option(
+        False,
+        "--resend",
+        help="Send even though a killed run may have sent this lead a message (look in your Sent folder first).",
+    ),
 ) -> None:
     """Send one message to one lead through the [send] method; logged as an outbound email."""
     from pipectl import send
 
-    draft = send.send(context(), lead, template, dry_run)
+    draft = send.send(context(), lead, template, dry_run, resend)
     if dry_run:
         from email import policy
 

@@ -6,8 +6,10 @@ transaction that logs the outbound ``email`` touchpoint (outcome ``sent``, the M
 ``external_id``, so a synced reply threads to it) and lets the cadence schedule the next attempt, exactly
 as a typed ``touch LEAD email`` does. A hand-over that certainly failed removes the row (a 4xx is tried
 again on the next run). A row left ``sending`` means the run was killed during the hand-over: whether
-the account took the message cannot be known, so the campaign never sends that lead the message again
-and logs nothing for it; it lists the lead so the rep can look in the Sent folder (and log it by hand).
+the account took the message cannot be known, so nothing is sent that lead again on its own: the
+campaign passes it by and lists it, ``send`` and the review's last chance refuse it (``Unsettled``),
+until the rep has looked in the Sent folder and settled it: logged the email by hand (``touch``, or a
+sync of the Sent folder) or sent anyway (``send --resend``, ``review --apply``).
 All the writes of one command share one event batch: ``undo`` removes a campaign's touchpoints as one.
 """
 
@@ -23,13 +25,13 @@ from pathlib import Path
 
 from pipectl import dates
 from pipectl.actions import Context, _after_touch, _log, find, list_leads, resolve
-from pipectl.errors import ConfigError, PipectlError, Refused
+from pipectl.errors import ConfigError, PipectlError, Refused, Unsettled
 from pipectl.mail import outbox
 from pipectl.model import LAST_CHANCE, Lead, Touchpoint
 
 SENT = "sent"
 # Why a campaign passes a lead by, in the order they are checked (the summary counts each).
-SKIPS = ("closed", "no address", "opted out", "bouncing", "already reached", "handed over when killed")
+SKIPS = ("closed", "no address", "bouncing", "opted out", "handed over when killed", "already reached")
 
 
 def sender(ctx: Context) -> str:
@@ -64,6 +66,26 @@ def fields(ctx: Context, lead: Lead) -> dict[str, str]:
     }
     extra = {str(key): str(value) for key, value in lead.extra.items() if value not in (None, "")}
     return {**extra, **{key: value for key, value in found.items() if value}}
+
+
+def unsettled(ctx: Context, lead: Lead) -> tuple[str, str] | None:
+    """(subject, when) of the latest message a killed run was handing to ``lead``, if not settled since."""
+    return ctx.store().outbox_unsettled(lead.id).get(lead.id)
+
+
+def guard(ctx: Context, lead: Lead, again: str) -> None:
+    """Raise :class:`Unsettled` while ``unsettled(lead)``; the error says how to log it if it went, and
+    ``again``: how to send anyway if not."""
+    found = unsettled(ctx, lead)
+    if found:
+        subject, at = found
+        raise Unsettled(
+            f"{lead.label}: a run killed at {dates.show(at)} was handing over {subject!r} and it may have gone,"
+            f" so nothing was sent now; look in your Sent folder: if it went, log it with `pipectl touch {lead.id}"
+            f" email`; if not, {again}",
+            subject,
+            at,
+        )
 
 
 def usable_address(ctx: Context, lead: Lead) -> tuple[str | None, str | None]:
@@ -127,11 +149,14 @@ def deliver(
     return touchpoint
 
 
-def send(ctx: Context, ref: str, template_name: str, dry_run: bool) -> Draft:
-    """``send LEAD --template NAME``: the message (with ``dry_run``, only rendered)."""
+def send(ctx: Context, ref: str, template_name: str, dry_run: bool, resend: bool = False) -> Draft:
+    """``send LEAD --template NAME``: the message (with ``dry_run``, only rendered); ``resend`` sends it
+    even while a killed run's message to the lead is unsettled."""
     template = outbox.load_template(templates_folder(ctx), template_name)
     lead = find(ctx, ref)
     draft = compose(ctx, lead, template, False, fields(ctx, lead))
+    if not resend:
+        guard(ctx, lead, f"send it anyway: `pipectl send {lead.id} --template {template_name} --resend`")
     if dry_run:
         return draft
     hand = _required_method(ctx)
@@ -218,6 +243,7 @@ def campaign(
         if source is None or (lead.source or "").casefold() == source.strip().casefold()
     ]
     reached = store.outbox_reached(name)
+    unsure = store.outbox_unsettled()
     opted = store.opted_out([lead.id for lead in candidates])
     day_ago = dates.to_iso(ctx.now - timedelta(days=1))
     send_config = ctx.config.send
@@ -225,7 +251,7 @@ def campaign(
     result = Campaign()
     queue: list[Draft] = []
     for lead in candidates:
-        why = _skip(ctx, lead, reached, opted)
+        why = _skip(ctx, lead, reached, unsure, opted)
         if why:
             result.skipped[why] += 1
             if why == "handed over when killed":
@@ -263,7 +289,9 @@ def campaign(
     return result
 
 
-def _skip(ctx: Context, lead: Lead, reached: dict[int, str], opted: dict[int, str]) -> str | None:
+def _skip(
+    ctx: Context, lead: Lead, reached: set[int], unsure: dict[int, tuple[str, str]], opted: dict[int, str]
+) -> str | None:
     if not lead.is_open:
         return "closed"
     address, why = usable_address(ctx, lead)
@@ -271,21 +299,26 @@ def _skip(ctx: Context, lead: Lead, reached: dict[int, str], opted: dict[int, st
         return why
     if lead.id in opted:
         return "opted out"
+    if lead.id in unsure:
+        return "handed over when killed"
     if lead.id in reached:
-        return "already reached" if reached[lead.id] == SENT else "handed over when killed"
+        return "already reached"
     return None
 
 
 # --- the review's last-chance message ------------------------------------------------------------
 
 
-def last_chance(ctx: Context, lead_id: int, template: outbox.Template) -> Draft | None:
+def last_chance(ctx: Context, lead_id: int, template: outbox.Template, resend: bool = False) -> Draft | None:
     """Send ``lead_id`` its last-chance message through ``[send]`` and log it (outcome ``last-chance``);
-    None when no method is set: nothing is sent or logged (the rep sends it by hand)."""
+    None when no method is set: nothing is sent or logged (the rep sends it by hand). :class:`Unsettled`
+    while a killed run's message to the lead is, unless ``resend``."""
     hand = method(ctx)
     if hand is None:
         return None
     lead = find(ctx, str(lead_id))
+    if not resend:
+        guard(ctx, lead, "`pipectl review --apply` asks whether to send the last chance anyway")
     fill = {**fields(ctx, lead), "company": lead.company or "your team"}
     draft = compose(ctx, lead, template, False, fill)
     try:

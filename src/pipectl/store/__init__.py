@@ -83,6 +83,12 @@ TABLE_COLUMNS = {
 }
 COPY_ROWS = 5000
 _NO_COMPANY = "COALESCE(company, '')"
+# An outbox row (alias ``o``) left ``sending`` is settled once an outbound email to its lead was logged
+# at or after it (by hand with ``touch``, a sync of the Sent folder, or a later message): no longer unknown.
+_SETTLED = (
+    "EXISTS (SELECT 1 FROM touchpoints t WHERE t.lead_id = o.lead_id AND t.kind = 'email'"
+    " AND t.direction = 'out' AND (t.at >= o.at OR t.external_id = o.message_id))"
+)
 
 
 def default_database() -> str:
@@ -1141,11 +1147,19 @@ class Store:
 
     # --- mail out -------------------------------------------------------------------------------
 
-    def outbox_reached(self, campaign: str) -> dict[int, str]:
-        """The leads ``campaign`` sent to or was handing a message to: lead id -> state (``sent``, or
-        ``sending`` for a hand-over a killed run left unfinished)."""
-        rows = self.db.stream("SELECT lead_id, state FROM outbox WHERE campaign = ?", (campaign,))
-        return {row[0]: row[1] for row in rows}
+    def outbox_reached(self, campaign: str) -> set[int]:
+        """The leads ``campaign`` sent to or was handing a message to."""
+        return {row[0] for row in self.db.stream("SELECT lead_id FROM outbox WHERE campaign = ?", (campaign,))}
+
+    def outbox_unsettled(self, lead_id: int | None = None) -> dict[int, tuple[str, str]]:
+        """The leads (all, or ``lead_id``) a killed run was handing a message to, whether it went unknown,
+        and nobody settled it since: lead id -> (subject, when) of the latest such message."""
+        where = "" if lead_id is None else " AND lead_id = ?"
+        rows = self.conn.execute(
+            f"SELECT lead_id, subject, at FROM outbox o WHERE state = 'sending'{where} AND NOT {_SETTLED} ORDER BY at",
+            () if lead_id is None else (lead_id,),
+        )
+        return {row[0]: (row[1], row[2]) for row in rows}
 
     def outbox_count_since(self, at: str) -> int:
         """Messages handed over (or being handed over) since ``at``: what the daily limit counts."""
