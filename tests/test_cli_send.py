@@ -428,10 +428,12 @@ def test_pace_waits_over_the_minute_limit_and_fills_the_day() -> None:
         now[0] += seconds
 
     pace = Pace(per_minute=2, per_day=4, sent_today=1, clock=lambda: now[0], sleep=sleep)
+    settled: list[float] = []  # what was handed over is logged before a wait, not after
     for _ in range(3):
         assert not pace.day_full()
-        pace.wait()
+        pace.wait(before_sleep=lambda: settled.append(now[0]))
         now[0] += 1
     assert slept == [58.0]  # the third in a minute waits until the first is a minute old
+    assert settled == [2.0]
     assert pace.day_full()
     assert Pace(per_minute=0, per_day=0, sent_today=10**6).day_full() is False

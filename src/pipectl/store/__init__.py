@@ -1049,6 +1049,13 @@ class Store:
         rows = self.conn.execute("SELECT email FROM lead_emails WHERE lead_id = ? ORDER BY email", (lead_id,))
         return [row[0] for row in rows]
 
+    def other_emails_of(self, lead_ids: Sequence[int]) -> dict[int, list[str]]:
+        """The other addresses of ``lead_ids`` (those that have any), each lead's sorted."""
+        found: dict[int, list[str]] = {}
+        for lead_id, email in self._rows_in("SELECT lead_id, email FROM lead_emails WHERE lead_id IN ({})", lead_ids):
+            found.setdefault(lead_id, []).append(email)
+        return {lead_id: sorted(emails) for lead_id, emails in found.items()}
+
     def change_emails(self, lead: Lead, added: list[str], removed: list[str], changes: dict[str, Any]) -> None:
         """Give ``lead`` the other addresses ``added`` and take ``removed`` away (and apply ``changes``):
         one event, which undo reverses."""
@@ -1082,11 +1089,7 @@ class Store:
 
     def bounces_of(self, emails: Sequence[str]) -> dict[str, tuple[str, str | None]]:
         """Of ``emails``, those that bounced: address -> (when, the bounce's Message-ID)."""
-        if not emails:
-            return {}
-        rows = self.conn.execute(
-            f"SELECT email, at, message_id FROM bounces WHERE email IN ({', '.join('?' for _ in emails)})", list(emails)
-        )
+        rows = self._rows_in("SELECT email, at, message_id FROM bounces WHERE email IN ({})", emails)
         return {row[0]: (row[1], row[2]) for row in rows}
 
     def mark_bounced(self, lead: Lead, email: str, at: str, message_id: str) -> None:
@@ -1182,12 +1185,16 @@ class Store:
 
     def opted_out(self, lead_ids: Sequence[int]) -> dict[int, str]:
         """Of ``lead_ids``, those opted out: lead id -> when."""
-        if not lead_ids:
-            return {}
-        rows = self.conn.execute(
-            f"SELECT lead_id, at FROM optouts WHERE lead_id IN ({', '.join('?' for _ in lead_ids)})", list(lead_ids)
-        )
-        return {row[0]: row[1] for row in rows}
+        return {
+            row[0]: row[1] for row in self._rows_in("SELECT lead_id, at FROM optouts WHERE lead_id IN ({})", lead_ids)
+        }
+
+    def _rows_in(self, sql: str, values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+        """The rows of ``sql`` with its ``IN ({})`` holding ``values``: a query per 999 of them (SQLite's
+        least limit of parameters; PostgreSQL's is 65,535)."""
+        for start in range(0, len(values), 999):
+            part = list(values[start : start + 999])
+            yield from self.conn.execute(sql.format(", ".join("?" * len(part))), part)
 
     def opt_out(self, lead: Lead, at: str, how: str) -> bool:
         """Mark ``lead`` opted out (``how``: the command, or the message that asked): one event, which undo
