@@ -197,6 +197,67 @@ def test_campaign_skips_marks_its_mail_and_runs_again_without_doubles(isolated: 
     assert touchpoints(ids["ann"]) == []
 
 
+def test_campaign_json_says_per_lead_what_was_sent_skipped_and_refused(isolated: Path, server: Server) -> None:
+    smtp(isolated, server)
+    ids = campaign_leads()
+    ids["reject"] = add("reject", "--company", "Acme", "--email", "reject@acme.example", "--tag", "webinar")
+    ids["nameless"] = add("nameless", "--email", "nameless@acme.example", "--tag", "webinar")  # no $company
+    dry = ok("campaign", "w", "--template", "intro", "--tag", "webinar", "--dry-run", "--json")
+    assert dry.stderr == "" and server.received == []
+    planned = dry.json()
+    assert (planned["campaign"], planned["template"], planned["dry_run"]) == ("w", "intro", True)
+    would = [entry["lead_id"] for entry in planned["sent"]]
+    assert would == [ids[name] for name in ("ann", "bob", "cyd", "dan", "reject")]
+    assert {entry["message_id"] for entry in planned["sent"]} == {None}
+    result = ok("campaign", "w", "--template", "intro", "--tag", "webinar", "--json")
+    assert result.stderr == ""
+    done = result.json()
+    assert done["dry_run"] is False and done["counts"] == {"sent": 4, "skipped": 4, "failed": 2}
+    assert done["skipped_by_reason"] == {"closed": 1, "no address": 1, "bouncing": 1, "opted out": 1}
+    first = done["sent"][0]
+    assert first == {
+        "lead_id": ids["ann"],
+        "name": "ann",
+        "company": "Acme",
+        "address": "ann@acme.example",
+        "subject": "ann, a note about Acme",
+        "message_id": str(server.received[0].message["Message-ID"]),
+    }
+    assert query(f"SELECT external_id FROM touchpoints WHERE lead_id = {ids['ann']}") == [(first["message_id"],)]
+    assert {(entry["lead_id"], entry["reason"]) for entry in done["skipped"]} == {
+        (ids["closed"], "closed"),
+        (ids["none"], "no address"),
+        (ids["bouncing"], "bouncing"),
+        (ids["opted"], "opted out"),
+    }
+    failed = {entry["lead_id"]: entry["error"] for entry in done["failed"]}
+    assert failed[ids["reject"]].startswith("the server refused reject@acme.example: 550")
+    assert failed[ids["nameless"]].startswith("template 'intro': $company cannot be filled")
+    assert (done["left"], done["resume_at"]) == (0, None)
+    again = ok("campaign", "w", "--template", "intro", "--tag", "webinar", "--json").json()
+    assert again["counts"] == {"sent": 0, "skipped": 8, "failed": 2} and len(server.received) == 4
+    assert again["skipped_by_reason"]["already reached"] == 4
+
+
+def test_send_json(isolated: Path, server: Server) -> None:
+    smtp(isolated, server)
+    lead = add("Jane Doe", "--company", "Acme", "--email", "jane@acme.example")
+    dry = ok("send", str(lead), "--template", "intro", "--dry-run", "--json").json()
+    assert (dry["dry_run"], dry["lead_id"], dry["message_id"], dry["subject"]) == (
+        True,
+        lead,
+        None,
+        "Jane, a note about Acme",
+    )
+    assert "Hi Jane," in dry["message"] and dry["lead"]["attempts"] == 0 and server.received == []
+    sent = ok("send", str(lead), "--template", "intro", "--json").json()
+    assert sent["message_id"] == str(server.received[0].message["Message-ID"]) and sent["message"] is None
+    assert (sent["address"], sent["template"]) == ("jane@acme.example", "intro")
+    assert sent["lead"]["attempts"] == 1 and sent["lead"]["next_action"]  # the cadence's next step, as logged
+    shown = ok("show", str(lead), "--json").json()
+    assert sent["lead"] == {key: shown[key] for key in sent["lead"]}
+
+
 def test_campaign_rejections_5xx_logged_nothing_4xx_retried_next_run(isolated: Path, server: Server) -> None:
     smtp(isolated, server)
     good = add("good", "--company", "Acme", "--email", "good@acme.example")

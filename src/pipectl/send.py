@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 from pipectl import dates
 from pipectl.actions import Context, _after_touch, _log, find, list_leads, resolve
@@ -130,6 +131,23 @@ class Draft:
     def subject(self) -> str:
         return str(self.message["Subject"])
 
+    @property
+    def message_id(self) -> str:
+        return str(self.message["Message-ID"])
+
+    def as_json(self, sent: bool) -> dict[str, Any]:
+        """The message as ``--json`` shows it (its Message-ID only once it went: a dry run's is never used)."""
+        return {
+            **_lead_json(self.lead),
+            "address": self.address,
+            "subject": self.subject,
+            "message_id": self.message_id if sent else None,
+        }
+
+
+def _lead_json(lead: Lead) -> dict[str, Any]:
+    return {"lead_id": lead.id, "name": lead.name, "company": lead.company}
+
 
 def compose(
     ctx: Context, lead: Lead, address: str, template: outbox.Template, fill: dict[str, str], campaign: bool, frm: str
@@ -164,7 +182,7 @@ class Mailer:
             self.hand.close()
 
     def deliver(self, draft: Draft) -> None:
-        message_id = str(draft.message["Message-ID"])
+        message_id = draft.message_id
         with self.ctx.writing() as store:
             self._log(store)
             store.outbox_begin(message_id, self.campaign, draft.lead, draft.address, draft.subject)
@@ -186,7 +204,7 @@ class Mailer:
         draft, self._handed = self._handed, None
         if draft is None:
             return
-        message_id, now = str(draft.message["Message-ID"]), self.ctx.now_iso
+        message_id, now = draft.message_id, self.ctx.now_iso
         store.outbox_end(message_id, sent=True)
         touchpoint = Touchpoint(0, draft.lead.id, "email", now, "out", self.outcome, draft.subject, message_id)
         lead = resolve(store, str(draft.lead.id))
@@ -223,15 +241,52 @@ def optout(ctx: Context, ref: str, how: str = "optout") -> tuple[Lead, bool]:
 
 
 @dataclass
+class Skip:
+    """A lead a campaign passed by, why (one of SKIPS), and for ``handed over when killed`` the unsettled
+    message (subject, when)."""
+
+    lead: Lead
+    reason: str
+    unsettled: tuple[str, str] | None = None
+
+
+@dataclass
 class Campaign:
     """What a campaign run did (or, dry, would do)."""
 
+    name: str
+    template: str
+    dry_run: bool
     sent: list[Draft] = field(default_factory=list)
-    skipped: Counter[str] = field(default_factory=Counter)
-    unsure: list[Lead] = field(default_factory=list)  # handed over when a run was killed: not sent again
-    failed: list[str] = field(default_factory=list)  # one line per lead whose message was refused
+    skipped: list[Skip] = field(default_factory=list)
+    failed: list[tuple[Lead, str]] = field(default_factory=list)  # a lead whose message was refused, and why
     left: int = 0  # not sent because the daily limit was reached
     resume_at: str | None = None
+
+    def skip_counts(self) -> dict[str, int]:
+        """How many were skipped for each reason, in SKIPS's order."""
+        counts = Counter(skip.reason for skip in self.skipped)
+        return {reason: counts[reason] for reason in SKIPS if counts[reason]}
+
+    def as_json(self) -> dict[str, Any]:
+        skipped = []
+        for skip in self.skipped:
+            entry: dict[str, Any] = {**_lead_json(skip.lead), "reason": skip.reason}
+            if skip.unsettled:
+                entry["subject"], entry["at"] = skip.unsettled
+            skipped.append(entry)
+        return {
+            "campaign": self.name,
+            "template": self.template,
+            "dry_run": self.dry_run,
+            "counts": {"sent": len(self.sent), "skipped": len(self.skipped), "failed": len(self.failed)},
+            "skipped_by_reason": self.skip_counts(),
+            "sent": [draft.as_json(not self.dry_run) for draft in self.sent],
+            "skipped": skipped,
+            "failed": [{**_lead_json(lead), "error": error} for lead, error in self.failed],
+            "left": self.left,
+            "resume_at": self.resume_at,
+        }
 
 
 @dataclass
@@ -272,7 +327,7 @@ def campaign(
     say: Callable[[str], None] = lambda line: None,
 ) -> Campaign:
     """One message to each matching open lead not reached yet (SPEC §13); ``say`` gets a line per lead sent
-    or refused as it goes."""
+    or refused as it goes (a template a lead cannot fill: before any is sent)."""
     name = name.strip()
     if not name or not name.isprintable():
         raise PipectlError("a campaign needs a name on one line, e.g. webinar-dec")
@@ -293,19 +348,18 @@ def campaign(
     send_config = ctx.config.send
     pace = Pace(send_config["max_per_minute"], send_config["max_per_day"], store.outbox_count_since(day_ago))
     frm = sender(ctx)
-    result = Campaign()
+    result = Campaign(name, template_name, dry_run)
     queue: list[Draft] = []
     for lead in candidates:
         why = _skip(lead, unusable, opted, unsure, reached)
         if why:
-            result.skipped[why] += 1
-            if why == "handed over when killed":
-                result.unsure.append(lead)
+            result.skipped.append(Skip(lead, why, unsure.get(lead.id)))
             continue
         try:
             queue.append(compose(ctx, lead, usable[lead.id], template, fields(ctx, lead), True, frm))
         except PipectlError as exc:
-            result.failed.append(exc.message)
+            result.failed.append((lead, exc.message))
+            say(f"not sent: {lead.label}: {exc.message}")
     if limit is not None:
         queue = queue[:limit]
     if dry_run:
@@ -324,7 +378,7 @@ def campaign(
             except outbox.NotSent as exc:
                 if exc.fatal:
                     raise
-                result.failed.append(f"{draft.lead.label}: {exc.message}")
+                result.failed.append((draft.lead, exc.message))
                 say(f"not sent: {draft.lead.label}: {exc.message}")
                 continue
             result.sent.append(draft)
