@@ -19,6 +19,8 @@ from smtpd import PASSWORD, USER, Received, Server
 import pytest
 
 from conftest import add, assert_error, database, ok, query, run, snapshot
+from pipectl import cli
+from pipectl.dates import show
 from pipectl.store import Store
 
 pytestmark = pytest.mark.backends
@@ -195,6 +197,67 @@ def test_campaign_skips_marks_its_mail_and_runs_again_without_doubles(isolated: 
     assert touchpoints(ids["ann"]) == []
 
 
+def test_campaign_json_says_per_lead_what_was_sent_skipped_and_refused(isolated: Path, server: Server) -> None:
+    smtp(isolated, server)
+    ids = campaign_leads()
+    ids["reject"] = add("reject", "--company", "Acme", "--email", "reject@acme.example", "--tag", "webinar")
+    ids["nameless"] = add("nameless", "--email", "nameless@acme.example", "--tag", "webinar")  # no $company
+    dry = ok("campaign", "w", "--template", "intro", "--tag", "webinar", "--dry-run", "--json")
+    assert dry.stderr == "" and server.received == []
+    planned = dry.json()
+    assert (planned["campaign"], planned["template"], planned["dry_run"]) == ("w", "intro", True)
+    would = [entry["lead_id"] for entry in planned["sent"]]
+    assert would == [ids[name] for name in ("ann", "bob", "cyd", "dan", "reject")]
+    assert {entry["message_id"] for entry in planned["sent"]} == {None}
+    result = ok("campaign", "w", "--template", "intro", "--tag", "webinar", "--json")
+    assert result.stderr == ""
+    done = result.json()
+    assert done["dry_run"] is False and done["counts"] == {"sent": 4, "skipped": 4, "failed": 2}
+    assert done["skipped_by_reason"] == {"closed": 1, "no address": 1, "bouncing": 1, "opted out": 1}
+    first = done["sent"][0]
+    assert first == {
+        "lead_id": ids["ann"],
+        "name": "ann",
+        "company": "Acme",
+        "address": "ann@acme.example",
+        "subject": "ann, a note about Acme",
+        "message_id": str(server.received[0].message["Message-ID"]),
+    }
+    assert query(f"SELECT external_id FROM touchpoints WHERE lead_id = {ids['ann']}") == [(first["message_id"],)]
+    assert {(entry["lead_id"], entry["reason"]) for entry in done["skipped"]} == {
+        (ids["closed"], "closed"),
+        (ids["none"], "no address"),
+        (ids["bouncing"], "bouncing"),
+        (ids["opted"], "opted out"),
+    }
+    failed = {entry["lead_id"]: entry["error"] for entry in done["failed"]}
+    assert failed[ids["reject"]].startswith("the server refused reject@acme.example: 550")
+    assert failed[ids["nameless"]].startswith("template 'intro': $company cannot be filled")
+    assert (done["left"], done["resume_at"]) == (0, None)
+    again = ok("campaign", "w", "--template", "intro", "--tag", "webinar", "--json").json()
+    assert again["counts"] == {"sent": 0, "skipped": 8, "failed": 2} and len(server.received) == 4
+    assert again["skipped_by_reason"]["already reached"] == 4
+
+
+def test_send_json(isolated: Path, server: Server) -> None:
+    smtp(isolated, server)
+    lead = add("Jane Doe", "--company", "Acme", "--email", "jane@acme.example")
+    dry = ok("send", str(lead), "--template", "intro", "--dry-run", "--json").json()
+    assert (dry["dry_run"], dry["lead_id"], dry["message_id"], dry["subject"]) == (
+        True,
+        lead,
+        None,
+        "Jane, a note about Acme",
+    )
+    assert "Hi Jane," in dry["message"] and dry["lead"]["attempts"] == 0 and server.received == []
+    sent = ok("send", str(lead), "--template", "intro", "--json").json()
+    assert sent["message_id"] == str(server.received[0].message["Message-ID"]) and sent["message"] is None
+    assert (sent["address"], sent["template"]) == ("jane@acme.example", "intro")
+    assert sent["lead"]["attempts"] == 1 and sent["lead"]["next_action"]  # the cadence's next step, as logged
+    shown = ok("show", str(lead), "--json").json()
+    assert sent["lead"] == {key: shown[key] for key in sent["lead"]}
+
+
 def test_campaign_rejections_5xx_logged_nothing_4xx_retried_next_run(isolated: Path, server: Server) -> None:
     smtp(isolated, server)
     good = add("good", "--company", "Acme", "--email", "good@acme.example")
@@ -220,30 +283,84 @@ def test_daily_limit_stops_and_says_how_many_are_left(isolated: Path, server: Se
     assert len(server.received) == 2
 
 
-def test_a_campaign_killed_mid_way_sends_nobody_twice(isolated: Path, server: Server) -> None:
-    smtp(isolated, server)
-    names = [f"lead{number}" for number in range(6)]
-    ids = {name: add(name, "--company", "Acme", "--email", f"{name}@acme.example") for name in names}
+def killed_at(server: Server, received: int, *args: str) -> None:
+    """Run ``pipectl ARGS`` and SIGKILL it once the server has ``received`` messages, before it answers
+    the last one: that message was received, but the run never heard so."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipectl", "campaign", "k", "--template", "intro"],
+        [sys.executable, "-m", "pipectl", *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=os.environ.copy(),
     )
 
-    def kill_at_the_third(item: Received) -> None:
-        if len(server.received) == 3:
+    def kill(item: Received) -> None:
+        if len(server.received) == received:
             process.send_signal(signal.SIGKILL)
             process.wait()
 
-    server.on_message = kill_at_the_third
-    assert process.wait(timeout=60) == -signal.SIGKILL
-    server.on_message = None
+    server.on_message = kill
+    try:
+        assert process.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        server.on_message = None
+
+
+def test_a_campaign_killed_mid_way_sends_nobody_twice(isolated: Path, server: Server) -> None:
+    smtp(isolated, server)
+    names = [f"lead{number}" for number in range(6)]
+    ids = {name: add(name, "--company", "Acme", "--email", f"{name}@acme.example") for name in names}
+    killed_at(server, 3, "campaign", "k", "--template", "intro")
     result = ok("campaign", "k", "--template", "intro")
     assert Counter(server.to()) == {f"{name}@acme.example": 1 for name in names}
     # the third was received, but the run was killed before it heard so: not sent again, not logged, listed
     assert f"#{ids['lead2']} lead2 (Acme)" in result.stderr and "Sent folder" in result.stderr
     assert [len(touchpoints(ids[name])) for name in names] == [1, 1, 0, 1, 1, 1]
+    assert query(f"SELECT state FROM outbox WHERE lead_id = {ids['lead2']}") == [("sending",)]
+    assert_error(run("send", str(ids["lead2"]), "--template", "intro"), "lead2 (Acme): a run killed at")
+    # the rep found it in the Sent folder and logged it: settled, reached, no longer listed
+    ok("touch", str(ids["lead2"]), "email")
+    again = ok("campaign", "k", "--template", "intro")
+    assert "sent: 0; skipped already reached: 6" in again.stderr and "Sent folder" not in again.stderr
+    assert len(server.received) == 6
+
+
+def test_a_send_killed_mid_hand_over_is_refused_until_the_rep_settles_it(isolated: Path, server: Server) -> None:
+    smtp(isolated, server)
+    lead = add("Jane Doe", "--company", "Acme", "--email", "jane@acme.example")
+    killed_at(server, 1, "send", str(lead), "--template", "intro")
+    assert query("SELECT lead_id, subject, state, at FROM outbox") == [
+        (lead, "Jane, a note about Acme", "sending", "2026-11-30T09:00:00Z")
+    ]
+    before = snapshot()
+    for args in ((), ("--dry-run",)):
+        result = run("send", str(lead), "--template", "intro", *args)
+        assert_error(result, f"#{lead} Jane Doe (Acme): a run killed at {show('2026-11-30T09:00:00Z')}")
+        assert "'Jane, a note about Acme'" in result.stderr and "look in your Sent folder" in result.stderr
+        assert f"`pipectl touch {lead} email`" in result.stderr
+        assert f"`pipectl send {lead} --template intro --resend`" in result.stderr
+    assert len(server.received) == 1 and snapshot() == before and touchpoints(lead) == []
+    # it did not go (say): --resend sends it, logs it, and the lead is settled
+    ok("send", str(lead), "--template", "intro", "--resend")
+    assert server.to() == ["jane@acme.example"] * 2
+    assert [point["outcome"] for point in touchpoints(lead)] == ["sent"]
+    ok("send", str(lead), "--template", "intro")
+    assert len(server.received) == 3
+
+
+def test_an_unsettled_hand_over_logged_by_hand_is_settled(isolated: Path, server: Server) -> None:
+    smtp(isolated, server)
+    lead = add("Jane Doe", "--company", "Acme", "--email", "jane@acme.example")
+    killed_at(server, 1, "send", str(lead), "--template", "intro")
+    # not another campaign's either, until settled
+    result = ok("campaign", "other", "--template", "intro")
+    assert "sent: 0; skipped handed over when killed: 1" in result.stderr and len(server.received) == 1
+    ok("touch", str(lead), "email", "--note", "found it in Sent")
+    ok("send", str(lead), "--template", "intro")
+    assert len(server.received) == 2
+    ok("undo")  # the message sent now; then the touch: unsettled again
+    ok("undo")
+    assert_error(run("send", str(lead), "--template", "intro"), "a run killed at")
+    assert len(server.received) == 2
 
 
 def test_optout_show_send_undo(isolated: Path, server: Server) -> None:
@@ -334,6 +451,30 @@ def test_review_yes_sends_the_last_chance_then_logs_it(isolated: Path, server: S
     assert shown["next_action"] == "close-out decision: no reply to the last chance"
 
 
+def test_review_never_sends_a_last_chance_twice_after_a_kill(
+    isolated: Path, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    smtp(isolated, server)
+    lead = chance_lead()
+    killed_at(server, 1, "review", "--yes")
+    before = snapshot()
+    result = ok("review", "--yes")
+    assert "last chance sent: 0" in result.stderr and len(server.received) == 1
+    assert "check your Sent folder" in result.stderr
+    assert "`touch LEAD email` (`--outcome last-chance` if it was the last chance)" in result.stderr
+    assert f"#{lead} Chance Lee ('Should I close your file?', {show('2026-11-30T09:00:00Z')})" in result.stderr
+    assert snapshot() == before and ok("show", str(lead), "--json").json()["last_chance_at"] is None
+    # --apply says so and asks; no: nothing sent; yes: sent again, logged, settled
+    monkeypatch.setattr(cli, "_interactive", lambda: True)
+    asked = ok("review", "--apply", input="\nn\n")  # first the overdue next step: skipped
+    assert "it may have gone (look in your Sent folder)" in asked.stdout and "Send it again" in asked.stdout
+    assert len(server.received) == 1 and snapshot() == before
+    ok("review", "--apply", input="\ny\n")
+    assert server.to() == ["chance@acme.example"] * 2
+    assert touchpoints(lead)[-1]["outcome"] == "last-chance"
+    assert query("SELECT state FROM outbox ORDER BY state") == [("sending",), ("sent",)]
+
+
 def test_a_synced_request_to_unsubscribe_opts_the_lead_out(isolated: Path, tmp_path: Path) -> None:
     configure(isolated, '[mail]\nme = ["taro@example.co.jp"]')
     lead = add("Sato", "--company", "Client", "--email", "sato@client.example")
@@ -363,10 +504,12 @@ def test_pace_waits_over_the_minute_limit_and_fills_the_day() -> None:
         now[0] += seconds
 
     pace = Pace(per_minute=2, per_day=4, sent_today=1, clock=lambda: now[0], sleep=sleep)
+    settled: list[float] = []  # what was handed over is logged before a wait, not after
     for _ in range(3):
         assert not pace.day_full()
-        pace.wait()
+        pace.wait(before_sleep=lambda: settled.append(now[0]))
         now[0] += 1
     assert slept == [58.0]  # the third in a minute waits until the first is a minute old
+    assert settled == [2.0]
     assert pace.day_full()
     assert Pace(per_minute=0, per_day=0, sent_today=10**6).day_full() is False

@@ -87,6 +87,11 @@ def test_public_schema(tmp_path: Path) -> None:
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA page_size").fetchone()[0] == 16384  # a large import's checkpoint: half the time
+    store = Store.open(database(), create=False, currency="USD")
+    try:  # INSERT ... RETURNING's table in memory, not a file made and unlinked in /var/tmp each time
+        assert store.db.conn.execute("PRAGMA temp_store").fetchone()[0] == 2
+    finally:
+        store.close()
 
 
 def test_existing_emails_are_found_past_one_query_of_parameters(tmp_path: Path) -> None:
@@ -98,6 +103,26 @@ def test_existing_emails_are_found_past_one_query_of_parameters(tmp_path: Path) 
         for size in (1, 2, 3, 5, 998, 999, 1000, 2500):
             asked = [f"lead{number}@example.com" for number in range(size)]
             assert store.existing_emails(asked) == {f"lead{n}@example.com" for n in taken if n < size}
+    finally:
+        store.close()
+
+
+def test_mail_lookups_answer_past_one_query_of_parameters(tmp_path: Path) -> None:
+    ids = [add(f"Lead {number}", "--email", f"lead{number}@example.com") for number in range(3)]
+    ok("edit", str(ids[2]), "--add-email", "other@example.com")
+    store = Store.open(database(), create=False, currency="USD")
+    try:
+        with store.transaction("test", None, "2026-11-30T09:00:00Z"):
+            for lead_id in ids[1:]:
+                found = store.get_lead(lead_id)
+                assert found is not None
+                store.opt_out(found, "2026-11-30T09:00:00Z", "test")
+                store.mark_bounced(found, found.email or "", "2026-11-30T09:00:00Z", "<bounce@x>")
+        many = [*range(10_000, 12_500), *ids]  # three queries' worth
+        assert set(store.opted_out(many)) == set(ids[1:])
+        assert store.other_emails_of(many) == {ids[2]: ["other@example.com"]}
+        emails = [f"lead{number}@example.com" for number in range(2500)]
+        assert set(store.bounces_of(emails)) == {"lead1@example.com", "lead2@example.com"}
     finally:
         store.close()
 

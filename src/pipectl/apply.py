@@ -2,7 +2,9 @@
 
 Close-outs (lost, reason `no response` or `past sales cycle`) and last-chance messages need no typing,
 so ``--yes`` applies them (a last-chance message is sent through ``[send]`` and logged once the account
-took it; without a method it is listed under "send by hand" and nothing is logged); a next step for
+took it; without a method it is listed under "send by hand" and nothing is logged; while a message a
+killed run was handing to the lead is unsettled, it is listed under "check your Sent folder", and only
+``--apply`` sends it again, when told to); a next step for
 `overdue` / `no_next_step` needs text and a date, so it is only asked for. Each action is its own
 transaction (the lock is never held while waiting for the user), all in one event batch, so `undo`
 reverts the whole session. Nothing is deleted.
@@ -12,8 +14,8 @@ from __future__ import annotations
 
 import typer
 
-from pipectl import actions, render
-from pipectl.errors import PipectlError
+from pipectl import actions, dates, render
+from pipectl.errors import PipectlError, Unsettled
 from pipectl.model import Finding, Status
 
 ACTIONABLE = ("close_out", "last_chance", "overdue", "no_next_step")
@@ -28,6 +30,7 @@ def walk(ctx: actions.Context, findings: list[Finding], ask: bool) -> tuple[list
     failed: list[str] = []
     counts = {"closed": 0, "last chance sent": 0, "next step set": 0}
     by_hand: list[str] = []
+    check: list[str] = []
     for finding in findings:
         if finding.lead_id is None or finding.kind not in ACTIONABLE or finding.lead_id in done:
             if finding.lead_id not in done:
@@ -35,6 +38,9 @@ def walk(ctx: actions.Context, findings: list[Finding], ask: bool) -> tuple[list
             continue
         try:
             result = _act(ctx, finding, ask)
+        except Unsettled as exc:
+            check.append(f"#{finding.lead_id} {finding.name} ({exc.subject!r}, {dates.show(exc.at)})")
+            result = None
         except PipectlError as exc:  # the lead changed under us, or the server said no: say so, go on
             render.err(f"failed #{finding.lead_id}: {exc.message}")
             failed.append(f"#{finding.lead_id}")
@@ -54,6 +60,12 @@ def walk(ctx: actions.Context, findings: list[Finding], ask: bool) -> tuple[list
             "send by hand (no [send] method in the config, so nothing was sent or logged), then log it with"
             f" `touch LEAD email --outcome last-chance`: {', '.join(by_hand)}"
         )
+    if check:
+        render.err(
+            "check your Sent folder: a run was killed while handing these a message, which may have gone, so their"
+            " last chance was not sent; if it went, log it with `touch LEAD email` (`--outcome last-chance` if it was"
+            f" the last chance); if not, `review --apply` asks whether to send it: {', '.join(check)}"
+        )
     return left, failed
 
 
@@ -72,13 +84,21 @@ def _act(ctx: actions.Context, finding: Finding, ask: bool) -> str | None:
         template = actions.last_chance_template(ctx)
         if send.method(ctx) is None:
             return BY_HAND
+        resend = False
         if ask:
             lead = actions.find(ctx, lead_id)
             subject, body = template.fill({**send.fields(ctx, lead), "company": lead.company or "your team"})
             render.out(f"{label}: {finding.reason}\n---\nSubject: {subject}\n\n{body}\n---")
-            if not typer.confirm("Send it and log it as sent?", default=False):
+            unsure = send.unsettled(ctx, lead)
+            if unsure:
+                render.out(
+                    f"A run killed at {dates.show(unsure[1])} was handing over {unsure[0]!r} to {label}: it may"
+                    " have gone (look in your Sent folder)."
+                )
+            if not typer.confirm(f"Send it{' again' if unsure else ''} and log it as sent?", default=False):
                 return None
-        send.last_chance(ctx, finding.lead_id or 0, template)
+            resend = True
+        send.last_chance(ctx, finding.lead_id or 0, template, resend=resend)
         return "last chance sent"
     if not ask:
         return None

@@ -1101,15 +1101,27 @@ def send_mail(
     lead: str = typer.Argument(..., help="Id, email, or part of the name or company."),
     template: str = typer.Option(..., "--template", "-t", help="A template in the config folder's templates/."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the message; send nothing."),
+    resend: bool = typer.Option(
+        False,
+        "--resend",
+        help="Send even though a killed run may have sent this lead a message (look in your Sent folder first).",
+    ),
+    as_json: bool = JSON,
 ) -> None:
     """Send one message to one lead through the [send] method; logged as an outbound email."""
+    from email import policy
+
     from pipectl import send
 
-    draft = send.send(context(), lead, template, dry_run)
-    if dry_run:
-        from email import policy
-
-        render.out(draft.message.as_string(policy=policy.default.clone(utf8=True)).rstrip())
+    ctx = context()
+    draft = send.send(ctx, lead, template, dry_run, resend)
+    text = draft.message.as_string(policy=policy.default.clone(utf8=True)).rstrip()
+    if as_json:
+        after = draft.lead if dry_run else actions.find(ctx, str(draft.lead.id))
+        data = {"dry_run": dry_run, "template": template, **draft.as_json(not dry_run)}
+        render.print_json({**data, "message": text if dry_run else None, "lead": render.lead_json(after)})
+    elif dry_run:
+        render.out(text)
     else:
         render.out(f"sent {template!r} to {draft.lead.label} <{draft.address}>")
 
@@ -1124,12 +1136,14 @@ def campaign(
     owner: str = typer.Option(None, "--owner"),
     limit: int = typer.Option(None, "--limit", min=1, help="At most this many messages this run."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List who would get it; send nothing."),
+    as_json: bool = JSON,
 ) -> None:
     """Send a template to each matching open lead with a usable address, once per lead and campaign."""
     from pipectl import dates, send
 
     def say(line: str) -> None:
-        render.err(line)
+        if not as_json:
+            render.err(line)
 
     done = send.campaign(
         context(),
@@ -1143,19 +1157,21 @@ def campaign(
         dry_run=dry_run,
         say=say,
     )
+    if as_json:
+        render.print_json(done.as_json())
+        return
     if dry_run:
         for draft in done.sent:
             render.out(f"would send: {draft.lead.label} <{draft.address}>: {draft.subject}")
-    for line in done.failed:
-        render.err(f"not sent: {line}")
-    skipped = ", ".join(f"{why}: {count}" for why, count in sorted(done.skipped.items()))
+    skipped = ", ".join(f"{why}: {count}" for why, count in sorted(done.skip_counts().items()))
     verb = "would send" if dry_run else "sent"
-    render.err(f"{verb}: {len(done.sent)}" + (f"; skipped {skipped}" if skipped else ""))
-    if done.unsure:
-        unsure = ", ".join(lead.label for lead in done.unsure)
+    failed = f"; not sent: {len(done.failed)}" if done.failed else ""
+    render.err(f"{verb}: {len(done.sent)}" + (f"; skipped {skipped}" if skipped else "") + failed)
+    unsure = [skip.lead.label for skip in done.skipped if skip.unsettled]
+    if unsure:
         render.err(
             "a run was killed while handing these over, so they are not sent again and not logged; look in your"
-            f" Sent folder and log them with `touch LEAD email` if they went: {unsure}"
+            f" Sent folder and log them with `touch LEAD email` if they went: {', '.join(unsure)}"
         )
     if done.left:
         render.err(

@@ -39,3 +39,12 @@ class DatabaseError(PipectlError):
 
 class NoDatabase(DatabaseError):
     """No database there yet (a read command does not create one)."""
+
+
+class Unsettled(Refused):
+    """A killed run was handing a message (``subject``, at ``at``) to the lead: whether it went is unknown,
+    so pipectl sends it nothing more until the rep settles that (SPEC §13)."""
+
+    def __init__(self, message: str, subject: str, at: str) -> None:
+        super().__init__(message)
+        self.subject, self.at = subject, at

@@ -6,8 +6,10 @@ transaction that logs the outbound ``email`` touchpoint (outcome ``sent``, the M
 ``external_id``, so a synced reply threads to it) and lets the cadence schedule the next attempt, exactly
 as a typed ``touch LEAD email`` does. A hand-over that certainly failed removes the row (a 4xx is tried
 again on the next run). A row left ``sending`` means the run was killed during the hand-over: whether
-the account took the message cannot be known, so the campaign never sends that lead the message again
-and logs nothing for it; it lists the lead so the rep can look in the Sent folder (and log it by hand).
+the account took the message cannot be known, so nothing is sent that lead again on its own: the
+campaign passes it by and lists it, ``send`` and the review's last chance refuse it (``Unsettled``),
+until the rep has looked in the Sent folder and settled it: logged the email by hand (``touch``, or a
+sync of the Sent folder) or sent anyway (``send --resend``, ``review --apply``).
 All the writes of one command share one event batch: ``undo`` removes a campaign's touchpoints as one.
 """
 
@@ -20,16 +22,18 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 from pipectl import dates
 from pipectl.actions import Context, _after_touch, _log, find, list_leads, resolve
-from pipectl.errors import ConfigError, PipectlError, Refused
+from pipectl.errors import ConfigError, PipectlError, Refused, Unsettled
 from pipectl.mail import outbox
 from pipectl.model import LAST_CHANCE, Lead, Touchpoint
+from pipectl.store import Store
 
 SENT = "sent"
 # Why a campaign passes a lead by, in the order they are checked (the summary counts each).
-SKIPS = ("closed", "no address", "opted out", "bouncing", "already reached", "handed over when killed")
+SKIPS = ("closed", "no address", "bouncing", "opted out", "handed over when killed", "already reached")
 
 
 def sender(ctx: Context) -> str:
@@ -66,17 +70,53 @@ def fields(ctx: Context, lead: Lead) -> dict[str, str]:
     return {**extra, **{key: value for key, value in found.items() if value}}
 
 
-def usable_address(ctx: Context, lead: Lead) -> tuple[str | None, str | None]:
-    """(the address to write to, None) or (None, why not: ``no address`` / ``bouncing``)."""
+def unsettled(ctx: Context, lead: Lead) -> tuple[str, str] | None:
+    """(subject, when) of the latest message a killed run was handing to ``lead``, if not settled since."""
+    return ctx.store().outbox_unsettled(lead.id).get(lead.id)
+
+
+def guard(ctx: Context, lead: Lead, again: str) -> None:
+    """Raise :class:`Unsettled` while ``unsettled(lead)``; the error says how to log it if it went, and
+    ``again``: how to send anyway if not."""
+    found = unsettled(ctx, lead)
+    if found:
+        subject, at = found
+        raise Unsettled(
+            f"{lead.label}: a run killed at {dates.show(at)} was handing over {subject!r} and it may have gone,"
+            f" so nothing was sent now; look in your Sent folder: if it went, log it with `pipectl touch {lead.id}"
+            f" email`; if not, {again}",
+            subject,
+            at,
+        )
+
+
+def usable_addresses(ctx: Context, leads: list[Lead]) -> tuple[dict[int, str], dict[int, str]]:
+    """({lead id: the address to write to}, {lead id: why none: ``no address`` / ``bouncing``}); a few
+    queries for all the leads."""
     store = ctx.store()
-    addresses = [address for address in [lead.email, *store.emails_of(lead.id)] if address]
-    if not addresses:
-        return None, "no address"
-    bounced = store.bounces_of(addresses)
-    for address in addresses:
-        if address not in bounced:
-            return address, None
-    return None, "bouncing"
+    others = store.other_emails_of([lead.id for lead in leads])
+    addresses = {lead.id: [mail for mail in [lead.email, *others.get(lead.id, [])] if mail] for lead in leads}
+    bounced = store.bounces_of([mail for found in addresses.values() for mail in found])
+    usable: dict[int, str] = {}
+    unusable: dict[int, str] = {}
+    for lead_id, found in addresses.items():
+        good = [mail for mail in found if mail not in bounced]
+        if good:
+            usable[lead_id] = good[0]
+        else:
+            unusable[lead_id] = "bouncing" if found else "no address"
+    return usable, unusable
+
+
+def address_of(ctx: Context, lead: Lead) -> str:
+    """Where one message to ``lead`` goes, or a PipectlError saying why nowhere (nothing is sent)."""
+    if ctx.store().opted_out([lead.id]):
+        raise Refused(f"{lead.label} opted out: pipectl sends it nothing")
+    usable, unusable = usable_addresses(ctx, [lead])
+    if lead.id not in usable:
+        why = "no address" if unusable[lead.id] == "no address" else "only bouncing addresses"
+        raise PipectlError(f"{lead.label} has {why}")
+    return usable[lead.id]
 
 
 @dataclass
@@ -91,54 +131,98 @@ class Draft:
     def subject(self) -> str:
         return str(self.message["Subject"])
 
+    @property
+    def message_id(self) -> str:
+        return str(self.message["Message-ID"])
 
-def compose(ctx: Context, lead: Lead, template: outbox.Template, campaign: bool, fill: dict[str, str]) -> Draft:
-    """The message for ``lead``, or a PipectlError saying why there is none (nothing is sent)."""
-    if ctx.store().opted_out([lead.id]):
-        raise Refused(f"{lead.label} opted out: pipectl sends it nothing")
-    address, why = usable_address(ctx, lead)
-    if address is None:
-        raise PipectlError(f"{lead.label} has {'no address' if why == 'no address' else 'only bouncing addresses'}")
+    def as_json(self, sent: bool) -> dict[str, Any]:
+        """The message as ``--json`` shows it (its Message-ID only once it went: a dry run's is never used)."""
+        return {
+            **_lead_json(self.lead),
+            "address": self.address,
+            "subject": self.subject,
+            "message_id": self.message_id if sent else None,
+        }
+
+
+def _lead_json(lead: Lead) -> dict[str, Any]:
+    return {"lead_id": lead.id, "name": lead.name, "company": lead.company}
+
+
+def compose(
+    ctx: Context, lead: Lead, address: str, template: outbox.Template, fill: dict[str, str], campaign: bool, frm: str
+) -> Draft:
+    """The message from ``frm`` (see :func:`sender`) to ``lead`` at ``address``, or a PipectlError saying
+    why there is none (nothing is sent)."""
     subject, body = template.fill(fill)
     footer = ctx.config.send["footer"].strip()
     if campaign and footer:
         body = f"{body}\n\n-- \n{footer}"
-    return Draft(lead, address, outbox.build(sender(ctx), (lead.name, address), subject, body, ctx.now, campaign))
+    return Draft(lead, address, outbox.build(frm, (lead.name, address), subject, body, ctx.now, campaign))
 
 
-def deliver(
-    ctx: Context, hand: outbox.Method, draft: Draft, campaign: str | None = None, outcome: str = SENT
-) -> Touchpoint:
-    """Hand ``draft`` over and log it (see the module docstring for the order of the writes)."""
-    message_id = str(draft.message["Message-ID"])
-    with ctx.writing() as store:
-        store.outbox_begin(message_id, campaign, draft.lead, draft.address, draft.subject)
-    try:
-        hand.hand_over(draft.message, outbox.address(sender(ctx)), draft.address)
-    except outbox.NotSent:
-        with ctx.writing() as store:
-            store.outbox_end(message_id, sent=False)
-        raise
-    touchpoint = Touchpoint(0, draft.lead.id, "email", ctx.now_iso, "out", outcome, draft.subject, message_id)
-    with ctx.writing() as store:
+class Mailer:
+    """Hands drafts over and logs them, for one command (see the module docstring for the order of the
+    writes). A message's ``sent`` (its outbox row and touchpoint) is committed in one transaction with the
+    next message's ``sending``, before that one is handed over; :meth:`settle` commits it alone (before a
+    wait, and when the run ends, however it ends: the context manager)."""
+
+    def __init__(self, ctx: Context, hand: outbox.Method, campaign: str | None = None, outcome: str = SENT) -> None:
+        self.ctx, self.hand, self.campaign, self.outcome = ctx, hand, campaign, outcome
+        self.sender = outbox.address(sender(ctx))
+        self._handed: Draft | None = None  # handed over; its `sent` not yet committed
+
+    def __enter__(self) -> Mailer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.settle()
+        finally:
+            self.hand.close()
+
+    def deliver(self, draft: Draft) -> None:
+        message_id = draft.message_id
+        with self.ctx.writing() as store:
+            self._log(store)
+            store.outbox_begin(message_id, self.campaign, draft.lead, draft.address, draft.subject)
+        try:
+            self.hand.hand_over(draft.message, self.sender, draft.address)
+        except outbox.NotSent:
+            with self.ctx.writing() as store:
+                store.outbox_end(message_id, sent=False)
+            raise
+        self._handed = draft
+
+    def settle(self) -> None:
+        """Commit the ``sent`` of the message last handed over, if not yet."""
+        if self._handed is not None:
+            with self.ctx.writing() as store:
+                self._log(store)
+
+    def _log(self, store: Store) -> None:
+        draft, self._handed = self._handed, None
+        if draft is None:
+            return
+        message_id, now = draft.message_id, self.ctx.now_iso
         store.outbox_end(message_id, sent=True)
+        touchpoint = Touchpoint(0, draft.lead.id, "email", now, "out", self.outcome, draft.subject, message_id)
         lead = resolve(store, str(draft.lead.id))
-        _log(store, lead, touchpoint, ctx.now_iso, _after_touch(ctx, store, lead, touchpoint, {}))
-    return touchpoint
+        _log(store, lead, touchpoint, now, _after_touch(self.ctx, store, lead, touchpoint, {}))
 
 
-def send(ctx: Context, ref: str, template_name: str, dry_run: bool) -> Draft:
-    """``send LEAD --template NAME``: the message (with ``dry_run``, only rendered)."""
+def send(ctx: Context, ref: str, template_name: str, dry_run: bool, resend: bool = False) -> Draft:
+    """``send LEAD --template NAME``: the message (with ``dry_run``, only rendered); ``resend`` sends it
+    even while a killed run's message to the lead is unsettled."""
     template = outbox.load_template(templates_folder(ctx), template_name)
     lead = find(ctx, ref)
-    draft = compose(ctx, lead, template, False, fields(ctx, lead))
+    draft = compose(ctx, lead, address_of(ctx, lead), template, fields(ctx, lead), False, sender(ctx))
+    if not resend:
+        guard(ctx, lead, f"send it anyway: `pipectl send {lead.id} --template {template_name} --resend`")
     if dry_run:
         return draft
-    hand = _required_method(ctx)
-    try:
-        deliver(ctx, hand, draft)
-    finally:
-        hand.close()
+    with Mailer(ctx, _required_method(ctx)) as mailer:
+        mailer.deliver(draft)
     return draft
 
 
@@ -157,15 +241,52 @@ def optout(ctx: Context, ref: str, how: str = "optout") -> tuple[Lead, bool]:
 
 
 @dataclass
+class Skip:
+    """A lead a campaign passed by, why (one of SKIPS), and for ``handed over when killed`` the unsettled
+    message (subject, when)."""
+
+    lead: Lead
+    reason: str
+    unsettled: tuple[str, str] | None = None
+
+
+@dataclass
 class Campaign:
     """What a campaign run did (or, dry, would do)."""
 
+    name: str
+    template: str
+    dry_run: bool
     sent: list[Draft] = field(default_factory=list)
-    skipped: Counter[str] = field(default_factory=Counter)
-    unsure: list[Lead] = field(default_factory=list)  # handed over when a run was killed: not sent again
-    failed: list[str] = field(default_factory=list)  # one line per lead whose message was refused
+    skipped: list[Skip] = field(default_factory=list)
+    failed: list[tuple[Lead, str]] = field(default_factory=list)  # a lead whose message was refused, and why
     left: int = 0  # not sent because the daily limit was reached
     resume_at: str | None = None
+
+    def skip_counts(self) -> dict[str, int]:
+        """How many were skipped for each reason, in SKIPS's order."""
+        counts = Counter(skip.reason for skip in self.skipped)
+        return {reason: counts[reason] for reason in SKIPS if counts[reason]}
+
+    def as_json(self) -> dict[str, Any]:
+        skipped = []
+        for skip in self.skipped:
+            entry: dict[str, Any] = {**_lead_json(skip.lead), "reason": skip.reason}
+            if skip.unsettled:
+                entry["subject"], entry["at"] = skip.unsettled
+            skipped.append(entry)
+        return {
+            "campaign": self.name,
+            "template": self.template,
+            "dry_run": self.dry_run,
+            "counts": {"sent": len(self.sent), "skipped": len(self.skipped), "failed": len(self.failed)},
+            "skipped_by_reason": self.skip_counts(),
+            "sent": [draft.as_json(not self.dry_run) for draft in self.sent],
+            "skipped": skipped,
+            "failed": [{**_lead_json(lead), "error": error} for lead, error in self.failed],
+            "left": self.left,
+            "resume_at": self.resume_at,
+        }
 
 
 @dataclass
@@ -182,10 +303,11 @@ class Pace:
     def day_full(self) -> bool:
         return bool(self.per_day) and self.sent_today >= self.per_day
 
-    def wait(self) -> None:
+    def wait(self, before_sleep: Callable[[], None] = lambda: None) -> None:
         if self.per_minute:
             self._recent = [moment for moment in self._recent if self.clock() - moment < 60]
             if len(self._recent) >= self.per_minute:
+                before_sleep()
                 self.sleep(60 - (self.clock() - self._recent[0]))
         self._recent.append(self.clock())
         self.sent_today += 1
@@ -205,7 +327,7 @@ def campaign(
     say: Callable[[str], None] = lambda line: None,
 ) -> Campaign:
     """One message to each matching open lead not reached yet (SPEC §13); ``say`` gets a line per lead sent
-    or refused as it goes."""
+    or refused as it goes (a template a lead cannot fill: before any is sent)."""
     name = name.strip()
     if not name or not name.isprintable():
         raise PipectlError("a campaign needs a name on one line, e.g. webinar-dec")
@@ -217,79 +339,89 @@ def campaign(
         for lead in list_leads(ctx, stage=stage, status="all", tag=tag, owner=owner)
         if source is None or (lead.source or "").casefold() == source.strip().casefold()
     ]
+    open_leads = [lead for lead in candidates if lead.is_open]
+    usable, unusable = usable_addresses(ctx, open_leads)
+    opted = store.opted_out([lead.id for lead in open_leads])
+    unsure = store.outbox_unsettled()
     reached = store.outbox_reached(name)
-    opted = store.opted_out([lead.id for lead in candidates])
     day_ago = dates.to_iso(ctx.now - timedelta(days=1))
     send_config = ctx.config.send
     pace = Pace(send_config["max_per_minute"], send_config["max_per_day"], store.outbox_count_since(day_ago))
-    result = Campaign()
+    frm = sender(ctx)
+    result = Campaign(name, template_name, dry_run)
     queue: list[Draft] = []
     for lead in candidates:
-        why = _skip(ctx, lead, reached, opted)
+        why = _skip(lead, unusable, opted, unsure, reached)
         if why:
-            result.skipped[why] += 1
-            if why == "handed over when killed":
-                result.unsure.append(lead)
+            result.skipped.append(Skip(lead, why, unsure.get(lead.id)))
             continue
         try:
-            queue.append(compose(ctx, lead, template, True, fields(ctx, lead)))
+            queue.append(compose(ctx, lead, usable[lead.id], template, fields(ctx, lead), True, frm))
         except PipectlError as exc:
-            result.failed.append(exc.message)
+            result.failed.append((lead, exc.message))
+            say(f"not sent: {lead.label}: {exc.message}")
     if limit is not None:
         queue = queue[:limit]
     if dry_run:
         result.sent = queue
         return result
     assert hand is not None
-    try:
+    with Mailer(ctx, hand, campaign=name) as mailer:
         for index, draft in enumerate(queue):
             if pace.day_full():
                 result.left = len(queue) - index
                 result.resume_at = dates.to_iso(ctx.now + timedelta(days=1))
                 break
-            pace.wait()
+            pace.wait(before_sleep=mailer.settle)
             try:
-                deliver(ctx, hand, draft, campaign=name)
+                mailer.deliver(draft)
             except outbox.NotSent as exc:
                 if exc.fatal:
                     raise
-                result.failed.append(f"{draft.lead.label}: {exc.message}")
+                result.failed.append((draft.lead, exc.message))
                 say(f"not sent: {draft.lead.label}: {exc.message}")
                 continue
             result.sent.append(draft)
             say(f"sent: {draft.lead.label} <{draft.address}>")
-    finally:
-        hand.close()
     return result
 
 
-def _skip(ctx: Context, lead: Lead, reached: dict[int, str], opted: dict[int, str]) -> str | None:
+def _skip(
+    lead: Lead,
+    unusable: dict[int, str],
+    opted: dict[int, str],
+    unsure: dict[int, tuple[str, str]],
+    reached: set[int],
+) -> str | None:
+    """Why a campaign passes ``lead`` by (one of SKIPS, in its order), if it does."""
     if not lead.is_open:
         return "closed"
-    address, why = usable_address(ctx, lead)
-    if address is None:
-        return why
+    if lead.id in unusable:
+        return unusable[lead.id]
     if lead.id in opted:
         return "opted out"
+    if lead.id in unsure:
+        return "handed over when killed"
     if lead.id in reached:
-        return "already reached" if reached[lead.id] == SENT else "handed over when killed"
+        return "already reached"
     return None
 
 
 # --- the review's last-chance message ------------------------------------------------------------
 
 
-def last_chance(ctx: Context, lead_id: int, template: outbox.Template) -> Draft | None:
+def last_chance(ctx: Context, lead_id: int, template: outbox.Template, resend: bool = False) -> Draft | None:
     """Send ``lead_id`` its last-chance message through ``[send]`` and log it (outcome ``last-chance``);
-    None when no method is set: nothing is sent or logged (the rep sends it by hand)."""
+    None when no method is set: nothing is sent or logged (the rep sends it by hand). :class:`Unsettled`
+    while a killed run's message to the lead is, unless ``resend``."""
     hand = method(ctx)
     if hand is None:
         return None
-    lead = find(ctx, str(lead_id))
-    fill = {**fields(ctx, lead), "company": lead.company or "your team"}
-    draft = compose(ctx, lead, template, False, fill)
-    try:
-        deliver(ctx, hand, draft, outcome=LAST_CHANCE)
-    finally:
-        hand.close()
+    with Mailer(ctx, hand, outcome=LAST_CHANCE) as mailer:
+        lead = find(ctx, str(lead_id))
+        if not resend:
+            guard(ctx, lead, "`pipectl review --apply` asks whether to send the last chance anyway")
+        fill = {**fields(ctx, lead), "company": lead.company or "your team"}
+        draft = compose(ctx, lead, address_of(ctx, lead), template, fill, False, sender(ctx))
+        mailer.deliver(draft)
     return draft

@@ -83,6 +83,12 @@ TABLE_COLUMNS = {
 }
 COPY_ROWS = 5000
 _NO_COMPANY = "COALESCE(company, '')"
+# An outbox row (alias ``o``) left ``sending`` is settled once an outbound email to its lead was logged
+# at or after it (by hand with ``touch``, a sync of the Sent folder, or a later message): no longer unknown.
+_SETTLED = (
+    "EXISTS (SELECT 1 FROM touchpoints t WHERE t.lead_id = o.lead_id AND t.kind = 'email'"
+    " AND t.direction = 'out' AND (t.at >= o.at OR t.external_id = o.message_id))"
+)
 
 
 def default_database() -> str:
@@ -1111,6 +1117,13 @@ class Store:
         rows = self.conn.execute("SELECT email FROM lead_emails WHERE lead_id = ? ORDER BY email", (lead_id,))
         return [row[0] for row in rows]
 
+    def other_emails_of(self, lead_ids: Sequence[int]) -> dict[int, list[str]]:
+        """The other addresses of ``lead_ids`` (those that have any), each lead's sorted."""
+        found: dict[int, list[str]] = {}
+        for lead_id, email in self._rows_in("SELECT lead_id, email FROM lead_emails WHERE lead_id IN ({})", lead_ids):
+            found.setdefault(lead_id, []).append(email)
+        return {lead_id: sorted(emails) for lead_id, emails in found.items()}
+
     def change_emails(self, lead: Lead, added: list[str], removed: list[str], changes: dict[str, Any]) -> None:
         """Give ``lead`` the other addresses ``added`` and take ``removed`` away (and apply ``changes``):
         one event, which undo reverses."""
@@ -1144,11 +1157,7 @@ class Store:
 
     def bounces_of(self, emails: Sequence[str]) -> dict[str, tuple[str, str | None]]:
         """Of ``emails``, those that bounced: address -> (when, the bounce's Message-ID)."""
-        if not emails:
-            return {}
-        rows = self.conn.execute(
-            f"SELECT email, at, message_id FROM bounces WHERE email IN ({', '.join('?' for _ in emails)})", list(emails)
-        )
+        rows = self._rows_in("SELECT email, at, message_id FROM bounces WHERE email IN ({})", emails)
         return {row[0]: (row[1], row[2]) for row in rows}
 
     def mark_bounced(self, lead: Lead, email: str, at: str, message_id: str) -> None:
@@ -1210,11 +1219,19 @@ class Store:
 
     # --- mail out -------------------------------------------------------------------------------
 
-    def outbox_reached(self, campaign: str) -> dict[int, str]:
-        """The leads ``campaign`` sent to or was handing a message to: lead id -> state (``sent``, or
-        ``sending`` for a hand-over a killed run left unfinished)."""
-        rows = self.db.stream("SELECT lead_id, state FROM outbox WHERE campaign = ?", (campaign,))
-        return {row[0]: row[1] for row in rows}
+    def outbox_reached(self, campaign: str) -> set[int]:
+        """The leads ``campaign`` sent to or was handing a message to."""
+        return {row[0] for row in self.db.stream("SELECT lead_id FROM outbox WHERE campaign = ?", (campaign,))}
+
+    def outbox_unsettled(self, lead_id: int | None = None) -> dict[int, tuple[str, str]]:
+        """The leads (all, or ``lead_id``) a killed run was handing a message to, whether it went unknown,
+        and nobody settled it since: lead id -> (subject, when) of the latest such message."""
+        where = "" if lead_id is None else " AND lead_id = ?"
+        rows = self.conn.execute(
+            f"SELECT lead_id, subject, at FROM outbox o WHERE state = 'sending'{where} AND NOT {_SETTLED} ORDER BY at",
+            () if lead_id is None else (lead_id,),
+        )
+        return {row[0]: (row[1], row[2]) for row in rows}
 
     def outbox_count_since(self, at: str) -> int:
         """Messages handed over (or being handed over) since ``at``: what the daily limit counts."""
@@ -1237,12 +1254,16 @@ class Store:
 
     def opted_out(self, lead_ids: Sequence[int]) -> dict[int, str]:
         """Of ``lead_ids``, those opted out: lead id -> when."""
-        if not lead_ids:
-            return {}
-        rows = self.conn.execute(
-            f"SELECT lead_id, at FROM optouts WHERE lead_id IN ({', '.join('?' for _ in lead_ids)})", list(lead_ids)
-        )
-        return {row[0]: row[1] for row in rows}
+        return {
+            row[0]: row[1] for row in self._rows_in("SELECT lead_id, at FROM optouts WHERE lead_id IN ({})", lead_ids)
+        }
+
+    def _rows_in(self, sql: str, values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+        """The rows of ``sql`` with its ``IN ({})`` holding ``values``: a query per 999 of them (SQLite's
+        least limit of parameters; PostgreSQL's is 65,535)."""
+        for start in range(0, len(values), 999):
+            part = list(values[start : start + 999])
+            yield from self.conn.execute(sql.format(", ".join("?" * len(part))), part)
 
     def opt_out(self, lead: Lead, at: str, how: str) -> bool:
         """Mark ``lead`` opted out (``how``: the command, or the message that asked): one event, which undo
