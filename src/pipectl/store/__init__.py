@@ -452,7 +452,7 @@ class Store:
             moved_emails=moved_emails,
             emails_added=kept,
             merged=other.label,
-            **({"optout_moved": True} if optout_moved else {}),
+            optout_moved=optout_moved,
         )
 
     def delete_leads(self, doomed: list[Lead]) -> None:
