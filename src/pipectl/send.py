@@ -170,6 +170,7 @@ class Mailer:
     def __init__(self, ctx: Context, hand: outbox.Method, campaign: str | None = None, outcome: str = SENT) -> None:
         self.ctx, self.hand, self.campaign, self.outcome = ctx, hand, campaign, outcome
         self.sender = outbox.address(sender(ctx))
+        ctx.store().db.temporaries_in_memory()
         self._handed: Draft | None = None  # handed over; its `sent` not yet committed
 
     def __enter__(self) -> Mailer:

@@ -199,6 +199,12 @@ class Backend(ABC):
         """Give a command that reads or writes many pages ``mib`` MiB of page cache, where the database lets a
         connection choose."""
 
+    def temporaries_in_memory(self) -> None:  # noqa: B027 (only SQLite keeps a connection's temporary data)
+        """For a command of many small writes, before its first transaction: keep the database's temporary
+        data in memory. SQLite otherwise makes and unlinks a file in /var/tmp for every INSERT ... RETURNING
+        (a campaign of 1,000: 0.1 s CPU, and up to 0.5 s waiting on the disk). Not for every command: a sort
+        larger than the page cache would stay in memory too (importing 1,000,000 leads: 122 MiB, not 73)."""
+
     @contextmanager
     def snapshot(self) -> Iterator[None]:
         """Reads inside see the database as it was when the first one ran, whatever others commit."""
