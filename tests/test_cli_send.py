@@ -103,6 +103,46 @@ def test_dry_run_shows_the_message_and_sends_nothing(isolated: Path, server: Ser
     assert server.received == [] and snapshot() == before
 
 
+HTML = "<html><body><p>Hi $first_name,</p><p>Shall we talk about <b>$company</b>?</p></body></html>\n"
+
+
+def test_a_template_with_an_html_file_sends_both_parts_with_its_values_escaped(isolated: Path, server: Server) -> None:
+    smtp(isolated, server, 'footer = "Smith & Sons\\n1-2-3 Chiyoda"')
+    (folder(isolated) / "templates" / "intro.html").write_text(HTML, encoding="utf-8")
+    assert ok("templates").stdout.splitlines() == ["intro  $first_name $company $owner  (and intro.html)"]
+    lead = add("Jane Doe", "--company", "Smith & <Sons>", "--email", "jane@acme.example", "--tag", "x")
+    ok("send", str(lead), "--template", "intro")
+    other = add("Bob Roe", "--company", "Acme", "--email", "bob@acme.example", "--tag", "y")
+    ok("campaign", "dec-y", "--template", "intro", "--tag", "y")
+    single, campaign = (item.message for item in server.received)
+    for message in (single, campaign):
+        assert message.get_content_type() == "multipart/alternative"
+        text, html = message.iter_parts()
+        assert (text.get_content_type(), html.get_content_type()) == ("text/plain", "text/html")
+    text, html = single.iter_parts()
+    assert "Smith & <Sons>?" in text.get_content()
+    assert "<b>Smith &amp; &lt;Sons&gt;</b>?" in html.get_content() and "<hr>" not in html.get_content()
+    text, html = campaign.iter_parts()
+    assert text.get_content().replace("\r\n", "\n").rstrip().endswith("-- \nSmith & Sons\n1-2-3 Chiyoda")
+    body = html.get_content()
+    assert '<p style="font-size:smaller">Smith &amp; Sons<br>1-2-3 Chiyoda</p>' in body
+    assert body.index("1-2-3 Chiyoda") < body.index("</body>") and str(campaign["List-Unsubscribe"])
+    assert [point["note"] for point in touchpoints(other)] == ["Bob, a note about Acme"]
+
+
+def test_a_placeholder_only_the_html_part_uses_must_be_filled_too(isolated: Path, server: Server) -> None:
+    smtp(isolated, server)
+    (folder(isolated) / "templates" / "intro.html").write_text("<p>$value</p>", encoding="utf-8")
+    lead = add("Jane Doe", "--company", "Acme", "--email", "jane@acme.example")
+    before = snapshot()
+    assert_error(run("send", str(lead), "--template", "intro"), "template 'intro': $value cannot be filled")
+    assert server.received == [] and snapshot() == before
+    ok("edit", str(lead), "--value", "5000")
+    ok("send", str(lead), "--template", "intro")
+    [got] = server.received
+    assert "<p>5,000.00</p>" in got.message.get_body(("html",)).get_content()
+
+
 def test_template_errors_name_the_problem_and_send_nothing(isolated: Path, server: Server) -> None:
     smtp(isolated, server)
     lead = add("Jane Doe", "--email", "jane@acme.example")  # no company: $company cannot be filled

@@ -1201,8 +1201,9 @@ def templates() -> None:
         render.out(f"no templates in {folder}: write NAME.txt there (a Subject: line, a blank line, the body)")
     for name in names:
         try:
-            used = outbox.load_template(folder, name).placeholders
-            render.out(f"{name}  " + " ".join(f"${field}" for field in used))
+            template = outbox.load_template(folder, name)
+            html = f"  (and {name}{outbox.HTML_SUFFIX})" if template.html is not None else ""
+            render.out(f"{name}  " + " ".join(f"${field}" for field in template.placeholders) + html)
         except PipectlError as exc:
             render.out(f"{name}  (unusable: {exc.message})")
 

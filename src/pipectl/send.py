@@ -155,10 +155,22 @@ def compose(
     """The message from ``frm`` (see :func:`sender`) to ``lead`` at ``address``, or a PipectlError saying
     why there is none (nothing is sent)."""
     subject, body = template.fill(fill)
+    html_body = template.fill_html(fill)
     footer = ctx.config.send["footer"].strip()
     if campaign and footer:
         body = f"{body}\n\n-- \n{footer}"
-    return Draft(lead, address, outbox.build(frm, (lead.name, address), subject, body, ctx.now, campaign))
+        if html_body is not None:
+            html_body = _with_footer(html_body, footer)
+    return Draft(lead, address, outbox.build(frm, (lead.name, address), subject, body, ctx.now, campaign, html_body))
+
+
+def _with_footer(html_body: str, footer: str) -> str:
+    """The HTML part with the campaign's footer (text, its lines kept) at the end of its body."""
+    import html
+
+    block = '<hr><p style="font-size:smaller">' + "<br>".join(map(html.escape, footer.splitlines())) + "</p>"
+    end = html_body.lower().rfind("</body>")
+    return f"{html_body}\n{block}" if end < 0 else f"{html_body[:end]}{block}\n{html_body[end:]}"
 
 
 class Mailer:

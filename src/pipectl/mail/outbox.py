@@ -1,7 +1,8 @@
 """Mail out (SPEC §13): the message, the templates, and the three ways of handing it to the rep's account.
 
 :func:`build` makes a well-formed plain-text message (``email.message.EmailMessage``: UTF-8 headers
-encoded per RFC 2047, a Date, a Message-ID on the sender's domain). :func:`method` gives the configured
+encoded per RFC 2047, a Date, a Message-ID on the sender's domain), with an HTML alternative when the
+template has one (``NAME.html`` beside ``NAME.txt``). :func:`method` gives the configured
 hand-over, one of three small classes behind :class:`Method`: :class:`Smtp` (submission on 587 with
 STARTTLS, or 465 with TLS; the password from ``PIPECTL_SMTP_PASSWORD`` or ``~/.netrc``), :class:`Sendmail`
 (any sendmail-compatible command, ``msmtp -t``), :class:`Drafts` (a Maildir the mail client shows as
@@ -13,14 +14,15 @@ The module knows nothing of leads or the database.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import html
 import os
 import shlex
 import socket
 import string
 import subprocess
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from email import quoprimime
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 PASSWORD_ENV = "PIPECTL_SMTP_PASSWORD"
 TIMEOUT = 30.0  # seconds for the server to answer
 TEMPLATE_SUFFIX = ".txt"
+HTML_SUFFIX = ".html"
 MAX_LINE = 998  # RFC 5322: longer lines need an encoding
 
 
@@ -54,17 +57,18 @@ class NotSent(PipectlError):
 # --- templates -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Template:
     name: str
     subject: str
     body: str
+    html: str | None = None  # the HTML part, from NAME.html beside NAME.txt: only a template that has one sends one
 
     @property
     def placeholders(self) -> list[str]:
         """The fields it uses, in order of first use."""
         found: list[str] = []
-        for text in (self.subject, self.body):
+        for text in (self.subject, self.body, self.html or ""):
             for name in string.Template(text).get_identifiers():
                 if name not in found:
                     found.append(name)
@@ -72,6 +76,17 @@ class Template:
 
     def fill(self, fields: dict[str, str]) -> tuple[str, str]:
         """(subject, body) with ``fields`` in; a placeholder ``fields`` lacks is an error naming it."""
+        subject, body = (self._substitute(text, fields) for text in (self.subject, self.body))
+        return subject, body
+
+    def fill_html(self, fields: dict[str, str]) -> str | None:
+        """The HTML part with ``fields`` in, each escaped (a company "Smith & Sons" stays text); None
+        without one."""
+        if self.html is None:
+            return None
+        return self._substitute(self.html, {key: html.escape(value) for key, value in fields.items()})
+
+    def _substitute(self, text: str, fields: dict[str, str]) -> str:
         missing = [name for name in self.placeholders if name not in fields]
         if missing:
             raise PipectlError(
@@ -79,7 +94,7 @@ class Template:
                 " nothing was sent"
             )
         try:
-            return tuple(string.Template(text).substitute(fields).strip() for text in (self.subject, self.body))  # type: ignore[return-value]
+            return string.Template(text).substitute(fields).strip()
         except ValueError as exc:  # a lone $ not followed by a name: write $$
             raise PipectlError(f"template {self.name!r}: {exc} (write $$ for a dollar sign)") from None
 
@@ -94,12 +109,22 @@ def parse_template(name: str, text: str) -> Template:
 
 
 def load_template(folder: Path, name: str) -> Template:
+    """``NAME.txt`` of ``folder``, and ``NAME.html`` beside it when there is one (the message's HTML part:
+    the same placeholders, filled with escaped values)."""
     path = folder / f"{name}{TEMPLATE_SUFFIX}"
     if "/" in name or not path.is_file():
         names = ", ".join(template_names(folder)) or "none yet"
         raise NotFound(f"no template {name!r}: {path} does not exist (templates: {names})")
+    template = parse_template(name, _read(path))
+    html_path = path.with_suffix(HTML_SUFFIX)
+    if not html_path.is_file():
+        return template
+    return dataclasses.replace(template, html=_read(html_path).lstrip("\ufeff").strip())
+
+
+def _read(path: Path) -> str:
     try:
-        return parse_template(name, path.read_text(encoding="utf-8"))
+        return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"template {path}: cannot read it ({exc})") from None
 
@@ -169,9 +194,11 @@ def build(
     body: str,
     now: datetime,
     unsubscribe: bool = False,
+    html_body: str | None = None,
 ) -> EmailMessage:
     """A plain-text message from ``sender`` to ``to`` (name, address), its Message-ID on the sender's
-    domain; ``unsubscribe`` adds List-Unsubscribe (a mailto: to the sender, SPEC §13)."""
+    domain; ``unsubscribe`` adds List-Unsubscribe (a mailto: to the sender, SPEC §13); with ``html_body``,
+    the text and that HTML as alternatives (multipart/alternative, the text first)."""
     name, mail = to
     own = address(sender)
     message = EmailMessage(policy=_POLICY)
@@ -185,6 +212,10 @@ def build(
     message["Message-ID"] = make_msgid(domain=own.rpartition("@")[2])
     if unsubscribe:
         message["List-Unsubscribe"] = _header("List-Unsubscribe", f"<mailto:{own}?subject=unsubscribe>")
+    if html_body is not None:
+        message.set_content(body + "\n")
+        message.add_alternative(html_body + "\n", subtype="html")
+        return message
     # What set_content would write, with its three headers parsed once a run rather than once a message.
     text = body + "\n"
     plain = text.isascii() and all(len(line) <= MAX_LINE for line in text.splitlines())
