@@ -124,7 +124,7 @@ def clock(as_of: str | None = None) -> datetime:
         return real
     with contextlib.suppress(ValueError):  # a full timestamp, as scripts and tests give: no parser needed
         given = datetime.fromisoformat(fixed)
-        if given.tzinfo is not None:
+        if given.tzinfo is not None and FIRST_YEAR < given.year < LAST_YEAR:  # else the parser says what is wrong
             return given.astimezone(UTC)
     try:
         return parse_when(fixed, real, direction="past")
