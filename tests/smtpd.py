@@ -31,11 +31,12 @@ PASSWORD = "s3cret-Smtp-pw"
 
 @dataclass
 class Received:
-    """What one message's envelope and content were."""
+    """What one message's envelope and content were (``raw``: the bytes as they came)."""
 
     sender: str
     recipients: list[str]
     message: EmailMessage
+    raw: bytes
 
 
 @dataclass
@@ -65,7 +66,7 @@ class _Handler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = message_from_bytes(envelope.original_content, policy=policy.default)
-        item = Received(envelope.mail_from, list(envelope.rcpt_tos), message)  # type: ignore[arg-type]
+        item = Received(envelope.mail_from, list(envelope.rcpt_tos), message, envelope.original_content)  # type: ignore[arg-type]
         self.server.received.append(item)
         if self.server.on_message is not None:
             self.server.on_message(item)

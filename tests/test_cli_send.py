@@ -94,6 +94,29 @@ def test_send_over_smtp_is_well_formed_logged_and_schedules_like_a_typed_touch(i
     assert sent["next_action"] and sent["attempts"] == 1
 
 
+def test_a_long_japanese_and_latin_subject_and_name_arrive_exactly_in_well_formed_lines(
+    isolated: Path, server: Server
+) -> None:
+    smtp(isolated, server)
+    subject = (
+        "Müller 鈴木 $company のご案内: Müller 鈴木 about https://example.com/" + "campaign-" * 10
+        + " for $first_name  (two spaces)"
+    )  # fmt: skip
+    (folder(isolated) / "templates" / "long.txt").write_text(f"Subject: {subject}\n\nHi\n", encoding="utf-8")
+    name = "鈴木 花子 Müller-Lüdenscheidt " + "長" * 30
+    lead = add(name, "--company", "株式会社ACMEホールディングス", "--email", "hanako@acme.example")
+    ok("send", str(lead), "--template", "long")
+    [got] = server.received
+    expected = subject.replace("$company", "株式会社ACMEホールディングス").replace("$first_name", "鈴木")
+    assert str(got.message["Subject"]) == expected and touchpoints(lead)[0]["note"] == expected
+    assert got.message["To"].addresses[0].display_name == name
+    head = got.raw.split(b"\r\n\r\n")[0].split(b"\r\n")
+    assert all(line.strip() and len(line) <= 998 for line in head)  # no line of only whitespace ends the head
+    # over 78 only the name, one encoded-word (two would read with a space between in Python before 3.14)
+    [long] = [line for line in head if len(line) > 78]
+    assert long.startswith(b"To: =?utf-8?") and long.endswith(b"?=") and b" " not in long[4:]
+
+
 def test_dry_run_shows_the_message_and_sends_nothing(isolated: Path, server: Server) -> None:
     smtp(isolated, server)
     lead = add("Jane Doe", "--company", "Acme", "--email", "jane@acme.example")

@@ -1109,13 +1109,12 @@ def send_mail(
     as_json: bool = JSON,
 ) -> None:
     """Send one message to one lead through the [send] method; logged as an outbound email."""
-    from email import policy
-
     from pipectl import send
+    from pipectl.mail import outbox
 
     ctx = context()
     draft = send.send(ctx, lead, template, dry_run, resend)
-    text = draft.message.as_string(policy=policy.default.clone(utf8=True)).rstrip()
+    text = outbox.preview(draft.message)
     if as_json:
         after = draft.lead if dry_run else actions.find(ctx, str(draft.lead.id))
         data = {"dry_run": dry_run, "template": template, **draft.as_json(not dry_run)}
