@@ -9,8 +9,11 @@ import signal
 import smtpd
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -21,6 +24,7 @@ import pytest
 from conftest import add, assert_error, database, ok, query, run, snapshot
 from pipectl import cli
 from pipectl.dates import show
+from pipectl.mail import outbox
 from pipectl.store import Store
 
 pytestmark = pytest.mark.backends
@@ -385,6 +389,60 @@ def test_a_campaign_killed_mid_way_sends_nobody_twice(isolated: Path, server: Se
     again = ok("campaign", "k", "--template", "intro")
     assert "sent: 0; skipped already reached: 6" in again.stderr and "Sent folder" not in again.stderr
     assert len(server.received) == 6
+
+
+def test_a_connection_dropped_mid_campaign_is_one_error_and_leaves_only_that_lead_unsure(
+    isolated: Path, server: Server
+) -> None:
+    smtp(isolated, server)
+    ids = {name: add(name, "--company", "Acme", "--email", f"{name}@acme.example") for name in ("ann", "bob")}
+    ids["cyd"] = add("cyd", "--company", "Acme", "--email", "drop-cyd@acme.example")
+    ids["dan"] = add("dan", "--company", "Acme", "--email", "dan@acme.example")
+    result = run("campaign", "c", "--template", "intro")
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    *progress, error = result.stderr.strip().splitlines()  # a line per lead sent, then the error
+    assert [line.split(" #")[0] for line in progress] == ["sent:", "sent:"] and error.startswith("Error: ")
+    assert f"SMTP server 127.0.0.1:{server.port} broke while handing over the message to drop-cyd" in error
+    assert "(SMTPServerDisconnected: Connection unexpectedly closed)" in result.stderr
+    assert f"whether 'cyd, a note about Acme' reached #{ids['cyd']} cyd (Acme) cannot be known" in result.stderr
+    assert f"`pipectl touch {ids['cyd']} email`" in result.stderr
+    assert error.endswith("; the 2 messages sent before it were logged")
+    assert server.to() == ["ann@acme.example", "bob@acme.example", "drop-cyd@acme.example"]
+    assert [len(touchpoints(ids[name])) for name in ("ann", "bob", "cyd", "dan")] == [1, 1, 0, 0]
+    assert query("SELECT lead_id, state FROM outbox ORDER BY lead_id") == [
+        (ids["ann"], "sent"),
+        (ids["bob"], "sent"),
+        (ids["cyd"], "sending"),
+    ]
+    again = ok("campaign", "c", "--template", "intro")  # on where it stopped, passing the unsure one by
+    assert "sent: 1; skipped already reached: 2, handed over when killed: 1" in again.stderr
+    assert Counter(server.to()) == {f"{name}@acme.example": 1 for name in ("ann", "bob", "drop-cyd", "dan")}
+
+
+def test_a_connection_dropped_during_send_is_one_error(isolated: Path, server: Server) -> None:
+    smtp(isolated, server)
+    lead = add("Jane Doe", "--company", "Acme", "--email", "drop-jane@acme.example")
+    result = run("send", str(lead), "--template", "intro")
+    assert_error(result, "broke while handing over the message to drop-jane@acme.example")
+    assert "cannot be known, so it is not logged" in result.stderr and "sent before" not in result.stderr
+    assert query("SELECT state FROM outbox") == [("sending",)] and touchpoints(lead) == []
+    assert_error(run("send", str(lead), "--template", "intro"), "Jane Doe (Acme): a run killed at")
+
+
+def test_a_server_that_stops_answering_during_data_leaves_the_message_unsure(server: Server) -> None:
+    hand = outbox.Smtp("127.0.0.1", server.port, USER, timeout=2)
+    message = outbox.build(SENDER, ("Jane", "jane@acme.example"), "Hi", "Hi", datetime.now(UTC))
+    answer = threading.Event()
+    server.on_message = lambda item: answer.wait(10)  # received, then no answer within the client's timeout
+    try:
+        with pytest.raises(
+            outbox.Lost, match=r"broke while handing over the message to jane@acme.example \(.*timed out"
+        ):
+            hand.hand_over(message, "taro@example.co.jp", "jane@acme.example")
+    finally:
+        answer.set()
+    hand.close()
+    assert server.to() == ["jane@acme.example"]
 
 
 def test_a_send_killed_mid_hand_over_is_refused_until_the_rep_settles_it(isolated: Path, server: Server) -> None:

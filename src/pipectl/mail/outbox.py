@@ -8,8 +8,9 @@ HTML alternative when the template has one (``NAME.html`` beside ``NAME.txt``).
 or ``~/.netrc``), :class:`Sendmail` (any sendmail-compatible command, ``msmtp -t``), :class:`Drafts` (a
 Maildir the mail client shows as Drafts). A hand-over that certainly did not happen raises :class:`NotSent`
 (``temporary``: a 4xx, to try again on a later run; ``fatal``: the account itself failed, so the run
-stops); anything else that stops it (a kill, a dropped connection) leaves the caller not knowing, which
-the caller's outbox keeps. The module knows nothing of leads or the database.
+stops); a connection that breaks during it raises :class:`Lost`; that and anything else that stops it (a
+kill, Ctrl-C) leaves the caller not knowing whether the message went, which the caller's outbox keeps.
+The module knows nothing of leads or the database.
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ class NotSent(PipectlError):
         super().__init__(message)
         self.temporary = temporary
         self.fatal = fatal
+
+
+class Lost(PipectlError):
+    """The connection broke during the hand-over: whether the message went cannot be known."""
 
 
 # --- templates -----------------------------------------------------------------------------------
@@ -305,6 +310,15 @@ class Smtp:
             raise _answer(f"the server refused {to}", code, text) from None
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
             raise _answer(f"the server refused the message to {to}", exc.smtp_code, exc.smtp_error) from None
+        except OSError as exc:  # smtplib's errors are OSErrors too: only a dropped connection is lost
+            if isinstance(exc, smtplib.SMTPException) and not isinstance(exc, smtplib.SMTPServerDisconnected):
+                raise
+            self._client.close()
+            self._client = None
+            raise Lost(
+                f"the connection to SMTP server {self.host}:{self.port} broke while handing over the message to"
+                f" {to} ({exc.__class__.__name__}: {exc})"
+            ) from None
 
     def close(self) -> None:
         if self._client is not None:
