@@ -406,7 +406,9 @@ def test_a_connection_dropped_mid_campaign_is_one_error_and_leaves_only_that_lea
     assert "(SMTPServerDisconnected: Connection unexpectedly closed)" in result.stderr
     assert f"whether 'cyd, a note about Acme' reached #{ids['cyd']} cyd (Acme) cannot be known" in result.stderr
     assert f"`pipectl touch {ids['cyd']} email`" in result.stderr
-    assert error.endswith("; the 2 messages sent before it were logged")
+    assert error.endswith(
+        "; the 2 messages sent before it were logged; run the campaign again to go on where it stopped"
+    )
     assert server.to() == ["ann@acme.example", "bob@acme.example", "drop-cyd@acme.example"]
     assert [len(touchpoints(ids[name])) for name in ("ann", "bob", "cyd", "dan")] == [1, 1, 0, 0]
     assert query("SELECT lead_id, state FROM outbox ORDER BY lead_id") == [
@@ -443,6 +445,40 @@ def test_a_server_that_stops_answering_during_data_leaves_the_message_unsure(ser
         answer.set()
     hand.close()
     assert server.to() == ["jane@acme.example"]
+
+
+def test_ctrl_c_mid_campaign_says_what_was_sent_and_what_is_unsure(isolated: Path, server: Server) -> None:
+    smtp(isolated, server)
+    names = [f"lead{number}" for number in range(5)]
+    ids = {name: add(name, "--company", "Acme", "--email", f"{name}@acme.example") for name in names}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipectl", "campaign", "k", "--template", "intro"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=os.environ.copy(),
+        text=True,
+    )
+
+    def interrupt(item: Received) -> None:
+        if len(server.received) == 3:
+            process.send_signal(signal.SIGINT)  # while the run waits for the answer to the third message
+            time.sleep(1)
+
+    server.on_message = interrupt
+    try:
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        server.on_message = None
+    assert process.returncode == 130 and "Traceback" not in stderr and "nothing was changed" not in stderr
+    error = stderr.strip().splitlines()[-1]
+    assert error.startswith("Error: interrupted; ")
+    assert f"whether 'lead2, a note about Acme' reached #{ids['lead2']} lead2 (Acme) cannot be known" in error
+    assert "; the 2 messages sent before it were logged; run the campaign again to go on where it stopped" in error
+    assert [len(touchpoints(ids[name])) for name in names] == [1, 1, 0, 0, 0]
+    assert query(f"SELECT state FROM outbox WHERE lead_id = {ids['lead2']}") == [("sending",)]
+    again = ok("campaign", "k", "--template", "intro")
+    assert "sent: 2; skipped already reached: 2, handed over when killed: 1" in again.stderr
+    assert Counter(server.to()) == {f"{name}@acme.example": 1 for name in names}
 
 
 def test_a_send_killed_mid_hand_over_is_refused_until_the_rep_settles_it(isolated: Path, server: Server) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 
 from pipectl import dates
 from pipectl.actions import Context, _after_touch, _log, find, list_leads, resolve
-from pipectl.errors import ConfigError, PipectlError, Refused, Unsettled
+from pipectl.errors import ConfigError, Interrupted, PipectlError, Refused, Unsettled
 from pipectl.mail import outbox
 from pipectl.model import LAST_CHANCE, Lead, Touchpoint
 from pipectl.store import Store
@@ -178,8 +178,8 @@ class Mailer:
     writes). A message's ``sent`` (its outbox row and touchpoint) is committed in one transaction with the
     next message's ``sending``, before that one is handed over; :meth:`settle` commits it alone (before a
     wait, and when the run ends, however it ends: the context manager). A connection that breaks during a
-    hand-over (:class:`outbox.Lost`) ends the run with one error saying what it leaves unsure and what it
-    sent and logged before."""
+    hand-over (:class:`outbox.Lost`) ends the run with one error, and Ctrl-C after it sent anything with
+    :class:`Interrupted`, saying what it leaves unsure and what it sent and logged before."""
 
     def __init__(self, ctx: Context, hand: outbox.Method, campaign: str | None = None, outcome: str = SENT) -> None:
         self.ctx, self.hand, self.campaign, self.outcome = ctx, hand, campaign, outcome
@@ -199,6 +199,8 @@ class Mailer:
             self.hand.close()
         if isinstance(exc, outbox.Lost):
             raise outbox.Lost(self.stopped(exc.message)) from None
+        if isinstance(exc, KeyboardInterrupt) and (self._flight is not None or self.logged):
+            raise Interrupted(self.stopped("interrupted")) from None
 
     def stopped(self, why: str) -> str:
         """``why`` the run stopped, then what it leaves unsure and what it sent and logged before."""
@@ -213,6 +215,8 @@ class Mailer:
         if self.logged:
             plural, were = ("s", "were") if self.logged != 1 else ("", "was")
             said.append(f"the {self.logged} message{plural} sent {'before it ' if flight else ''}{were} logged")
+        if self.campaign is not None:
+            said.append("run the campaign again to go on where it stopped")
         return "; ".join(said)
 
     def deliver(self, draft: Draft) -> None:
