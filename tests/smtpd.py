@@ -3,7 +3,8 @@
 :func:`running` starts it in a thread of the test run on a free loopback port: STARTTLS required (a
 throwaway self-signed certificate for 127.0.0.1 made by the openssl CLI, as for Dovecot; tests trust it
 through ``SSL_CERT_FILE``), AUTH required after it with the user :data:`USER` and :data:`PASSWORD`.
-A recipient whose address starts with ``reject`` gets a 550, with ``later`` a 451 while ``busy``. ``on_message`` (set
+A recipient whose address starts with ``reject`` gets a 550, with ``later`` a 451 while ``busy``; a message to
+one with ``drop`` is recorded, then the connection is closed without an answer. ``on_message`` (set
 by a test) runs after each message is recorded, before the server says 250: a test kills the campaign
 there, so the message is received but the client never hears it was.
 """
@@ -31,11 +32,12 @@ PASSWORD = "s3cret-Smtp-pw"
 
 @dataclass
 class Received:
-    """What one message's envelope and content were."""
+    """What one message's envelope and content were (``raw``: the bytes as they came)."""
 
     sender: str
     recipients: list[str]
     message: EmailMessage
+    raw: bytes
 
 
 @dataclass
@@ -65,10 +67,12 @@ class _Handler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = message_from_bytes(envelope.original_content, policy=policy.default)
-        item = Received(envelope.mail_from, list(envelope.rcpt_tos), message)  # type: ignore[arg-type]
+        item = Received(envelope.mail_from, list(envelope.rcpt_tos), message, envelope.original_content)  # type: ignore[arg-type]
         self.server.received.append(item)
         if self.server.on_message is not None:
             self.server.on_message(item)
+        if any(address.startswith("drop") for address in item.recipients):
+            server.transport.close()
         return "250 Message accepted for delivery"
 
 

@@ -9,8 +9,11 @@ import signal
 import smtpd
 import subprocess
 import sys
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -21,6 +24,7 @@ import pytest
 from conftest import add, assert_error, database, ok, query, run, snapshot
 from pipectl import cli
 from pipectl.dates import show
+from pipectl.mail import outbox
 from pipectl.store import Store
 
 pytestmark = pytest.mark.backends
@@ -92,6 +96,29 @@ def test_send_over_smtp_is_well_formed_logged_and_schedules_like_a_typed_touch(i
     for key in ("attempts", "touch_count", "next_action", "next_action_due", "last_outbound_at", "cadence"):
         assert sent[key] == touched[key], key
     assert sent["next_action"] and sent["attempts"] == 1
+
+
+def test_a_long_japanese_and_latin_subject_and_name_arrive_exactly_in_well_formed_lines(
+    isolated: Path, server: Server
+) -> None:
+    smtp(isolated, server)
+    subject = (
+        "Müller 鈴木 $company のご案内: Müller 鈴木 about https://example.com/" + "campaign-" * 10
+        + " for $first_name  (two spaces)"
+    )  # fmt: skip
+    (folder(isolated) / "templates" / "long.txt").write_text(f"Subject: {subject}\n\nHi\n", encoding="utf-8")
+    name = "鈴木 花子 Müller-Lüdenscheidt " + "長" * 30
+    lead = add(name, "--company", "株式会社ACMEホールディングス", "--email", "hanako@acme.example")
+    ok("send", str(lead), "--template", "long")
+    [got] = server.received
+    expected = subject.replace("$company", "株式会社ACMEホールディングス").replace("$first_name", "鈴木")
+    assert str(got.message["Subject"]) == expected and touchpoints(lead)[0]["note"] == expected
+    assert got.message["To"].addresses[0].display_name == name
+    head = got.raw.split(b"\r\n\r\n")[0].split(b"\r\n")
+    assert all(line.strip() and len(line) <= 998 for line in head)  # no line of only whitespace ends the head
+    # over 78 only the name, one encoded-word (two would read with a space between in Python before 3.14)
+    [long] = [line for line in head if len(line) > 78]
+    assert long.startswith(b"To: =?utf-8?") and long.endswith(b"?=") and b" " not in long[4:]
 
 
 def test_dry_run_shows_the_message_and_sends_nothing(isolated: Path, server: Server) -> None:
@@ -362,6 +389,96 @@ def test_a_campaign_killed_mid_way_sends_nobody_twice(isolated: Path, server: Se
     again = ok("campaign", "k", "--template", "intro")
     assert "sent: 0; skipped already reached: 6" in again.stderr and "Sent folder" not in again.stderr
     assert len(server.received) == 6
+
+
+def test_a_connection_dropped_mid_campaign_is_one_error_and_leaves_only_that_lead_unsure(
+    isolated: Path, server: Server
+) -> None:
+    smtp(isolated, server)
+    ids = {name: add(name, "--company", "Acme", "--email", f"{name}@acme.example") for name in ("ann", "bob")}
+    ids["cyd"] = add("cyd", "--company", "Acme", "--email", "drop-cyd@acme.example")
+    ids["dan"] = add("dan", "--company", "Acme", "--email", "dan@acme.example")
+    result = run("campaign", "c", "--template", "intro")
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    *progress, error = result.stderr.strip().splitlines()  # a line per lead sent, then the error
+    assert [line.split(" #")[0] for line in progress] == ["sent:", "sent:"] and error.startswith("Error: ")
+    assert f"SMTP server 127.0.0.1:{server.port} broke while handing over the message to drop-cyd" in error
+    assert "(SMTPServerDisconnected: Connection unexpectedly closed)" in result.stderr
+    assert f"whether 'cyd, a note about Acme' reached #{ids['cyd']} cyd (Acme) cannot be known" in result.stderr
+    assert f"`pipectl touch {ids['cyd']} email`" in result.stderr
+    assert error.endswith(
+        "; the 2 messages sent before it were logged; run the campaign again to go on where it stopped"
+    )
+    assert server.to() == ["ann@acme.example", "bob@acme.example", "drop-cyd@acme.example"]
+    assert [len(touchpoints(ids[name])) for name in ("ann", "bob", "cyd", "dan")] == [1, 1, 0, 0]
+    assert query("SELECT lead_id, state FROM outbox ORDER BY lead_id") == [
+        (ids["ann"], "sent"),
+        (ids["bob"], "sent"),
+        (ids["cyd"], "sending"),
+    ]
+    again = ok("campaign", "c", "--template", "intro")  # on where it stopped, passing the unsure one by
+    assert "sent: 1; skipped already reached: 2, handed over when killed: 1" in again.stderr
+    assert Counter(server.to()) == {f"{name}@acme.example": 1 for name in ("ann", "bob", "drop-cyd", "dan")}
+
+
+def test_a_connection_dropped_during_send_is_one_error(isolated: Path, server: Server) -> None:
+    smtp(isolated, server)
+    lead = add("Jane Doe", "--company", "Acme", "--email", "drop-jane@acme.example")
+    result = run("send", str(lead), "--template", "intro")
+    assert_error(result, "broke while handing over the message to drop-jane@acme.example")
+    assert "cannot be known, so it is not logged" in result.stderr and "sent before" not in result.stderr
+    assert query("SELECT state FROM outbox") == [("sending",)] and touchpoints(lead) == []
+    assert_error(run("send", str(lead), "--template", "intro"), "Jane Doe (Acme): a run killed at")
+
+
+def test_a_server_that_stops_answering_during_data_leaves_the_message_unsure(server: Server) -> None:
+    hand = outbox.Smtp("127.0.0.1", server.port, USER, timeout=2)
+    message = outbox.build(SENDER, ("Jane", "jane@acme.example"), "Hi", "Hi", datetime.now(UTC))
+    answer = threading.Event()
+    server.on_message = lambda item: answer.wait(10)  # received, then no answer within the client's timeout
+    try:
+        with pytest.raises(
+            outbox.Lost, match=r"broke while handing over the message to jane@acme.example \(.*timed out"
+        ):
+            hand.hand_over(message, "taro@example.co.jp", "jane@acme.example")
+    finally:
+        answer.set()
+    hand.close()
+    assert server.to() == ["jane@acme.example"]
+
+
+def test_ctrl_c_mid_campaign_says_what_was_sent_and_what_is_unsure(isolated: Path, server: Server) -> None:
+    smtp(isolated, server)
+    names = [f"lead{number}" for number in range(5)]
+    ids = {name: add(name, "--company", "Acme", "--email", f"{name}@acme.example") for name in names}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipectl", "campaign", "k", "--template", "intro"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=os.environ.copy(),
+        text=True,
+    )
+
+    def interrupt(item: Received) -> None:
+        if len(server.received) == 3:
+            process.send_signal(signal.SIGINT)  # while the run waits for the answer to the third message
+            time.sleep(1)
+
+    server.on_message = interrupt
+    try:
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        server.on_message = None
+    assert process.returncode == 130 and "Traceback" not in stderr and "nothing was changed" not in stderr
+    error = stderr.strip().splitlines()[-1]
+    assert error.startswith("Error: interrupted; ")
+    assert f"whether 'lead2, a note about Acme' reached #{ids['lead2']} lead2 (Acme) cannot be known" in error
+    assert "; the 2 messages sent before it were logged; run the campaign again to go on where it stopped" in error
+    assert [len(touchpoints(ids[name])) for name in names] == [1, 1, 0, 0, 0]
+    assert query(f"SELECT state FROM outbox WHERE lead_id = {ids['lead2']}") == [("sending",)]
+    again = ok("campaign", "k", "--template", "intro")
+    assert "sent: 2; skipped already reached: 2, handed over when killed: 1" in again.stderr
+    assert Counter(server.to()) == {f"{name}@acme.example": 1 for name in names}
 
 
 def test_a_send_killed_mid_hand_over_is_refused_until_the_rep_settles_it(isolated: Path, server: Server) -> None:

@@ -24,7 +24,7 @@ from typer import _click  # typer is pinned to 0.28.x (see pyproject.toml), whic
 from typer.core import TyperGroup
 
 from pipectl import __version__, actions, render
-from pipectl.errors import PipectlError
+from pipectl.errors import Interrupted, PipectlError
 from pipectl.model import LAST_CHANCE, GroupBy, SortKey, Status, StatusFilter
 from pipectl.store.backend import redact
 
@@ -77,6 +77,18 @@ class _Group(TyperGroup):
                 ctx.close()
             gc.enable()
         sys.exit(code)
+
+    def invoke(self, ctx: _click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Interrupted as exc:  # Typer would turn it into a silent exit 130: say what the command did
+            raise _Interrupted(exc.message) from None
+
+
+class _Interrupted(PipectlError):
+    """An :class:`Interrupted` command, once it has unwound: its message as the Error: line, exit 130."""
+
+    exit_code = 130
 
 
 def _sources(argv: list[str]) -> list[str]:
@@ -1109,13 +1121,12 @@ def send_mail(
     as_json: bool = JSON,
 ) -> None:
     """Send one message to one lead through the [send] method; logged as an outbound email."""
-    from email import policy
-
     from pipectl import send
+    from pipectl.mail import outbox
 
     ctx = context()
     draft = send.send(ctx, lead, template, dry_run, resend)
-    text = draft.message.as_string(policy=policy.default.clone(utf8=True)).rstrip()
+    text = outbox.preview(draft.message)
     if as_json:
         after = draft.lead if dry_run else actions.find(ctx, str(draft.lead.id))
         data = {"dry_run": dry_run, "template": template, **draft.as_json(not dry_run)}

@@ -48,3 +48,11 @@ class Unsettled(Refused):
     def __init__(self, message: str, subject: str, at: str) -> None:
         super().__init__(message)
         self.subject, self.at = subject, at
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C after a command changed something: ``message`` says what was done and what is left unsure."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

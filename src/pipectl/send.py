@@ -26,7 +26,7 @@ from typing import Any
 
 from pipectl import dates
 from pipectl.actions import Context, _after_touch, _log, find, list_leads, resolve
-from pipectl.errors import ConfigError, PipectlError, Refused, Unsettled
+from pipectl.errors import ConfigError, Interrupted, PipectlError, Refused, Unsettled
 from pipectl.mail import outbox
 from pipectl.model import LAST_CHANCE, Lead, Touchpoint
 from pipectl.store import Store
@@ -177,44 +177,73 @@ class Mailer:
     """Hands drafts over and logs them, for one command (see the module docstring for the order of the
     writes). A message's ``sent`` (its outbox row and touchpoint) is committed in one transaction with the
     next message's ``sending``, before that one is handed over; :meth:`settle` commits it alone (before a
-    wait, and when the run ends, however it ends: the context manager)."""
+    wait, and when the run ends, however it ends: the context manager). A connection that breaks during a
+    hand-over (:class:`outbox.Lost`) ends the run with one error, and Ctrl-C after it sent anything with
+    :class:`Interrupted`, saying what it leaves unsure and what it sent and logged before."""
 
     def __init__(self, ctx: Context, hand: outbox.Method, campaign: str | None = None, outcome: str = SENT) -> None:
         self.ctx, self.hand, self.campaign, self.outcome = ctx, hand, campaign, outcome
         self.sender = outbox.address(sender(ctx))
         ctx.store().db.temporaries_in_memory()
+        self.logged = 0  # messages sent and logged by this run
         self._handed: Draft | None = None  # handed over; its `sent` not yet committed
+        self._flight: Draft | None = None  # being handed over: if the run stops now, whether it went is unknown
 
     def __enter__(self) -> Mailer:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, exc: BaseException | None, trace: object) -> None:
         try:
             self.settle()
         finally:
             self.hand.close()
+        if isinstance(exc, outbox.Lost):
+            raise outbox.Lost(self.stopped(exc.message)) from None
+        if isinstance(exc, KeyboardInterrupt) and (self._flight is not None or self.logged):
+            raise Interrupted(self.stopped("interrupted")) from None
+
+    def stopped(self, why: str) -> str:
+        """``why`` the run stopped, then what it leaves unsure and what it sent and logged before."""
+        said = [why]
+        flight = self._flight
+        if flight is not None:
+            said.append(
+                f"whether {flight.subject!r} reached {flight.lead.label} cannot be known, so it is not logged and"
+                " pipectl sends that lead nothing more until you settle it: look in your Sent folder, and if it"
+                f" went, log it with `pipectl touch {flight.lead.id} email`"
+            )
+        if self.logged:
+            plural, were = ("s", "were") if self.logged != 1 else ("", "was")
+            said.append(f"the {self.logged} message{plural} sent {'before it ' if flight else ''}{were} logged")
+        if self.campaign is not None:
+            said.append("run the campaign again to go on where it stopped")
+        return "; ".join(said)
 
     def deliver(self, draft: Draft) -> None:
         message_id = draft.message_id
         with self.ctx.writing() as store:
             self._log(store)
             store.outbox_begin(message_id, self.campaign, draft.lead, draft.address, draft.subject)
+        self._logged()
+        self._flight = draft
         try:
             self.hand.hand_over(draft.message, self.sender, draft.address)
         except outbox.NotSent:
             with self.ctx.writing() as store:
                 store.outbox_end(message_id, sent=False)
+            self._flight = None
             raise
-        self._handed = draft
+        self._flight, self._handed = None, draft
 
     def settle(self) -> None:
         """Commit the ``sent`` of the message last handed over, if not yet."""
         if self._handed is not None:
             with self.ctx.writing() as store:
                 self._log(store)
+            self._logged()
 
     def _log(self, store: Store) -> None:
-        draft, self._handed = self._handed, None
+        draft = self._handed
         if draft is None:
             return
         message_id, now = draft.message_id, self.ctx.now_iso
@@ -222,6 +251,13 @@ class Mailer:
         touchpoint = Touchpoint(0, draft.lead.id, "email", now, "out", self.outcome, draft.subject, message_id)
         lead = resolve(store, str(draft.lead.id))
         _log(store, lead, touchpoint, now, _after_touch(self.ctx, store, lead, touchpoint, {}))
+
+    def _logged(self) -> None:
+        """The ``sent`` of the message last handed over is committed (a failed transaction leaves it to try
+        again when the run ends)."""
+        if self._handed is not None:
+            self._handed = None
+            self.logged += 1
 
 
 def send(ctx: Context, ref: str, template_name: str, dry_run: bool, resend: bool = False) -> Draft:

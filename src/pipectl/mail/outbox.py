@@ -1,14 +1,15 @@
 """Mail out (SPEC §13): the message, the templates, and the three ways of handing it to the rep's account.
 
 :func:`build` makes a well-formed plain-text message (``email.message.EmailMessage``: UTF-8 headers
-encoded per RFC 2047, a Date, a Message-ID on the sender's domain), with an HTML alternative when the
-template has one (``NAME.html`` beside ``NAME.txt``). :func:`method` gives the configured
-hand-over, one of three small classes behind :class:`Method`: :class:`Smtp` (submission on 587 with
-STARTTLS, or 465 with TLS; the password from ``PIPECTL_SMTP_PASSWORD`` or ``~/.netrc``), :class:`Sendmail`
-(any sendmail-compatible command, ``msmtp -t``), :class:`Drafts` (a Maildir the mail client shows as
-Drafts). A hand-over that certainly did not happen raises :class:`NotSent` (``temporary``: a 4xx, to try
-again on a later run; ``fatal``: the account itself failed, so the run stops); anything else that
-stops it (a kill, a dropped connection) leaves the caller not knowing, which the caller's outbox keeps.
+encoded per RFC 2047 by :mod:`pipectl.mail.headers`, a Date, a Message-ID on the sender's domain), with an
+HTML alternative when the template has one (``NAME.html`` beside ``NAME.txt``).
+:func:`method` gives the configured hand-over, one of three small classes behind :class:`Method`:
+:class:`Smtp` (submission on 587 with STARTTLS, or 465 with TLS; the password from ``PIPECTL_SMTP_PASSWORD``
+or ``~/.netrc``), :class:`Sendmail` (any sendmail-compatible command, ``msmtp -t``), :class:`Drafts` (a
+Maildir the mail client shows as Drafts). A hand-over that certainly did not happen raises :class:`NotSent`
+(``temporary``: a 4xx, to try again on a later run; ``fatal``: the account itself failed, so the run
+stops); a connection that breaks during it raises :class:`Lost`; that and anything else that stops it (a
+kill, Ctrl-C) leaves the caller not knowing whether the message went, which the caller's outbox keeps.
 The module knows nothing of leads or the database.
 """
 
@@ -25,6 +26,7 @@ import subprocess
 import time
 from datetime import datetime
 from email import quoprimime
+from email.errors import HeaderParseError
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import EmailPolicy
@@ -33,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pipectl.errors import ConfigError, NotFound, PipectlError
-from pipectl.mail import secret
+from pipectl.mail import headers, secret
 
 if TYPE_CHECKING:
     import smtplib
@@ -52,6 +54,10 @@ class NotSent(PipectlError):
         super().__init__(message)
         self.temporary = temporary
         self.fatal = fatal
+
+
+class Lost(PipectlError):
+    """The connection broke during the hand-over: whether the message went cannot be known."""
 
 
 # --- templates -----------------------------------------------------------------------------------
@@ -144,7 +150,7 @@ def address(sender: str) -> str:
 
 class _Registry(HeaderRegistry):
     """The standard header registry, but a header's class is made once: the standard one makes a new
-    class at every lookup, twice for each header set (a third of the time of building a message)."""
+    class at every lookup, and an EmailMessage looks one up for each header set."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -157,34 +163,36 @@ class _Registry(HeaderRegistry):
         return self._classes[key]
 
 
-class _Policy(EmailPolicy):
-    """``policy.default`` with its header classes made once, that folds each shared header (see
-    :func:`_header`) once a run."""
-
-    def fold_binary(self, name: str, value: str) -> bytes:
-        if id(value) not in _SHARED:
-            return super().fold_binary(name, value)
-        key = (id(value), self.linesep)
-        if key not in _FOLDED:
-            _FOLDED[key] = super().fold_binary(name, value)
-        return _FOLDED[key]
-
-
-_POLICY = _Policy(header_factory=_Registry())
+_POLICY = EmailPolicy(header_factory=_Registry())
 _LINESEP = {linesep: _POLICY.clone(linesep=linesep) for linesep in ("\n", "\r\n")}
-# The headers _header made (its cache keeps them alive, so their ids stay theirs), and their folded
-# lines by (id, line separator).
-_SHARED: set[int] = set()
-_FOLDED: dict[tuple[int, str], bytes] = {}
+# The headers every message of a run shares (the From, the Date, the MIME headers): made once a run.
+_shared = functools.cache(headers.verbatim)
 
 
-@functools.cache
-def _header(name: str, value: str) -> Any:
-    """A parsed header: the same From, Date and MIME headers go on every message of a campaign, and
-    parsing and folding headers is most of the email package's time."""
-    parsed = _POLICY.header_factory(name, value)
-    _SHARED.add(id(parsed))
-    return parsed
+def _ascii(mail: str) -> str:
+    """``mail`` as 7-bit mail carries it: its domain in IDNA (a non-ASCII local part is refused before)."""
+    local, at, domain = mail.rpartition("@")
+    if domain.isascii():
+        return mail
+    try:
+        return f"{local}{at}{domain.encode('idna').decode('ascii')}"
+    except UnicodeError as exc:
+        raise PipectlError(f"cannot address a message to {mail!r}: its domain is not a valid name ({exc})") from None
+
+
+def _checked(mail: str) -> str:
+    """``mail`` if it is one address (the email package's own check), else a PipectlError."""
+    try:
+        Address(addr_spec=mail)
+    except (ValueError, IndexError, HeaderParseError) as exc:
+        raise PipectlError(f"cannot address a message to {mail!r}: {exc}") from None
+    return mail
+
+
+@functools.lru_cache(maxsize=8)
+def _from(sender: str) -> headers.Header:
+    name, mail = parseaddr(sender)
+    return headers.mailbox("From", name, _ascii(_checked(mail)))
 
 
 def build(
@@ -198,32 +206,38 @@ def build(
 ) -> EmailMessage:
     """A plain-text message from ``sender`` to ``to`` (name, address), its Message-ID on the sender's
     domain; ``unsubscribe`` adds List-Unsubscribe (a mailto: to the sender, SPEC §13); with ``html_body``,
-    the text and that HTML as alternatives (multipart/alternative, the text first)."""
+    the text and that HTML as alternatives (multipart/alternative, the text first). Readers decode its name
+    and subject to exactly what was given, a line break read as a space (:mod:`pipectl.mail.headers`)."""
     name, mail = to
-    own = address(sender)
+    own = _ascii(address(sender))
     message = EmailMessage(policy=_POLICY)
-    try:
-        message["From"] = _header("From", sender)
-        message["To"] = Address(display_name=" ".join(name.split()), addr_spec=mail)
-    except (ValueError, IndexError) as exc:
-        raise PipectlError(f"cannot address a message to {mail!r}: {exc}") from None
-    message["Subject"] = " ".join(subject.split())
-    message["Date"] = _header("Date", format_datetime(now))
-    message["Message-ID"] = make_msgid(domain=own.rpartition("@")[2])
+    message["From"] = _from(sender)
+    message["To"] = headers.mailbox("To", name, _ascii(_checked(mail)))
+    message["Subject"] = headers.text("Subject", subject)
+    message["Date"] = _shared("Date", format_datetime(now))
+    message["Message-ID"] = headers.verbatim("Message-ID", make_msgid(domain=own.rpartition("@")[2]))
     if unsubscribe:
-        message["List-Unsubscribe"] = _header("List-Unsubscribe", f"<mailto:{own}?subject=unsubscribe>")
+        message["List-Unsubscribe"] = _shared("List-Unsubscribe", f"<mailto:{own}?subject=unsubscribe>")
     if html_body is not None:
         message.set_content(body + "\n")
         message.add_alternative(html_body + "\n", subtype="html")
         return message
-    # What set_content would write, with its three headers parsed once a run rather than once a message.
+    # What set_content would write, its headers made once a run rather than parsed once a message.
     text = body + "\n"
     plain = text.isascii() and all(len(line) <= MAX_LINE for line in text.splitlines())
-    message["MIME-Version"] = _header("MIME-Version", "1.0")
-    message["Content-Type"] = _header("Content-Type", 'text/plain; charset="utf-8"')
-    message["Content-Transfer-Encoding"] = _header("Content-Transfer-Encoding", "7bit" if plain else "quoted-printable")
+    message["MIME-Version"] = _shared("MIME-Version", "1.0")
+    message["Content-Type"] = _shared("Content-Type", 'text/plain; charset="utf-8"')
+    message["Content-Transfer-Encoding"] = _shared("Content-Transfer-Encoding", "7bit" if plain else "quoted-printable")
     message.set_payload(text if plain else quoprimime.body_encode(text.encode("utf-8").decode("latin-1")))
     return message
+
+
+def preview(message: EmailMessage) -> str:
+    """A message :func:`build` made as the rep reads it: its headers decoded, then the text (and the
+    HTML part's, if it has one)."""
+    head = "".join(f"{name}: {value}\n" for name, value in message.items())
+    parts = [part.get_content().rstrip() for part in message.walk() if not part.is_multipart()]
+    return head + "".join(f"\n{text}\n" for text in parts).rstrip("\n")
 
 
 def as_bytes(message: EmailMessage, linesep: str = "\n") -> bytes:
@@ -296,6 +310,15 @@ class Smtp:
             raise _answer(f"the server refused {to}", code, text) from None
         except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
             raise _answer(f"the server refused the message to {to}", exc.smtp_code, exc.smtp_error) from None
+        except OSError as exc:  # smtplib's errors are OSErrors too: only a dropped connection is lost
+            if isinstance(exc, smtplib.SMTPException) and not isinstance(exc, smtplib.SMTPServerDisconnected):
+                raise
+            self._client.close()
+            self._client = None
+            raise Lost(
+                f"the connection to SMTP server {self.host}:{self.port} broke while handing over the message to"
+                f" {to} ({exc.__class__.__name__}: {exc})"
+            ) from None
 
     def close(self) -> None:
         if self._client is not None:
