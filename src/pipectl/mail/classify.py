@@ -141,6 +141,12 @@ def _status_address(value: str) -> str | None:
     return address if kind.strip().lower() == "rfc822" and "@" in address else None
 
 
+def _raw(message: Message, *names: str) -> list[str]:
+    """The values of the headers ``names`` (lowercase) as written: parsing an address header can fail on
+    what a broken mailer writes (``From: <`` raises IndexError inside the email package)."""
+    return [raw_header_text(value) for key, value in message.raw_items() if key.lower() in names]
+
+
 def bounced_addresses(message: EmailMessage) -> tuple[str, ...]:
     """The addresses a bounce says failed, lowercased: from its RFC 3464 delivery-status part (recipients
     with ``Action: failed``; the Original-Recipient the sender wrote, else the Final-Recipient), else from
@@ -160,11 +166,10 @@ def bounced_addresses(message: EmailMessage) -> tuple[str, ...]:
                 found.append(address)
     if reports:
         return tuple(dict.fromkeys(found))
-    failed = message.get_all("X-Failed-Recipients") or []
-    found = [address.lower() for value in failed for address in _ADDRESS.findall(str(value))]
+    found = [address.lower() for value in _raw(message, "x-failed-recipients") for address in _ADDRESS.findall(value)]
     if found:
         return tuple(dict.fromkeys(found))
-    own = {comparable(address) for name in ("From", "To") for address in _ADDRESS.findall(str(message.get(name, "")))}
+    own = {comparable(address) for value in _raw(message, "from", "to") for address in _ADDRESS.findall(value)}
     for line in body_text(message).splitlines():
         if _RETURNED.match(line.strip()):
             break
