@@ -565,6 +565,21 @@ def test_sendmail_command(isolated: Path, tmp_path: Path) -> None:
     assert snapshot() == before
 
 
+def test_a_sendmail_command_that_hangs_leaves_its_message_unsure(
+    isolated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = tmp_path / "fake-sendmail"
+    script.write_text("#!/bin/sh\ncat > /dev/null\nexec sleep 30\n", encoding="utf-8")
+    script.chmod(0o755)
+    configure(isolated, f'method = "sendmail"\ncommand = "{script} -t"')
+    monkeypatch.setattr(outbox, "TIMEOUT", 0.1)
+    lead = add("Jane Doe", "--company", "Acme", "--email", "jane@acme.example")
+    assert_error(run("send", str(lead), "--template", "intro"), "did not finish in 0.4 s with the message to jane")
+    # It had the message when it was stopped: it may have sent it, so it is never sent again unasked.
+    assert query("SELECT state FROM outbox") == [("sending",)] and touchpoints(lead) == []
+    assert_error(run("send", str(lead), "--template", "intro"), "look in your Sent folder")
+
+
 def test_drafts_maildir(isolated: Path, tmp_path: Path) -> None:
     drafts = tmp_path / "Drafts"
     configure(isolated, f'method = "drafts"\nfolder = "{drafts}"')

@@ -350,6 +350,11 @@ class Sendmail:
     def hand_over(self, message: EmailMessage, sender: str, to: str) -> None:
         try:
             done = subprocess.run(self.argv, input=as_bytes(message), capture_output=True, timeout=TIMEOUT * 4)
+        except subprocess.TimeoutExpired:  # killed after it had the message: it may have sent it
+            raise Lost(
+                f"[send] command {self.argv[0]!r} did not finish in {TIMEOUT * 4:g} s with the message to {to}"
+                " and was stopped"
+            ) from None
         except (OSError, subprocess.SubprocessError) as exc:
             raise NotSent(f"[send] command {self.argv[0]!r} cannot run ({exc})", fatal=True) from None
         if done.returncode:
