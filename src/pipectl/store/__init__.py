@@ -129,6 +129,12 @@ def open_backend(database: str, create: bool, currency: str) -> Backend:
 INDEX_SORT_CACHE_MIB = 4
 
 
+def _money(total: int | Decimal | None) -> Decimal:
+    """A sum of stored values: nothing (only leads without a value, or none) is 0, as Python's sum
+    of values, each missing one taken as 0, would have it."""
+    return Decimal(0) if total is None else from_hundredths(total)
+
+
 @contextmanager
 def bulk() -> Iterator[None]:
     """Read and compute over many leads without the cyclic garbage collector: what is built holds no
@@ -985,6 +991,136 @@ class Store:
         )
         moves = [Move(row[0], row[1], kinds[row[2]], row[3] or row[5], row[4]) for row in rows]
         return leads, moves
+
+    # --- the report's aggregates (SPEC §8), counted in the database -----------------------------------
+
+    def _stays(self, owner: str | None) -> tuple[str, list[Any]]:
+        """A ``WITH`` clause naming ``stays``: every stretch a lead (of ``owner``) spent in a stage, rebuilt
+        from its creation and its moves in the event log, as ``metrics.visits`` rebuilds them (its rules,
+        in SQL): ``stage``, ``entered``, ``left_at`` (NULL: still there), ``exit`` and the lead's ``value``.
+        A stage move without a destination changes nothing; the first stage move's origin is where the
+        lead started; a close ends the stay; a reopen starts one."""
+        field = functools.partial(self.db.json_text, "data")
+        theirs, mine, params = "", "", []
+        if owner is not None:
+            theirs, mine, params = " AND lead_id IN (SELECT id FROM leads WHERE owner = ?)", " AND l.owner = ?", [owner]
+        start = "COALESCE(NULLIF(f.first_start, ''), l.stage)"
+        sql = f"""WITH moves AS (
+            SELECT lead_id, id, at, CASE type WHEN 'qualify' THEN 'disqualified' ELSE type END AS kind,
+                COALESCE(NULLIF({field("to")}, ''), NULLIF({field("stage")}, '')) AS dest,
+                CASE WHEN type = 'stage' THEN {field("from")} END AS origin
+            FROM events WHERE undone_by IS NULL AND (type IN ('stage', 'won', 'lost', 'reopen')
+                OR (type = 'qualify' AND {field("verdict")} = 'disqualified')){theirs}
+        ), marked AS (
+            SELECT lead_id, id, at, kind, dest, FIRST_VALUE(origin) OVER (PARTITION BY lead_id
+                ORDER BY CASE WHEN kind = 'stage' THEN 0 ELSE 1 END, id) AS first_start
+            FROM moves
+        ), firsts AS (
+            SELECT lead_id, MIN(first_start) AS first_start FROM marked GROUP BY lead_id
+        ), steps AS (
+            SELECT lead_id, at, kind, dest, LAG(kind) OVER w AS before_kind, LAG(dest) OVER w AS before_dest,
+                LAG(at) OVER w AS before_at, LEAD(id) OVER w AS next_id
+            FROM marked WHERE kind <> 'stage' OR dest IS NOT NULL
+            WINDOW w AS (PARTITION BY lead_id ORDER BY id)
+        ), stays AS (
+            SELECT * FROM (
+                SELECT CASE WHEN s.before_kind IS NULL THEN {start} WHEN s.before_kind = 'stage' THEN s.before_dest
+                        WHEN s.before_kind = 'reopen' THEN COALESCE(s.before_dest, l.stage) END AS stage,
+                    COALESCE(s.before_at, l.created_at) AS entered, s.at AS left_at,
+                    CASE s.kind WHEN 'stage' THEN s.dest ELSE s.kind END AS exit, NULLIF(l.value, 0) AS value
+                FROM steps s JOIN leads l ON l.id = s.lead_id LEFT JOIN firsts f ON f.lead_id = s.lead_id
+                WHERE s.kind <> 'reopen'{mine}
+                UNION ALL
+                SELECT CASE WHEN s.lead_id IS NULL THEN {start} WHEN s.kind = 'stage' THEN s.dest
+                        WHEN s.kind = 'reopen' THEN COALESCE(s.dest, l.stage) END,
+                    COALESCE(s.at, l.created_at), CASE WHEN l.status = 'open' THEN NULL ELSE l.closed_at END,
+                    CASE WHEN l.status = 'open' THEN NULL ELSE l.status END, NULLIF(l.value, 0)
+                FROM leads l LEFT JOIN steps s ON s.lead_id = l.id AND s.next_id IS NULL
+                    LEFT JOIN firsts f ON f.lead_id = l.id
+                WHERE (l.status = 'open' OR (l.status IN ('won', 'lost', 'disqualified')
+                    AND l.closed_at IS NOT NULL AND l.closed_at <> '')) IS TRUE{mine}
+            ) AS all_stays WHERE stage IS NOT NULL
+        )"""
+        return sql, [*params, *params, *params]
+
+    def open_stays(
+        self, owner: str | None, moments: Sequence[str], limits: dict[str, str]
+    ) -> Iterator[tuple[str, list[tuple[int, Decimal]], int]]:
+        """Per stage, the leads (of ``owner``) open in it at each of ``moments``: how many and their
+        total value; and how many of those at the first moment entered it before its ``limits`` time
+        (they had been in it too long)."""
+        at = "entered <= ? AND (left_at IS NULL OR left_at > ?)"
+        limit = " ".join("WHEN ? THEN ?" for _ in limits)
+        columns = [f"SUM(CASE WHEN {at} THEN 1 ELSE 0 END), SUM(CASE WHEN {at} THEN value END)" for _ in moments]
+        stale = f"SUM(CASE WHEN {at} AND entered < (CASE stage {limit} END) THEN 1 ELSE 0 END)" if limits else "0"
+        stays, params = self._stays(owner)
+        rows = self.conn.execute(
+            f"{stays} SELECT stage, {', '.join(columns)}, {stale} FROM stays GROUP BY stage",
+            [
+                *params,
+                *(moment for moment in moments for _ in range(4)),
+                *([moments[0], moments[0], *itertools.chain.from_iterable(limits.items())] if limits else []),
+            ],
+        )
+        for row in rows:
+            counted = [(int(row[1 + 2 * n]), _money(row[2 + 2 * n])) for n in range(len(moments))]
+            yield row[0], counted, int(row[-1])
+
+    def ended_stays(self, owner: str | None, since: str, until: str) -> Iterator[tuple[str, str, str, str | None]]:
+        """The stays (of ``owner``'s leads) that ended from ``since`` to ``until``, both included:
+        stage, entered, left and where the lead went; streamed."""
+        stays, params = self._stays(owner)
+        sql = f"{stays} SELECT stage, entered, left_at, exit FROM stays WHERE left_at >= ? AND left_at <= ?"
+        return self.db.stream(sql, [*params, since, until])  # type: ignore[return-value]
+
+    @staticmethod
+    def _closed(status: str, owner: str | None, since: str, until: str, until_included: bool) -> tuple[str, list[Any]]:
+        end = "<=" if until_included else "<"
+        where = f"status = ? AND closed_at >= ? AND closed_at {end} ?"
+        params: list[Any] = [status, since, until]
+        if owner is not None:
+            where, params = f"owner = ? AND {where}", [owner, *params]
+        return where, params
+
+    def won_value(self, owner: str | None, since: str, before: str) -> Decimal:
+        """The value of the leads (of ``owner``) won from ``since`` to just ``before``."""
+        where, params = self._closed("won", owner, since, before, until_included=False)
+        return _money(self.conn.execute(f"SELECT SUM(NULLIF(value, 0)) FROM leads WHERE {where}", params).fetchone()[0])
+
+    def won_deals(self, owner: str | None, since: str, until: str) -> Iterator[tuple[Decimal, int, str, str]]:
+        """The leads (of ``owner``) won from ``since`` to ``until``, both included: value (0 without
+        one), touchpoints, created, closed; streamed."""
+        where, params = self._closed("won", owner, since, until, until_included=True)
+        sql = f"SELECT value, touch_count, created_at, closed_at FROM leads WHERE {where}"
+        for value, touches, created, closed in self.db.stream(sql, params):
+            yield (from_hundredths(value) if value else Decimal(0)), touches, created, closed
+
+    def lost(self, owner: str | None, since: str, until: str) -> list[tuple[str | None, int, Decimal]]:
+        """The leads (of ``owner``) lost from ``since`` to ``until``, per reason: how many, their value."""
+        where, params = self._closed("lost", owner, since, until, until_included=True)
+        rows = self.conn.execute(
+            f"SELECT lost_reason, COUNT(*), SUM(NULLIF(value, 0)) FROM leads WHERE {where} GROUP BY lost_reason", params
+        )
+        return [(row[0], int(row[1]), _money(row[2])) for row in rows]
+
+    def status_counts(self, owner: str | None = None) -> dict[str, int]:
+        """How many leads (of ``owner``) have each status."""
+        mine, params = ("", []) if owner is None else (" WHERE owner = ?", [owner])
+        return {
+            row[0]: int(row[1])
+            for row in self.conn.execute(f"SELECT status, COUNT(*) FROM leads{mine} GROUP BY status", params)
+        }
+
+    def expected_closes(self, owner: str | None, months: Sequence[str]) -> list[tuple[str, str, int, Decimal]]:
+        """The open leads (of ``owner``) expected to close in ``months`` (YYYY-MM), per month and stage:
+        how many, their value."""
+        where, params = self._open(owner, indexed=False)
+        rows = self.conn.execute(
+            f"SELECT substr(expected_close, 1, 7), stage, COUNT(*), SUM(NULLIF(value, 0)) FROM leads WHERE {where}"
+            f" AND substr(expected_close, 1, 7) IN ({', '.join('?' for _ in months)}) GROUP BY 1, 2",
+            [*params, *months],
+        )
+        return [(row[0], row[1], int(row[2]), _money(row[3])) for row in rows]
 
     def _filter_sql(self, where: Filter) -> tuple[list[str], list[Any]]:
         clauses: list[str] = []
