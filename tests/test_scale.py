@@ -149,6 +149,32 @@ def test_the_review_in_sql_finds_what_the_rules_find(
     assert reviewed.cycle == cycle
 
 
+NAMES = ("Lead", 'Zoë "Z" O\'Neil', "李雷\\", "tab\there", "\u2028 line", "🙂")
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    pipeline=st.lists(st.builds(replace, leads(), name=st.sampled_from(NAMES)), max_size=14),
+    owner=st.sampled_from([None, "ann"]),
+)
+def test_review_json_writes_the_rules_findings_byte_for_byte(
+    store: Store, pipeline: list[Lead], owner: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stored = fill(store, pipeline)
+    ctx = actions.Context(CONFIG, database(), NOW, _store=store)
+    mine = [lead for lead in stored if lead.status == "open" and owner in (None, lead.owner)]
+    expected, cycle = review.review(mine, CONFIG, NOW, actions.facts(ctx, owner))
+    reviewed = actions.Review(ctx, owner)
+    capsys.readouterr()
+    assert render.write_review_json(reviewed.findings(), reviewed.cycle, ctx.now_iso) == len(expected)
+    items = ",\n".join(json.dumps(render.finding_json(f), ensure_ascii=False, default=render._number) for f in expected)
+    summary = json.dumps(render.counted(expected), ensure_ascii=False)
+    figure = json.dumps({"days": cycle.value, "source": cycle.source}, ensure_ascii=False)
+    assert capsys.readouterr().out == (
+        f'{{"as_of": "{ctx.now_iso}", "findings": [\n{items}], "summary": {summary}, "sales_cycle": {figure}}}\n'
+    )
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pipeline=st.lists(leads(), max_size=14), owner=st.sampled_from([None, "ann"]), limit=st.integers(1, 4))
 def test_today_in_sql_plans_what_the_rules_plan(
