@@ -91,6 +91,7 @@ def leads(draw: st.DrawFn) -> Lead:
         value=draw(st.sampled_from([None, Decimal(0), Decimal(100), Decimal("250.50")])),
         last_touch_at=when(draw(maybe)),
         touch_count=draw(st.integers(0, 5)),
+        next_action=draw(st.sampled_from([None, "call back"])),
         next_action_due=when(draw(maybe)),
         snoozed_until=when(draw(st.sampled_from([None, None, 1, DAY_START, 0.3, 0, -1]))),
         qualified=draw(st.sampled_from([None, True, False])),
