@@ -463,9 +463,14 @@ def kind_findings(
     """The findings of ``kind``, most urgent first, from the store's streams of leads (each a variant
     of the kind, most urgent first): the same findings ``review`` makes of these leads."""
 
-    def found(leads: Iterable[Lead]) -> Iterator[Finding]:
+    rules = _RULES_OF[kind]
+
+    def found(leads: Iterable[Lead]) -> Iterator[Finding]:  # lead_findings(lead, ..., kind), inlined
         for lead in leads:
-            yield from lead_findings(lead, config, now, cycle, cut, kind)
+            mine: list[Finding] = []
+            for rule in rules:
+                rule(lead, config, now, cycle, cut, kind, mine)
+            yield from mine
 
     merged = [found(stream) for stream in streams]
     return merged[0] if len(merged) == 1 else heapq.merge(*merged, key=urgency_order)
