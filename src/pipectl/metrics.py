@@ -8,7 +8,7 @@ formulas are in the README ("Report"). A metric with no data is None (shown "n/a
 from __future__ import annotations
 
 import statistics
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -219,17 +219,20 @@ class Ended:
     forward: int = 0
 
 
-def ended(names: list[str], all_visits: Iterable[Visit], period: Period) -> dict[str, Ended]:
-    """The stays in each stage of ``names`` that ended in ``period``: forward when the lead moved to a
-    later stage or was won."""
-    ended_in = {name: Ended() for name in names}
+def ended(names: list[str], all_visits: Iterable[Visit], periods: Sequence[Period]) -> list[dict[str, Ended]]:
+    """The stays in each stage of ``names`` that ended in each of ``periods`` (in one pass): forward
+    when the lead moved to a later stage or was won."""
+    result = [{name: Ended() for name in names} for _ in periods]
     for visit in all_visits:
-        if visit.left is not None and period.since <= visit.left <= period.until and visit.stage in ended_in:
-            stays = ended_in[visit.stage]
-            stays.days.append(dates.days_between(visit.entered, visit.left))
-            if visit.exit == "won" or (visit.exit in names and names.index(visit.exit) > names.index(visit.stage)):
-                stays.forward += 1
-    return ended_in
+        if visit.left is None or visit.stage not in result[0]:
+            continue
+        for period, ended_in in zip(periods, result, strict=True):
+            if period.since <= visit.left <= period.until:
+                stays = ended_in[visit.stage]
+                stays.days.append(dates.days_between(visit.entered, visit.left))
+                if visit.exit == "won" or (visit.exit in names and names.index(visit.exit) > names.index(visit.stage)):
+                    stays.forward += 1
+    return result
 
 
 def period_metrics(
@@ -239,7 +242,7 @@ def period_metrics(
     return figures(
         config,
         snapshot(config, leads, all_visits, period.until),
-        ended(config.stage_names, all_visits, period),
+        ended(config.stage_names, all_visits, [period])[0],
         closed_in(leads.values(), period),
     )
 

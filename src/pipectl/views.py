@@ -96,27 +96,25 @@ def _standing(ctx: Context, owner: str | None, current: metrics.Period, quota: D
     previous = current.before()
     names, weight = config.stage_names, metrics.weights(config)
     limits = metrics.stale_limits(config, current.until)
-    snapshots = [{name: metrics.Total() for name in names} for _ in (current, previous)]
+    periods = (current, previous)
+    snapshots = [{name: metrics.Total() for name in names} for _ in periods]
     open_now = stale = 0
-    for stage, counted, too_long in store.open_stays(owner, [current.until, previous.until], limits):
-        if stage not in weight:
-            continue
-        open_now, stale = open_now + counted[0][0], stale + too_long
-        for totals, (count, value) in zip(snapshots, counted, strict=True):
-            if count:
-                totals[stage].add(value, weight[stage], count)
+
+    def ended_stays() -> Iterator[metrics.Visit]:  # and the stages' counts, into the snapshots
+        nonlocal open_now, stale
+        for row in store.stays(owner, [current.until, previous.until], limits, previous.since, current.until):
+            if row.counted is None:
+                yield metrics.Visit(0, row.stage, row.entered or "", row.left, row.exit)
+            elif row.stage in weight:
+                open_now, stale = open_now + row.counted[0][0], stale + row.stale
+                for totals, (count, value) in zip(snapshots, row.counted, strict=True):
+                    if count:
+                        totals[row.stage].add(value, weight[row.stage], count)
+
+    ended = metrics.ended(names, ended_stays(), periods)
     now, before = (
-        metrics.figures(
-            config,
-            snapshot,
-            metrics.ended(
-                names,
-                (metrics.Visit(0, *stay) for stay in store.ended_stays(owner, period.since, period.until)),
-                period,
-            ),
-            _outcomes(ctx, owner, period),
-        )
-        for snapshot, period in zip(snapshots, (current, previous), strict=True)
+        metrics.figures(config, snapshot, stays, _outcomes(ctx, owner, period))
+        for snapshot, stays, period in zip(snapshots, ended, periods, strict=True)
     )
     counts = store.status_counts(owner)
     start, end = (dates.to_iso(moment) for moment in dates.target_period(ctx.now, config.targets["period"]))

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pipectl.errors import DatabaseError, PipectlError, Refused
 from pipectl.leads import search_column, search_query
@@ -167,6 +167,17 @@ def lead_from_row(row: Sequence[Any]) -> Lead:
 
 def lead_to_row(lead: Lead) -> dict[str, Any]:
     return {name: to_column(name, getattr(lead, name)) for name in LEAD_COLUMNS}
+
+
+class Stays(NamedTuple):
+    """A row of ``Store.stays``: a stage's count (``counted``, ``stale``) or a stay that ended."""
+
+    stage: str
+    entered: str | None = None
+    left: str | None = None
+    exit: str | None = None
+    counted: list[tuple[int, Decimal]] | None = None
+    stale: int = 0
 
 
 @dataclass
@@ -1022,74 +1033,80 @@ class Store:
         theirs, mine, params = "", "", []
         if owner is not None:
             theirs, mine, params = " AND lead_id IN (SELECT id FROM leads WHERE owner = ?)", " AND l.owner = ?", [owner]
-        start = "COALESCE(NULLIF(f.first_start, ''), l.stage)"
+
+        def origin(lead: str) -> str:  # where the lead's first stage move says it came from, or its stage
+            first = (
+                f"SELECT NULLIF({field('from')}, '') FROM events WHERE lead_id = {lead} AND type = 'stage'"
+                " AND undone_by IS NULL ORDER BY id LIMIT 1"
+            )
+            return f"COALESCE(({first}), l.stage)"
+
         sql = f"""WITH moves AS (
             SELECT lead_id, id, at, CASE type WHEN 'qualify' THEN 'disqualified' ELSE type END AS kind,
-                COALESCE(NULLIF({field("to")}, ''), NULLIF({field("stage")}, '')) AS dest,
-                CASE WHEN type = 'stage' THEN {field("from")} END AS origin
+                COALESCE(NULLIF({field("to")}, ''), NULLIF({field("stage")}, '')) AS dest
             FROM events WHERE undone_by IS NULL AND (type IN ('stage', 'won', 'lost', 'reopen')
                 OR (type = 'qualify' AND {field("verdict")} = 'disqualified')){theirs}
-        ), marked AS (
-            SELECT lead_id, id, at, kind, dest, FIRST_VALUE(origin) OVER (PARTITION BY lead_id
-                ORDER BY CASE WHEN kind = 'stage' THEN 0 ELSE 1 END, id) AS first_start
-            FROM moves
-        ), firsts AS (
-            SELECT lead_id, MIN(first_start) AS first_start FROM marked GROUP BY lead_id
+        ), moved AS (
+            SELECT DISTINCT lead_id FROM moves
         ), steps AS (
             SELECT lead_id, at, kind, dest, LAG(kind) OVER w AS before_kind, LAG(dest) OVER w AS before_dest,
                 LAG(at) OVER w AS before_at, LEAD(id) OVER w AS next_id
-            FROM marked WHERE kind <> 'stage' OR dest IS NOT NULL
+            FROM moves WHERE kind <> 'stage' OR dest IS NOT NULL
             WINDOW w AS (PARTITION BY lead_id ORDER BY id)
         ), stays AS (
             SELECT * FROM (
-                SELECT CASE WHEN s.before_kind IS NULL THEN {start} WHEN s.before_kind = 'stage' THEN s.before_dest
+                SELECT CASE WHEN s.before_kind IS NULL THEN {origin("s.lead_id")}
+                        WHEN s.before_kind = 'stage' THEN s.before_dest
                         WHEN s.before_kind = 'reopen' THEN COALESCE(s.before_dest, l.stage) END AS stage,
                     COALESCE(s.before_at, l.created_at) AS entered, s.at AS left_at,
                     CASE s.kind WHEN 'stage' THEN s.dest ELSE s.kind END AS exit, NULLIF(l.value, 0) AS value
-                FROM steps s JOIN leads l ON l.id = s.lead_id LEFT JOIN firsts f ON f.lead_id = s.lead_id
+                FROM steps s JOIN leads l ON l.id = s.lead_id
                 WHERE s.kind <> 'reopen'{mine}
                 UNION ALL
-                SELECT CASE WHEN s.lead_id IS NULL THEN {start} WHEN s.kind = 'stage' THEN s.dest
-                        WHEN s.kind = 'reopen' THEN COALESCE(s.dest, l.stage) END,
+                SELECT CASE WHEN s.lead_id IS NOT NULL THEN (CASE s.kind WHEN 'stage' THEN s.dest
+                        WHEN 'reopen' THEN COALESCE(s.dest, l.stage) END)
+                        WHEN m.lead_id IS NOT NULL THEN {origin("l.id")} ELSE l.stage END,
                     COALESCE(s.at, l.created_at), CASE WHEN l.status = 'open' THEN NULL ELSE l.closed_at END,
                     CASE WHEN l.status = 'open' THEN NULL ELSE l.status END, NULLIF(l.value, 0)
                 FROM leads l LEFT JOIN steps s ON s.lead_id = l.id AND s.next_id IS NULL
-                    LEFT JOIN firsts f ON f.lead_id = l.id
+                    LEFT JOIN moved m ON m.lead_id = l.id
                 WHERE (l.status = 'open' OR (l.status IN ('won', 'lost', 'disqualified')
                     AND l.closed_at IS NOT NULL AND l.closed_at <> '')) IS TRUE{mine}
             ) AS all_stays WHERE stage IS NOT NULL
         )"""
         return sql, [*params, *params, *params]
 
-    def open_stays(
-        self, owner: str | None, moments: Sequence[str], limits: dict[str, str]
-    ) -> Iterator[tuple[str, list[tuple[int, Decimal]], int]]:
-        """Per stage, the leads (of ``owner``) open in it at each of ``moments``: how many and their
-        total value; and how many of those at the first moment entered it before its ``limits`` time
-        (they had been in it too long)."""
+    def stays(
+        self, owner: str | None, moments: Sequence[str], limits: dict[str, str], since: str, until: str
+    ) -> Iterator[Stays]:
+        """What the report reads of the stays of ``owner``'s leads in stages, in one statement (they
+        are rebuilt once): per stage (``counted``), the leads open in it at each of ``moments``, how
+        many and their total value, and how many of those at the first moment entered it before its
+        ``limits`` time (``stale``: in it too long); and each stay that ended from ``since`` to
+        ``until`` (both included): entered, left, where the lead went; streamed, in no set order."""
         at = "entered <= ? AND (left_at IS NULL OR left_at > ?)"
         limit = " ".join("WHEN ? THEN ?" for _ in limits)
         columns = [f"SUM(CASE WHEN {at} THEN 1 ELSE 0 END), SUM(CASE WHEN {at} THEN value END)" for _ in moments]
         stale = f"SUM(CASE WHEN {at} AND entered < (CASE stage {limit} END) THEN 1 ELSE 0 END)" if limits else "0"
-        stays, params = self._stays(owner)
-        rows = self.conn.execute(
-            f"{stays} SELECT stage, {', '.join(columns)}, {stale} FROM stays GROUP BY stage",
+        empty = ", ".join("NULL" for _ in range(2 * len(moments) + 1))
+        sql, params = self._stays(owner)
+        rows = self.db.stream(
+            f"{sql} SELECT stage, NULL, NULL, NULL, {', '.join(columns)}, {stale} FROM stays GROUP BY stage"
+            f" UNION ALL SELECT stage, entered, left_at, exit, {empty} FROM stays WHERE left_at >= ? AND left_at <= ?",
             [
                 *params,
                 *(moment for moment in moments for _ in range(4)),
                 *([moments[0], moments[0], *itertools.chain.from_iterable(limits.items())] if limits else []),
+                since,
+                until,
             ],
         )
         for row in rows:
-            counted = [(int(row[1 + 2 * n]), _money(row[2 + 2 * n])) for n in range(len(moments))]
-            yield row[0], counted, int(row[-1])
-
-    def ended_stays(self, owner: str | None, since: str, until: str) -> Iterator[tuple[str, str, str, str | None]]:
-        """The stays (of ``owner``'s leads) that ended from ``since`` to ``until``, both included:
-        stage, entered, left and where the lead went; streamed."""
-        stays, params = self._stays(owner)
-        sql = f"{stays} SELECT stage, entered, left_at, exit FROM stays WHERE left_at >= ? AND left_at <= ?"
-        return self.db.stream(sql, [*params, since, until])  # type: ignore[return-value]
+            if row[1] is None:  # a stage's count (a stay has always entered)
+                counted = [(int(row[4 + 2 * n]), _money(row[5 + 2 * n])) for n in range(len(moments))]
+                yield Stays(row[0], counted=counted, stale=int(row[-1]))
+            else:
+                yield Stays(row[0], row[1], row[2], row[3])
 
     @staticmethod
     def _closed(status: str, owner: str | None, since: str, until: str, until_included: bool) -> tuple[str, list[Any]]:
