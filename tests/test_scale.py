@@ -7,6 +7,7 @@ around every threshold, hold both to the same findings, counts and plan, on both
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import assert_error, database, ok, run, snapshot
-from pipectl import actions, agenda, config, dates, render, review
+from pipectl import actions, agenda, config, dates, metrics, render, review, views
 from pipectl.model import Lead
 from pipectl.store import LEAD_COLUMNS, Store, lead_to_row
 
@@ -90,6 +91,7 @@ def leads(draw: st.DrawFn) -> Lead:
         value=draw(st.sampled_from([None, Decimal(0), Decimal(100), Decimal("250.50")])),
         last_touch_at=when(draw(maybe)),
         touch_count=draw(st.integers(0, 5)),
+        next_action=draw(st.sampled_from([None, "call back"])),
         next_action_due=when(draw(maybe)),
         snoozed_until=when(draw(st.sampled_from([None, None, 1, DAY_START, 0.3, 0, -1]))),
         qualified=draw(st.sampled_from([None, True, False])),
@@ -148,6 +150,32 @@ def test_the_review_in_sql_finds_what_the_rules_find(
     assert reviewed.cycle == cycle
 
 
+NAMES = ("Lead", 'Zoë "Z" O\'Neil', "李雷\\", "tab\there", "\u2028 line", "🙂")
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    pipeline=st.lists(st.builds(replace, leads(), name=st.sampled_from(NAMES)), max_size=14),
+    owner=st.sampled_from([None, "ann"]),
+)
+def test_review_json_writes_the_rules_findings_byte_for_byte(
+    store: Store, pipeline: list[Lead], owner: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stored = fill(store, pipeline)
+    ctx = actions.Context(CONFIG, database(), NOW, _store=store)
+    mine = [lead for lead in stored if lead.status == "open" and owner in (None, lead.owner)]
+    expected, cycle = review.review(mine, CONFIG, NOW, actions.facts(ctx, owner))
+    reviewed = actions.Review(ctx, owner)
+    capsys.readouterr()
+    assert render.write_review_json(reviewed.findings(), reviewed.cycle, ctx.now_iso) == len(expected)
+    items = ",\n".join(json.dumps(render.finding_json(f), ensure_ascii=False, default=render._number) for f in expected)
+    summary = json.dumps(render.counted(expected), ensure_ascii=False)
+    figure = json.dumps({"days": cycle.value, "source": cycle.source}, ensure_ascii=False)
+    assert capsys.readouterr().out == (
+        f'{{"as_of": "{ctx.now_iso}", "findings": [\n{items}], "summary": {summary}, "sales_cycle": {figure}}}\n'
+    )
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pipeline=st.lists(leads(), max_size=14), owner=st.sampled_from([None, "ann"]), limit=st.integers(1, 4))
 def test_today_in_sql_plans_what_the_rules_plan(
@@ -161,6 +189,85 @@ def test_today_in_sql_plans_what_the_rules_plan(
         items, total = actions.today(ctx, owner, capacity)
         assert [(item.lead.id, item.section, item.reason) for item in items] == expected[:capacity]
         assert total == len(expected)
+
+
+# The report: its aggregates counted in the database against metrics' rules over every lead's facts.
+KINDS = ("stage", "stage", "stage", "won", "lost", "reopen", "qualify")
+PLACES = (*STAGES, "", None)  # where a move says it goes, or came from: a stage, nothing, or no key
+
+
+@st.composite
+def moves(draw: st.DrawFn, lead: int) -> tuple[object, ...]:
+    """A move of ``lead`` in the event log: a stage change (perhaps without where to or from), a
+    close, a reopen, a qualification (disqualified or not); some undone."""
+    kind = draw(st.sampled_from(KINDS))
+    data: dict[str, object] = {}
+    for key in {"stage": ("from", "to", "stage"), "reopen": ("to", "stage"), "qualify": ()}.get(kind, ()):
+        place = draw(st.sampled_from(PLACES))
+        if place is not None:
+            data[key] = place
+    if kind == "qualify":
+        data["verdict"] = draw(st.sampled_from(["disqualified", "qualified"]))
+    undone = draw(st.sampled_from([None, None, None, 1]))
+    return (1, when(draw(moments)), "test", None, lead, kind, json.dumps(data), undone)
+
+
+@st.composite
+def report_leads(draw: st.DrawFn) -> Lead:
+    lead = draw(leads())
+    status = draw(st.sampled_from(["open", "open", "won", "lost", "disqualified"]))
+    return replace(
+        lead,
+        status=status,
+        closed_at=None if status == "open" else when(draw(st.sampled_from([*OFFSETS, 45, 40]))),
+        lost_reason=draw(st.sampled_from([None, "", "price", "timing"])),
+        expected_close=draw(st.sampled_from([None, "2026-11-20", "2026-12-03", "2027-01-31", "2027-02-01"])),
+    )
+
+
+PERIODS = (  # (since, until) in days ago: this month so far, around the thresholds, a fortnight back
+    (29.375, 0),
+    (14, 7),
+    (60, 30.5),
+    (3, 1 / 24),
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    pipeline=st.lists(report_leads(), max_size=8),
+    history=st.data(),
+    owner=st.sampled_from([None, "ann"]),
+    span=st.sampled_from(PERIODS),
+    quota=st.sampled_from([Decimal(0), Decimal(300), Decimal("1000.50")]),
+)
+def test_the_report_in_sql_counts_what_the_rules_count(
+    store: Store,
+    pipeline: list[Lead],
+    history: st.DataObject,
+    owner: str | None,
+    span: tuple[float, float],
+    quota: Decimal,
+) -> None:
+    stored = fill(store, pipeline)
+    events = [  # each lead's moves, and those of a lead no longer there
+        move for number in range(1, len(stored) + 2) for move in history.draw(st.lists(moves(number), max_size=4))
+    ]
+    with store.db.writing():
+        store.conn.execute("DELETE FROM events")
+        if events:
+            columns = ["batch", "at", "command", "actor", "lead_id", "type", "data", "undone_by"]
+            store.db.insert_rows("events", columns, events)
+    ctx = actions.Context(CONFIG, database(), NOW, _store=store)
+    period = metrics.Period(when(span[0]) or "", when(span[1]) or "")
+    facts, log = store.report_facts(owner)
+    expected = views._group_standing(ctx, facts, log, period, quota)
+    assert repr(views._standing(ctx, owner, period, quota)) == repr(expected)  # repr: Decimal exponents too
+    months = metrics.months(NOW.date())
+    rows = [((f.expected_close or "")[:7], f.stage, 1, f.value or Decimal(0)) for f in facts if f.status == "open"]
+    assert repr(metrics.forecast(CONFIG, months, store.expected_closes(owner, months))) == repr(
+        metrics.forecast(CONFIG, months, rows)
+    )
 
 
 # --- through the command line -------------------------------------------------------------------

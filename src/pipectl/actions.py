@@ -755,7 +755,7 @@ class Review:
         for kind in review.LEAD_KINDS:
             streams = store.finding_leads(self.rules, kind, self.owner, limit, counts[kind])
             found = review.kind_findings(kind, streams, config, self.ctx.now, self.cycle, self.rules.cut)
-            yield from itertools.islice(found, limit)
+            yield from found if limit is None else itertools.islice(found, limit)
         yield from itertools.islice(self._bad_emails(), limit)
         for _, group in itertools.groupby(self._pipeline(), lambda finding: finding.kind):
             yield from itertools.islice(group, limit)

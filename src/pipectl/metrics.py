@@ -8,7 +8,7 @@ formulas are in the README ("Report"). A metric with no data is None (shown "n/a
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -122,8 +122,9 @@ class Total:
     value: Decimal = Decimal(0)
     weighted: Decimal = Decimal(0)
 
-    def add(self, value: Decimal, weight: Decimal) -> None:
-        self.count += 1
+    def add(self, value: Decimal, weight: Decimal, count: int = 1) -> None:
+        """Add ``count`` leads worth ``value`` together (a lead, or a group the database summed)."""
+        self.count += count
         self.value += value
         self.weighted += value * weight
 
@@ -158,28 +159,101 @@ def snapshot(config: Config, leads: dict[int, LeadFacts], all_visits: list[Visit
     return stages
 
 
+def stale_limits(config: Config, at: str) -> dict[str, str]:
+    """Per stage, the time before which a lead that entered it and is still there at ``at`` had been
+    in it longer than its max_days."""
+    return {stage.name: dates.to_iso(dates.from_iso(at) - timedelta(days=stage.max_days)) for stage in config.stages}
+
+
 def stale_share(config: Config, all_visits: list[Visit], at: str) -> float:
     """The share of the leads open at ``at`` that had been in their stage longer than its max_days."""
-    limits = {stage.name: dates.to_iso(dates.from_iso(at) - timedelta(days=stage.max_days)) for stage in config.stages}
+    limits = stale_limits(config, at)
     open_stays = [v for v in all_visits if v.entered <= at and (v.left is None or v.left > at) and v.stage in limits]
     stale = sum(1 for v in open_stays if v.entered < limits[v.stage])
     return stale / len(open_stays) if open_stays else 0.0
+
+
+class Outcomes(NamedTuple):
+    """The deals closed in a period, as far as the report needs them: the won ones' count, total value,
+    touchpoints, median value and cycles (days from creation to close), and ``lost_reasons``."""
+
+    won_count: int
+    won_value: Decimal
+    won_touches: int
+    median_deal: Decimal | None
+    cycles: list[float]
+    lost: list[dict[str, Any]]
+
+
+def outcomes(won: Iterable[tuple[Decimal, int, str, str]], lost: Iterable[tuple[str | None, int, Decimal]]) -> Outcomes:
+    """The deals closed in a period from the ``won`` ones (value, touchpoints, created, closed) and the
+    ``lost`` ones (reason, count, value: a lead, or the leads of a reason the database summed)."""
+    values: list[Decimal] = []
+    cycles: list[float] = []
+    touches = 0
+    for value, touch_count, created_at, closed_at in won:
+        values.append(value)
+        touches += touch_count
+        cycles.append(dates.days_between(created_at, closed_at))
+    median = statistics.median(values) if values else None
+    return Outcomes(len(values), sum(values, Decimal(0)), touches, median, cycles, lost_reasons(lost))
+
+
+def closed_in(leads: Collection[LeadFacts], period: Period) -> Outcomes:
+    """The deals of ``leads`` won and lost in ``period``."""
+    return outcomes(
+        (
+            (_value(lead), lead.touch_count, lead.created_at, lead.closed_at)
+            for lead in leads
+            if lead.status == "won" and lead.closed_at and period.has(lead.closed_at)
+        ),
+        ((lead.lost_reason, 1, _value(lead)) for lead in leads if lead.status == "lost" and period.has(lead.closed_at)),
+    )
+
+
+@dataclass
+class Ended:
+    """The stays in a stage that ended in a period: how long each lasted (days), how many went on."""
+
+    days: list[float] = field(default_factory=list)
+    forward: int = 0
+
+
+def ended(names: list[str], all_visits: Iterable[Visit], periods: Sequence[Period]) -> list[dict[str, Ended]]:
+    """The stays in each stage of ``names`` that ended in each of ``periods`` (in one pass): forward
+    when the lead moved to a later stage or was won."""
+    result = [{name: Ended() for name in names} for _ in periods]
+    for visit in all_visits:
+        if visit.left is None or visit.stage not in result[0]:
+            continue
+        for period, ended_in in zip(periods, result, strict=True):
+            if period.since <= visit.left <= period.until:
+                stays = ended_in[visit.stage]
+                stays.days.append(dates.days_between(visit.entered, visit.left))
+                if visit.exit == "won" or (visit.exit in names and names.index(visit.exit) > names.index(visit.stage)):
+                    stays.forward += 1
+    return result
 
 
 def period_metrics(
     config: Config, leads: dict[int, LeadFacts], all_visits: list[Visit], period: Period
 ) -> dict[str, Any]:
     """Every report metric of SPEC §8 for one period (the open pipeline as it stood at its end)."""
+    return figures(
+        config,
+        snapshot(config, leads, all_visits, period.until),
+        ended(config.stage_names, all_visits, [period])[0],
+        closed_in(leads.values(), period),
+    )
+
+
+def figures(config: Config, stages: dict[str, Total], ended_in: dict[str, Ended], closed: Outcomes) -> dict[str, Any]:
+    """The metrics of a period from its parts: the open pipeline per stage at its end (``snapshot``),
+    the stays that ended in it (``ended``), and the deals closed in it (``outcomes``)."""
     names = config.stage_names
-    stages = snapshot(config, leads, all_visits, period.until)
-    ended_in: dict[str, list[Visit]] = {name: [] for name in names}
-    for visit in all_visits:
-        if visit.left is not None and period.since <= visit.left <= period.until and visit.stage in ended_in:
-            ended_in[visit.stage].append(visit)
     stage_rows = []
-    for index, name in enumerate(names):
-        ended = ended_in[name]
-        forward = [v for v in ended if (v.exit in names and names.index(v.exit) > index) or v.exit == "won"]
+    for name in names:
+        stays = ended_in[name]
         total = stages[name]
         stage_rows.append(
             {
@@ -187,16 +261,15 @@ def period_metrics(
                 "count": total.count,
                 "value": total.value,
                 "weighted_value": total.weighted,
-                "median_days_in_stage": _median([dates.days_between(v.entered, v.left or period.until) for v in ended]),
-                "conversion": round(len(forward) / len(ended), 4) if ended else None,
+                "median_days_in_stage": _median(stays.days),
+                "conversion": round(stays.forward / len(stays.days), 4) if stays.days else None,
             }
         )
-    won = [lead for lead in leads.values() if lead.status == "won" and period.has(lead.closed_at)]
-    lost = [lead for lead in leads.values() if lead.status == "lost" and period.has(lead.closed_at)]
-    won_values = [_value(lead) for lead in won]
-    win_rate = round(len(won) / (len(won) + len(lost)), 4) if won or lost else None
-    avg_deal = sum(won_values, Decimal(0)) / len(won) if won else None
-    cycle = _median([_cycle(lead, period) for lead in won])
+    won_count = closed.won_count
+    lost_count = sum(row["count"] for row in closed.lost)
+    win_rate = round(won_count / (won_count + lost_count), 4) if won_count or lost_count else None
+    avg_deal = closed.won_value / won_count if won_count else None
+    cycle = _median(closed.cycles)
     open_count = sum(total.count for total in stages.values())
     open_value = sum((total.value for total in stages.values()), Decimal(0))
     velocity = None
@@ -207,45 +280,52 @@ def period_metrics(
         "open_count": open_count,
         "open_value": open_value,
         "weighted_value": sum((total.weighted for total in stages.values()), Decimal(0)),
-        "won_count": len(won),
-        "lost_count": len(lost),
+        "won_count": won_count,
+        "lost_count": lost_count,
         "win_rate": win_rate,
         "avg_deal": avg_deal.quantize(CENT) if avg_deal is not None else None,
-        "median_deal": Decimal(statistics.median(won_values)).quantize(CENT) if won else None,
-        "won_value": sum(won_values, Decimal(0)),
+        "median_deal": Decimal(closed.median_deal).quantize(CENT) if closed.median_deal is not None else None,
+        "won_value": closed.won_value,
         "median_cycle_days": cycle,
         "sales_velocity": velocity,
-        "touches_per_won": round(sum(lead.touch_count for lead in won) / len(won), 1) if won else None,
-        "lost_reasons": lost_reasons(lost),
+        "touches_per_won": round(closed.won_touches / won_count, 1) if won_count else None,
+        "lost_reasons": closed.lost,
     }
 
 
-def lost_reasons(lost: list[LeadFacts]) -> list[dict[str, Any]]:
-    """Why deals were lost: count and value per reason, the most costly first."""
-    groups: dict[str, list[LeadFacts]] = {}
-    for lead in lost:
-        groups.setdefault(lead.lost_reason or "(no reason)", []).append(lead)
-    rows = [
-        {"reason": reason, "count": len(items), "value": sum((_value(i) for i in items), Decimal(0))}
-        for reason, items in groups.items()
-    ]
+def lost_reasons(lost: Iterable[tuple[str | None, int, Decimal]]) -> list[dict[str, Any]]:
+    """Why deals were lost: count and value per reason (from rows of reason, count and value: a
+    lead, or the leads of a reason the database summed), the most costly first."""
+    groups: dict[str, tuple[int, Decimal]] = {}
+    for reason, count, value in lost:
+        key = reason or "(no reason)"
+        had, total = groups.get(key, (0, Decimal(0)))
+        groups[key] = (had + count, total + value)
+    rows = [{"reason": reason, "count": count, "value": value} for reason, (count, value) in groups.items()]
     return sorted(rows, key=lambda row: (-row["value"], -row["count"], row["reason"]))
 
 
-def forecast(config: Config, open_leads: Iterable[LeadFacts], today: date, months: int = 3) -> list[dict[str, Any]]:
-    """Open leads by expected close month, this month and the next ones: count, value, weighted value."""
+def months(today: date, count: int = 3) -> list[str]:
+    """This month and the next ones, as YYYY-MM: the months of the forecast."""
     keys = []
     year, month = today.year, today.month
-    for _ in range(months):
+    for _ in range(count):
         keys.append(f"{year:04d}-{month:02d}")
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    rows = {key: Total() for key in keys}
+    return keys
+
+
+def forecast(config: Config, keys: list[str], rows: Iterable[tuple[str, str, int, Decimal]]) -> list[dict[str, Any]]:
+    """Open leads by expected close month (``keys``, of ``months``): count, value, weighted value; from
+    rows of month, stage, count and value (a lead, or the leads the database summed)."""
+    totals = {key: Total() for key in keys}
     weight = weights(config)
-    for lead in open_leads:
-        key = (lead.expected_close or "")[:7]
-        if key in rows:
-            rows[key].add(_value(lead), weight.get(lead.stage, Decimal(0)))
-    return [{"month": key, "count": t.count, "value": t.value, "weighted_value": t.weighted} for key, t in rows.items()]
+    for key, stage, count, value in rows:
+        if key in totals:
+            totals[key].add(value, weight.get(stage, Decimal(0)), count)
+    return [
+        {"month": key, "count": t.count, "value": t.value, "weighted_value": t.weighted} for key, t in totals.items()
+    ]
 
 
 def group_members(leads: Iterable[LeadFacts], by: str) -> dict[str, list[LeadFacts]]:

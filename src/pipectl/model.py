@@ -133,7 +133,7 @@ class Event:
     data: dict[str, Any]
 
 
-@dataclass
+@dataclass(slots=True)  # review --json makes one per finding: 100,000s
 class Finding:
     """One thing the daily review found: a lead (or a stage, or the whole pipeline) that needs action.
 

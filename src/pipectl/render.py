@@ -490,7 +490,17 @@ def write_review_json(findings: Iterable[Any], cycle: Any, as_of: str) -> int:
     return sum(summary.values())
 
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False, default=_number).encode
+# What json.JSONEncoder(ensure_ascii=False, default=_number).encode writes, from one C encoder made
+# once: encode() makes one per call, a third of the time of 100,000 small items.
+_ENCODER = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+    None, _number, json.encoder.encode_basestring, None, ": ", ", ", False, False, True
+)
+
+
+def _encode(item: Any) -> str:
+    return "".join(_ENCODER(item, 0))
+
+
 WRITE_ITEMS = 1000
 
 
@@ -500,7 +510,7 @@ def write_items(items: Iterable[Any]) -> None:
     rest = iter(items)
     separator = ""
     while chunk := list(itertools.islice(rest, WRITE_ITEMS)):
-        sys.stdout.write(separator + ",\n".join(map(_ENCODE, chunk)))
+        sys.stdout.write(separator + ",\n".join(map(_encode, chunk)))
         separator = ",\n"
 
 

@@ -34,14 +34,14 @@ def report(
 
 
 def _report(ctx: Context, current: metrics.Period, by: str | None, owner: str | None) -> dict[str, Any]:
-    config = ctx.pipeline_config()
-    all_leads, moves = ctx.store().report_facts(owner)
+    """The report, counted in the database; with ``by``, the groups from every lead's facts."""
+    config, store = ctx.pipeline_config(), ctx.store()
     quota = Decimal(str(config.targets["quota"]))
     if owner is not None:
         target, source = _rep_quotas(ctx, [owner])[owner]
         quota = target if source == "own" else quota
-    now, before, coverage, decided = _standing(ctx, all_leads, moves, current, quota)
-    open_leads = [lead for lead in all_leads if lead.status == "open"]
+    now, before, coverage, decided = _standing(ctx, owner, current, quota)
+    months = metrics.months(dates.local_today(ctx.now))
     result: dict[str, Any] = {
         "period": {"since": current.since, "until": current.until, "name": current.name, "default": current.default},
         **{key: value for key, value in now.items() if key != "lost_reasons"},
@@ -55,19 +55,20 @@ def _report(ctx: Context, current: metrics.Period, by: str | None, owner: str | 
             **{key: value for key, value in before.items() if key != "lost_reasons"},
         },
         "lost_reasons": now["lost_reasons"],
-        "forecast": metrics.forecast(config, open_leads, dates.local_today(ctx.now)),
+        "forecast": metrics.forecast(config, months, store.expected_closes(owner, months)),
         "currency": config.currency,
         "quota": quota,
         "target_period": config.targets["period"],
     }
     if by is not None:
+        all_leads, moves = store.report_facts(owner)
         members = metrics.group_members(all_leads, by)
         result["groups"] = metrics.groups(members, current)
         if by == "owner":  # each rep's own verdict, against their own target
             targets = _rep_quotas(ctx, [name for name in members if name != metrics.NO_GROUP])
             for row in result["groups"]:
                 quota, source = targets.get(row["group"], (Decimal(0), "none"))
-                mine = _standing(ctx, members[row["group"]], moves, current, quota)[3]
+                mine = _group_standing(ctx, members[row["group"]], moves, current, quota)[3]
                 row.update(verdict=mine.verdict, verdict_reasons=mine.reasons, quota=quota, quota_source=source)
     return result
 
@@ -84,26 +85,72 @@ def _rep_quotas(ctx: Context, owners: list[str]) -> dict[str, tuple[Decimal, str
     return {name: (own[name], "own") if name in own else (split, "split") for name in owners}
 
 
-def _standing(
-    ctx: Context,
-    all_leads: list[LeadFacts],
-    moves: list[Move],
-    current: metrics.Period,
-    quota: Decimal | None = None,
-) -> tuple[dict[str, Any], dict[str, Any], metrics.Coverage, metrics.Verdict]:
-    """The metrics of ``all_leads`` in the current and the previous period, the coverage of the
-    target (``quota``, by default the config's), and the verdict they lead to."""
+Standing = tuple[dict[str, Any], dict[str, Any], metrics.Coverage, metrics.Verdict]
+
+
+def _standing(ctx: Context, owner: str | None, current: metrics.Period, quota: Decimal) -> Standing:
+    """The metrics of the leads (of ``owner``) in the current and the previous period, the coverage
+    of the target ``quota``, and the verdict they lead to: counted and summed in the database, which
+    streams only what a median needs."""
+    config, store = ctx.pipeline_config(), ctx.store()
+    previous = current.before()
+    names, weight = config.stage_names, metrics.weights(config)
+    limits = metrics.stale_limits(config, current.until)
+    periods = (current, previous)
+    snapshots = [{name: metrics.Total() for name in names} for _ in periods]
+    open_now = stale = 0
+
+    def ended_stays() -> Iterator[metrics.Visit]:  # and the stages' counts, into the snapshots
+        nonlocal open_now, stale
+        for row in store.stays(owner, [current.until, previous.until], limits, previous.since, current.until):
+            if row.counted is None:
+                yield metrics.Visit(0, row.stage, row.entered or "", row.left, row.exit)
+            elif row.stage in weight:
+                open_now, stale = open_now + row.counted[0][0], stale + row.stale
+                for totals, (count, value) in zip(snapshots, row.counted, strict=True):
+                    if count:
+                        totals[row.stage].add(value, weight[row.stage], count)
+
+    ended = metrics.ended(names, ended_stays(), periods)
+    now, before = (
+        metrics.figures(config, snapshot, stays, _outcomes(ctx, owner, period))
+        for snapshot, stays, period in zip(snapshots, ended, periods, strict=True)
+    )
+    counts = store.status_counts(owner)
+    start, end = (dates.to_iso(moment) for moment in dates.target_period(ctx.now, config.targets["period"]))
+    won_in_target = store.won_value(owner, start, end)
+    return _judge(
+        ctx,
+        now,
+        before,
+        counts.get("won", 0),
+        counts.get("lost", 0),
+        won_in_target,
+        quota,
+        stale / open_now if open_now else 0.0,
+    )
+
+
+def _outcomes(ctx: Context, owner: str | None, period: metrics.Period) -> metrics.Outcomes:
+    """The deals (of ``owner``) closed in ``period``, from the database: the won ones streamed, the
+    lost ones summed per reason."""
+    store = ctx.store()
+    return metrics.outcomes(
+        store.won_deals(owner, period.since, period.until), store.lost(owner, period.since, period.until)
+    )
+
+
+def _group_standing(
+    ctx: Context, all_leads: list[LeadFacts], moves: list[Move], current: metrics.Period, quota: Decimal
+) -> Standing:
+    """``_standing`` of a group of ``report --by`` (``metrics.group_members``: names compared without
+    case or width, which SQL cannot do), from the facts of its leads."""
     config = ctx.pipeline_config()
     leads = {lead.id: lead for lead in all_leads}
     all_visits = metrics.visits(all_leads, (move for move in moves if move.lead_id in leads))
     now = metrics.period_metrics(config, leads, all_visits, current)
     before = metrics.period_metrics(config, leads, all_visits, current.before())
     closed = [lead.status for lead in all_leads]
-    needed = review.coverage_needed(
-        config, review.Facts(won_count=closed.count("won"), lost_count=closed.count("lost"))
-    )
-    if quota is None:
-        quota = Decimal(str(config.targets["quota"]))
     start, end = dates.target_period(ctx.now, config.targets["period"])
     won_in_target = sum(
         (
@@ -113,11 +160,27 @@ def _standing(
         ),
         Decimal(0),
     )
+    stale = metrics.stale_share(config, all_visits, current.until)
+    return _judge(ctx, now, before, closed.count("won"), closed.count("lost"), won_in_target, quota, stale)
+
+
+def _judge(
+    ctx: Context,
+    now: dict[str, Any],
+    before: dict[str, Any],
+    won_count: int,
+    lost_count: int,
+    won_in_target: Decimal,
+    quota: Decimal,
+    stale_share: float,
+) -> Standing:
+    """The coverage of the target ``quota`` and the verdict, from the metrics of both periods."""
+    config = ctx.pipeline_config()
+    needed = review.coverage_needed(config, review.Facts(won_count=won_count, lost_count=lost_count))
     remaining = quota - won_in_target
     ratio = round(float(Decimal(str(now["open_value"])) / remaining), 2) if quota > 0 and remaining > 0 else None
     coverage = metrics.Coverage(ratio, needed.value, needed.source, remaining if quota > 0 else None)
-    decided = metrics.verdict(config, now, before, coverage, metrics.stale_share(config, all_visits, current.until))
-    return now, before, coverage, decided
+    return now, before, coverage, metrics.verdict(config, now, before, coverage, stale_share)
 
 
 def board(

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pipectl.errors import DatabaseError, PipectlError, Refused
 from pipectl.leads import search_column, search_query
@@ -135,6 +135,12 @@ def open_backend(database: str, create: bool, currency: str) -> Backend:
 INDEX_SORT_CACHE_MIB = 4
 
 
+def _money(total: int | Decimal | None) -> Decimal:
+    """A sum of stored values: nothing (only leads without a value, or none) is 0, as Python's sum
+    of values, each missing one taken as 0, would have it."""
+    return Decimal(0) if total is None else from_hundredths(total)
+
+
 @contextmanager
 def bulk() -> Iterator[None]:
     """Read and compute over many leads without the cyclic garbage collector: what is built holds no
@@ -167,6 +173,17 @@ def lead_from_row(row: Sequence[Any]) -> Lead:
 
 def lead_to_row(lead: Lead) -> dict[str, Any]:
     return {name: to_column(name, getattr(lead, name)) for name in LEAD_COLUMNS}
+
+
+class Stays(NamedTuple):
+    """A row of ``Store.stays``: a stage's count (``counted``, ``stale``) or a stay that ended."""
+
+    stage: str
+    entered: str | None = None
+    left: str | None = None
+    exit: str | None = None
+    counted: list[tuple[int, Decimal]] | None = None
+    stale: int = 0
 
 
 @dataclass
@@ -740,6 +757,23 @@ class Store:
                 lead.qualified = bool(lead.qualified)
             yield lead
 
+    def _sparse(self, where: str, params: list[Any], order: str, limit: int | None, reads: set[str]) -> Iterator[Lead]:
+        """Leads with only id, name, stage and the fields in ``reads`` (of ``BRIEF_COLUMNS`` but the
+        value), the others empty: a field costs its share of the time, and a kind of the review reads
+        a few of them, of 100,000 leads; streamed in ``order``."""
+        extra = [column for column in BRIEF_COLUMNS[3:] if column in reads]
+        sql = f"SELECT {', '.join(['id', 'name', 'stage', *extra])} FROM leads WHERE {where} ORDER BY {order}"
+        if limit is not None:
+            sql, params = sql + " LIMIT ?", [*params, limit]
+        fields = list(enumerate(extra, 3))
+        for row in self.db.stream(sql, params):
+            lead = Lead(row[0], row[1], row[2], "", "", "", "")
+            for index, column in fields:
+                setattr(lead, column, row[index])
+            if lead.qualified is not None:
+                lead.qualified = bool(lead.qualified)
+            yield lead
+
     @staticmethod
     def _kinds_sql(rules: Rules) -> dict[str, list[Variant]]:
         """Each lead-level kind of the review as SQL: per variant (a branch of ``review.lead_findings``),
@@ -825,7 +859,8 @@ class Store:
         for (sql, values, order, indexed), count in zip(self._kinds_sql(rules)[kind], counts, strict=True):
             if count:
                 awake, params = self._awake(rules.cut.now, owner, indexed)
-                streams.append(self._brief(f"{awake} AND {sql}", [*params, *values], order, limit))
+                where = f"{awake} AND {sql}"
+                streams.append(self._sparse(where, [*params, *values], order, limit, rules.reads[kind]))
         return streams
 
     def finding_counts(self, rules: Rules, owner: str | None) -> dict[str, list[int]]:
@@ -999,6 +1034,142 @@ class Store:
         )
         moves = [Move(row[0], row[1], kinds[row[2]], row[3] or row[5], row[4]) for row in rows]
         return leads, moves
+
+    # --- the report's aggregates (SPEC §8), counted in the database -----------------------------------
+
+    def _stays(self, owner: str | None) -> tuple[str, list[Any]]:
+        """A ``WITH`` clause naming ``stays``: every stretch a lead (of ``owner``) spent in a stage, rebuilt
+        from its creation and its moves in the event log, as ``metrics.visits`` rebuilds them (its rules,
+        in SQL): ``stage``, ``entered``, ``left_at`` (NULL: still there), ``exit`` and the lead's ``value``.
+        A stage move without a destination changes nothing; the first stage move's origin is where the
+        lead started; a close ends the stay; a reopen starts one."""
+        field = functools.partial(self.db.json_text, "data")
+        theirs, mine, params = "", "", []
+        if owner is not None:
+            theirs, mine, params = " AND lead_id IN (SELECT id FROM leads WHERE owner = ?)", " AND l.owner = ?", [owner]
+
+        def origin(lead: str) -> str:  # where the lead's first stage move says it came from, or its stage
+            first = (
+                f"SELECT NULLIF({field('from')}, '') FROM events WHERE lead_id = {lead} AND type = 'stage'"
+                " AND undone_by IS NULL ORDER BY id LIMIT 1"
+            )
+            return f"COALESCE(({first}), l.stage)"
+
+        sql = f"""WITH moves AS (
+            SELECT lead_id, id, at, CASE type WHEN 'qualify' THEN 'disqualified' ELSE type END AS kind,
+                COALESCE(NULLIF({field("to")}, ''), NULLIF({field("stage")}, '')) AS dest
+            FROM events WHERE undone_by IS NULL AND (type IN ('stage', 'won', 'lost', 'reopen')
+                OR (type = 'qualify' AND {field("verdict")} = 'disqualified')){theirs}
+        ), moved AS (
+            SELECT DISTINCT lead_id FROM moves
+        ), steps AS (
+            SELECT lead_id, at, kind, dest, LAG(kind) OVER w AS before_kind, LAG(dest) OVER w AS before_dest,
+                LAG(at) OVER w AS before_at, LEAD(id) OVER w AS next_id
+            FROM moves WHERE kind <> 'stage' OR dest IS NOT NULL
+            WINDOW w AS (PARTITION BY lead_id ORDER BY id)
+        ), stays AS (
+            SELECT * FROM (
+                SELECT CASE WHEN s.before_kind IS NULL THEN {origin("s.lead_id")}
+                        WHEN s.before_kind = 'stage' THEN s.before_dest
+                        WHEN s.before_kind = 'reopen' THEN COALESCE(s.before_dest, l.stage) END AS stage,
+                    COALESCE(s.before_at, l.created_at) AS entered, s.at AS left_at,
+                    CASE s.kind WHEN 'stage' THEN s.dest ELSE s.kind END AS exit, NULLIF(l.value, 0) AS value
+                FROM steps s JOIN leads l ON l.id = s.lead_id
+                WHERE s.kind <> 'reopen'{mine}
+                UNION ALL
+                SELECT CASE WHEN s.lead_id IS NOT NULL THEN (CASE s.kind WHEN 'stage' THEN s.dest
+                        WHEN 'reopen' THEN COALESCE(s.dest, l.stage) END)
+                        WHEN m.lead_id IS NOT NULL THEN {origin("l.id")} ELSE l.stage END,
+                    COALESCE(s.at, l.created_at), CASE WHEN l.status = 'open' THEN NULL ELSE l.closed_at END,
+                    CASE WHEN l.status = 'open' THEN NULL ELSE l.status END, NULLIF(l.value, 0)
+                FROM leads l LEFT JOIN steps s ON s.lead_id = l.id AND s.next_id IS NULL
+                    LEFT JOIN moved m ON m.lead_id = l.id
+                WHERE (l.status = 'open' OR (l.status IN ('won', 'lost', 'disqualified')
+                    AND l.closed_at IS NOT NULL AND l.closed_at <> '')) IS TRUE{mine}
+            ) AS all_stays WHERE stage IS NOT NULL
+        )"""
+        return sql, [*params, *params, *params]
+
+    def stays(
+        self, owner: str | None, moments: Sequence[str], limits: dict[str, str], since: str, until: str
+    ) -> Iterator[Stays]:
+        """What the report reads of the stays of ``owner``'s leads in stages, in one statement (they
+        are rebuilt once): per stage (``counted``), the leads open in it at each of ``moments``, how
+        many and their total value, and how many of those at the first moment entered it before its
+        ``limits`` time (``stale``: in it too long); and each stay that ended from ``since`` to
+        ``until`` (both included): entered, left, where the lead went; streamed, in no set order."""
+        at = "entered <= ? AND (left_at IS NULL OR left_at > ?)"
+        limit = " ".join("WHEN ? THEN ?" for _ in limits)
+        columns = [f"SUM(CASE WHEN {at} THEN 1 ELSE 0 END), SUM(CASE WHEN {at} THEN value END)" for _ in moments]
+        stale = f"SUM(CASE WHEN {at} AND entered < (CASE stage {limit} END) THEN 1 ELSE 0 END)" if limits else "0"
+        empty = ", ".join("NULL" for _ in range(2 * len(moments) + 1))
+        sql, params = self._stays(owner)
+        rows = self.db.stream(
+            f"{sql} SELECT stage, NULL, NULL, NULL, {', '.join(columns)}, {stale} FROM stays GROUP BY stage"
+            f" UNION ALL SELECT stage, entered, left_at, exit, {empty} FROM stays WHERE left_at >= ? AND left_at <= ?",
+            [
+                *params,
+                *(moment for moment in moments for _ in range(4)),
+                *([moments[0], moments[0], *itertools.chain.from_iterable(limits.items())] if limits else []),
+                since,
+                until,
+            ],
+        )
+        for row in rows:
+            if row[1] is None:  # a stage's count (a stay has always entered)
+                counted = [(int(row[4 + 2 * n]), _money(row[5 + 2 * n])) for n in range(len(moments))]
+                yield Stays(row[0], counted=counted, stale=int(row[-1]))
+            else:
+                yield Stays(row[0], row[1], row[2], row[3])
+
+    @staticmethod
+    def _closed(status: str, owner: str | None, since: str, until: str, until_included: bool) -> tuple[str, list[Any]]:
+        end = "<=" if until_included else "<"
+        where = f"status = ? AND closed_at >= ? AND closed_at {end} ?"
+        params: list[Any] = [status, since, until]
+        if owner is not None:
+            where, params = f"owner = ? AND {where}", [owner, *params]
+        return where, params
+
+    def won_value(self, owner: str | None, since: str, before: str) -> Decimal:
+        """The value of the leads (of ``owner``) won from ``since`` to just ``before``."""
+        where, params = self._closed("won", owner, since, before, until_included=False)
+        return _money(self.conn.execute(f"SELECT SUM(NULLIF(value, 0)) FROM leads WHERE {where}", params).fetchone()[0])
+
+    def won_deals(self, owner: str | None, since: str, until: str) -> Iterator[tuple[Decimal, int, str, str]]:
+        """The leads (of ``owner``) won from ``since`` to ``until``, both included: value (0 without
+        one), touchpoints, created, closed; streamed."""
+        where, params = self._closed("won", owner, since, until, until_included=True)
+        sql = f"SELECT value, touch_count, created_at, closed_at FROM leads WHERE {where}"
+        for value, touches, created, closed in self.db.stream(sql, params):
+            yield (from_hundredths(value) if value else Decimal(0)), touches, created, closed
+
+    def lost(self, owner: str | None, since: str, until: str) -> list[tuple[str | None, int, Decimal]]:
+        """The leads (of ``owner``) lost from ``since`` to ``until``, per reason: how many, their value."""
+        where, params = self._closed("lost", owner, since, until, until_included=True)
+        rows = self.conn.execute(
+            f"SELECT lost_reason, COUNT(*), SUM(NULLIF(value, 0)) FROM leads WHERE {where} GROUP BY lost_reason", params
+        )
+        return [(row[0], int(row[1]), _money(row[2])) for row in rows]
+
+    def status_counts(self, owner: str | None = None) -> dict[str, int]:
+        """How many leads (of ``owner``) have each status."""
+        mine, params = ("", []) if owner is None else (" WHERE owner = ?", [owner])
+        return {
+            row[0]: int(row[1])
+            for row in self.conn.execute(f"SELECT status, COUNT(*) FROM leads{mine} GROUP BY status", params)
+        }
+
+    def expected_closes(self, owner: str | None, months: Sequence[str]) -> list[tuple[str, str, int, Decimal]]:
+        """The open leads (of ``owner``) expected to close in ``months`` (YYYY-MM), per month and stage:
+        how many, their value."""
+        where, params = self._open(owner, indexed=False)
+        rows = self.conn.execute(
+            f"SELECT substr(expected_close, 1, 7), stage, COUNT(*), SUM(NULLIF(value, 0)) FROM leads WHERE {where}"
+            f" AND substr(expected_close, 1, 7) IN ({', '.join('?' for _ in months)}) GROUP BY 1, 2",
+            [*params, *months],
+        )
+        return [(row[0], row[1], int(row[2]), _money(row[3])) for row in rows]
 
     def _filter_sql(self, where: Filter) -> tuple[list[str], list[Any]]:
         clauses: list[str] = []
