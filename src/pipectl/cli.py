@@ -583,14 +583,14 @@ def review_(
 
             findings, failed = applying.walk(ctx, list(reviewed.findings()), ask=not yes)
         elif as_json:  # streamed: every finding, whatever the size
-            if render.write_review_json(reviewed.findings(), reviewed.cycle, ctx.now_iso) and check:
+            if render.write_review_json(reviewed.findings(), reviewed.counts(), reviewed.cycle, ctx.now_iso) and check:
                 raise typer.Exit(1)
             return
         else:
             findings = list(reviewed.findings(None if show_all else render.GROUP_LIMIT))
         counts = render.counted(findings) if apply or yes or show_all else reviewed.counts()
     if as_json:
-        render.write_review_json(findings, reviewed.cycle, ctx.now_iso)
+        render.write_review_json(findings, render.counted(findings), reviewed.cycle, ctx.now_iso)
     else:
         render.print_review(findings, counts, reviewed.cycle)
     if failed:

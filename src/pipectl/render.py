@@ -473,18 +473,12 @@ def finding_json(finding: Any) -> dict[str, Any]:
     }
 
 
-def write_review_json(findings: Iterable[Any], cycle: Any, as_of: str) -> int:
+def write_review_json(findings: Iterable[Any], summary: dict[str, int], cycle: Any, as_of: str) -> int:
     """The review's JSON object (SPEC §6), written as ``findings`` come (one per line), so that memory
-    stays flat at any size; returns how many there were."""
-    summary: dict[str, int] = {}
-
-    def counted(found: Iterable[Any]) -> Iterator[dict[str, Any]]:
-        for finding in found:
-            summary[finding.kind] = summary.get(finding.kind, 0) + 1
-            yield finding_json(finding)
-
+    stays flat at any size; ``summary``: how many there are of each kind (in the order they come, as
+    ``counted`` gives them), which the review knows before it finds them. Returns how many in all."""
     sys.stdout.write(f'{{"as_of": {dumps(as_of)}, "findings": [\n')
-    write_items(counted(findings))
+    write_items(map(finding_json, findings))
     sales_cycle = {"days": cycle.value, "source": cycle.source}
     sys.stdout.write(f'], "summary": {dumps(summary)}, "sales_cycle": {dumps(sales_cycle)}}}\n')
     return sum(summary.values())
