@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from conftest import assert_error, database, ok, run, snapshot
 from pipectl import actions, agenda, config, dates, metrics, render, review, views
-from pipectl.model import Lead
+from pipectl.model import Finding, Lead
 from pipectl.store import LEAD_COLUMNS, Store, lead_to_row
 
 pytestmark = pytest.mark.backends
@@ -175,6 +175,31 @@ def test_review_json_writes_the_rules_findings_byte_for_byte(
     assert capsys.readouterr().out == (
         f'{{"as_of": "{ctx.now_iso}", "findings": [\n{items}], "summary": {summary}, "sales_cycle": {figure}}}\n'
     )
+
+
+_TEXT = st.text(st.characters(codec="utf-8"), max_size=12)
+_DETAIL = st.one_of(
+    st.none(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    _TEXT,
+    st.decimals(places=2, allow_nan=False, allow_infinity=False),
+)
+
+
+@given(
+    finding=st.builds(
+        Finding,
+        kind=_TEXT,
+        reason=_TEXT,
+        lead_id=st.one_of(st.none(), st.integers(0, 10**12)),
+        stage=st.one_of(st.none(), _TEXT),
+        name=st.one_of(st.none(), _TEXT),
+        details=st.dictionaries(st.one_of(_TEXT, st.sampled_from(["name", "kind", "due"])), _DETAIL, max_size=4),
+    )
+)
+def test_a_finding_is_written_as_the_encoder_writes_its_json(finding: Finding) -> None:
+    assert render._finding_text(finding) == render._encode(render.finding_json(finding))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -478,7 +478,7 @@ def write_review_json(findings: Iterable[Any], summary: dict[str, int], cycle: A
     stays flat at any size; ``summary``: how many there are of each kind (in the order they come, as
     ``counted`` gives them), which the review knows before it finds them. Returns how many in all."""
     sys.stdout.write(f'{{"as_of": {dumps(as_of)}, "findings": [\n')
-    write_items(map(finding_json, findings))
+    write_texts(map(_finding_text, findings))
     sales_cycle = {"days": cycle.value, "source": cycle.source}
     sys.stdout.write(f'], "summary": {dumps(summary)}, "sales_cycle": {dumps(sales_cycle)}}}\n')
     return sum(summary.values())
@@ -495,16 +495,45 @@ def _encode(item: Any) -> str:
     return "".join(_ENCODER(item, 0))
 
 
+_FINDING_KEYS = frozenset(("kind", "lead_id", "stage", "name", "reason"))
+
+
+def _finding_text(finding: Any) -> str:
+    """``finding_json(finding)`` as the encoder writes it, without making the dict: its five fields
+    written here, its details by the encoder (200,000 findings: a tenth of the review's JSON time)."""
+    details = finding.details
+    if not details.keys().isdisjoint(_FINDING_KEYS):  # a detail that replaces a field: the dict's order
+        return _encode(finding_json(finding))
+    text = (
+        f'{{"kind": {_string(finding.kind)}, "lead_id": {_json_int(finding.lead_id)}, '
+        f'"stage": {_string(finding.stage)}, "name": {_string(finding.name)}, "reason": {_string(finding.reason)}'
+    )
+    return f"{text}, {_encode(details)[1:]}" if details else text + "}"
+
+
+def _string(text: str | None) -> str:
+    return "null" if text is None else json.encoder.encode_basestring(text)
+
+
+def _json_int(number: int | None) -> str:
+    return "null" if number is None else str(number)
+
+
 WRITE_ITEMS = 1000
 
 
 def write_items(items: Iterable[Any]) -> None:
     """The items of a streamed JSON array, one per line, written a thousand at a time (one
     encoder, few writes: most of the time of 100,000 findings went to calls per item)."""
-    rest = iter(items)
+    write_texts(map(_encode, items))
+
+
+def write_texts(texts: Iterable[str]) -> None:
+    """A streamed JSON array's items, already encoded: one per line, a thousand a write."""
+    rest = iter(texts)
     separator = ""
     while chunk := list(itertools.islice(rest, WRITE_ITEMS)):
-        sys.stdout.write(separator + ",\n".join(map(_encode, chunk)))
+        sys.stdout.write(separator + ",\n".join(chunk))
         separator = ",\n"
 
 
