@@ -955,11 +955,21 @@ class Store:
         """How many awake open leads were never contacted and have no step overdue: those never
         contacted, less the snoozed and the overdue among them, each few counted from the index that
         finds them (leads_snoozed, leads_status_due) rather than every lead tested for them (100,000
-        untouched leads: 3 ms instead of 9)."""
+        untouched leads: 3 ms instead of 9). On SQLite, which counts a whole table by its pages, those
+        never contacted are all the leads less the closed and the contacted ones, few in a list nobody
+        worked (1 ms instead of 3.7 with a cold cache, as every command starts)."""
         never = "status = 'open' AND last_outbound_at IS NULL"
         asleep = "(status = 'open') IS TRUE AND last_outbound_at IS NULL AND snoozed_until > ?"  # by leads_snoozed
+        if self.db.file is None:  # a server: it counts a table by reading it
+            all_never = self._count(never, [])
+        else:
+            all_never = (
+                int(self.conn.execute("SELECT count(*) FROM leads").fetchone()[0])
+                - self._count("status IN ('won', 'lost', 'disqualified')", [])
+                - self._count("status = 'open' AND last_outbound_at IS NOT NULL", [])
+            )
         return (
-            self._count(never, [])
+            all_never
             - self._count(asleep, [now])
             - self._count(f"{never} AND next_action_due <= ?", [now])
             + self._count(f"{asleep} AND next_action_due <= ?", [now, now])
