@@ -41,7 +41,8 @@ LEAD_COLUMNS = tuple(f.name for f in fields(Lead))
 TOUCHPOINT_COLUMNS = ("id", "lead_id", "kind", "direction", "outcome", "note", "at", "created_at", "external_id")
 _SELECT_LEAD = "SELECT " + ", ".join(LEAD_COLUMNS) + " FROM leads"
 _TAGS, _EXTRA = LEAD_COLUMNS.index("tags"), LEAD_COLUMNS.index("extra")
-# What the daily review reads of a lead: the 7 required fields in order, then the others it uses.
+# What the daily review may read of a lead (a kind reads some of them: ``review.READS``), in the order
+# they are selected.
 BRIEF_COLUMNS = (
     *LEAD_COLUMNS[:7],
     "value",
@@ -740,36 +741,10 @@ class Store:
         sql, params = self._open(owner, indexed)
         return f"{sql} AND (snoozed_until IS NULL OR snoozed_until <= ?)", [*params, now]
 
-    def _brief(self, where: str, params: list[Any], order: str, limit: int | None) -> Iterator[Lead]:
-        """Leads with only the fields the review and today read (the rest left at their defaults:
-        no tags, no extra, no contact details), streamed in ``order``."""
-        sql = f"SELECT {', '.join(BRIEF_COLUMNS)} FROM leads WHERE {where} ORDER BY {order}"
-        if limit is not None:
-            sql, params = sql + " LIMIT ?", [*params, limit]
-        for row in self.db.stream(sql, params):
-            lead = Lead(*row[:7])
-            (
-                lead.value,
-                lead.last_touch_at,
-                lead.touch_count,
-                lead.next_action,
-                lead.next_action_due,
-                lead.snoozed_until,
-                lead.qualified,
-                lead.attempts,
-                lead.last_outbound_at,
-                lead.last_chance_at,
-            ) = row[7:]
-            if lead.value is not None:
-                lead.value = from_hundredths(lead.value)
-            if lead.qualified is not None:
-                lead.qualified = bool(lead.qualified)
-            yield lead
-
     def _sparse(self, where: str, params: list[Any], order: str, limit: int | None, reads: set[str]) -> Iterator[Lead]:
-        """Leads with only id, name, stage and the fields in ``reads`` (of ``BRIEF_COLUMNS`` but the
-        value), the others empty: a field costs its share of the time, and a kind of the review reads
-        a few of them, of 100,000 leads; streamed in ``order``."""
+        """The leads' id, name, stage and the fields in ``reads`` (of ``BRIEF_COLUMNS`` but the value), as
+        named tuples: a field costs its share of the time, and a kind of the review reads a few of them,
+        of 100,000 leads; streamed in ``order``."""
         columns = ("id", "name", "stage", *(column for column in BRIEF_COLUMNS[3:] if column in reads))
         sql = f"SELECT {', '.join(columns)} FROM leads WHERE {where} ORDER BY {order}"
         if limit is not None:
