@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pipectl.errors import DatabaseError, PipectlError, Refused
 from pipectl.leads import search_column, search_query
-from pipectl.model import Event, Lead, Touchpoint, from_hundredths, to_column
+from pipectl.model import CLOSED, Event, Lead, Touchpoint, from_hundredths, to_column
 from pipectl.store.backend import Backend, is_postgres
 
 if TYPE_CHECKING:
@@ -83,6 +83,8 @@ TABLE_COLUMNS = {
     "optouts": ("lead_id", "at", "how"),
 }
 COPY_ROWS = 5000
+# The closed statuses as an SQL list: named, an index finds each, where "not open" walks every open lead.
+_CLOSED = "(" + ", ".join(f"'{status.value}'" for status in CLOSED) + ")"
 _NO_COMPANY = "COALESCE(company, '')"
 # An outbox row (alias ``o``) left ``sending`` is settled once an outbound email to its lead was logged
 # at or after it (by hand with ``touch``, a sync of the Sent folder, or a later message): no longer unknown.
@@ -940,7 +942,7 @@ class Store:
         else:
             all_never = (
                 int(self.conn.execute("SELECT count(*) FROM leads").fetchone()[0])
-                - self._count("status IN ('won', 'lost', 'disqualified')", [])
+                - self._count(f"status IN {_CLOSED}", [])
                 - self._count("status = 'open' AND last_outbound_at IS NOT NULL", [])
             )
         return (
@@ -1077,7 +1079,7 @@ class Store:
                     CASE WHEN l.status = 'open' THEN NULL ELSE l.status END, NULLIF(l.value, 0)
                 FROM leads l LEFT JOIN steps s ON s.lead_id = l.id AND s.next_id IS NULL
                     LEFT JOIN moved m ON m.lead_id = l.id
-                WHERE (l.status = 'open' OR (l.status IN ('won', 'lost', 'disqualified')
+                WHERE (l.status = 'open' OR (l.status IN {_CLOSED}
                     AND l.closed_at IS NOT NULL AND l.closed_at <> '')) IS TRUE{mine}
             ) AS all_stays WHERE stage IS NOT NULL
         )"""
@@ -1229,11 +1231,8 @@ class Store:
 
     def closed_counts(self, owner: str | None = None) -> dict[str, int]:
         mine, params = _owned(owner)
-        # The closed statuses by name: an index finds each, where "not open" walks past every open lead.
-        rows = self.conn.execute(
-            f"SELECT status, count(*) FROM leads WHERE status IN ('won', 'lost', 'disqualified'){mine} GROUP BY status",
-            params,
-        )
+        sql = f"SELECT status, count(*) FROM leads WHERE status IN {_CLOSED}{mine} GROUP BY status"
+        rows = self.conn.execute(sql, params)
         return {row[0]: row[1] for row in rows}
 
     def won_value_between(self, start: str, end: str, owner: str | None = None) -> Decimal:
