@@ -87,7 +87,7 @@ def _act(ctx: actions.Context, finding: Finding, ask: bool) -> str | None:
         resend = False
         if ask:
             lead = actions.find(ctx, lead_id)
-            subject, body = template.fill({**send.fields(ctx, lead), "company": lead.company or "your team"})
+            subject, body = template.fill(send.last_chance_fields(ctx, lead))
             render.out(f"{label}: {finding.reason}\n---\nSubject: {subject}\n\n{body}\n---")
             unsure = send.unsettled(ctx, lead)
             if unsure:

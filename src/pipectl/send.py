@@ -459,6 +459,12 @@ def _skip(
 # --- the review's last-chance message ------------------------------------------------------------
 
 
+def last_chance_fields(ctx: Context, lead: Lead) -> dict[str, str]:
+    """What the last-chance template can use for ``lead``: its fields, a lead without a company
+    addressed as "your team"."""
+    return {**fields(ctx, lead), "company": lead.company or "your team"}
+
+
 def last_chance(ctx: Context, lead_id: int, template: outbox.Template, resend: bool = False) -> Draft | None:
     """Send ``lead_id`` its last-chance message through ``[send]`` and log it (outcome ``last-chance``);
     None when no method is set: nothing is sent or logged (the rep sends it by hand). :class:`Unsettled`
@@ -470,7 +476,6 @@ def last_chance(ctx: Context, lead_id: int, template: outbox.Template, resend: b
         lead = find(ctx, str(lead_id))
         if not resend:
             guard(ctx, lead, "`pipectl review --apply` asks whether to send the last chance anyway")
-        fill = {**fields(ctx, lead), "company": lead.company or "your team"}
-        draft = compose(ctx, lead, address_of(ctx, lead), template, fill, False, sender(ctx))
+        draft = compose(ctx, lead, address_of(ctx, lead), template, last_chance_fields(ctx, lead), False, sender(ctx))
         mailer.deliver(draft)
     return draft
