@@ -134,16 +134,29 @@ def cut(found: list[review.Finding], limit: int) -> list[review.Finding]:
     return result
 
 
+def stored_open(store: Store, pipeline: list[Lead], owner: str | None) -> tuple[actions.Context, list[Lead]]:
+    """``pipeline`` stored, a context on it, and the open leads of ``owner`` (everyone's: None) as stored."""
+    stored = fill(store, pipeline)
+    ctx = actions.Context(CONFIG, database(), NOW, _store=store)
+    return ctx, [lead for lead in stored if lead.status == "open" and owner in (None, lead.owner)]
+
+
+def review_both_ways(
+    store: Store, pipeline: list[Lead], owner: str | None
+) -> tuple[list[Finding], review.Figure, actions.Review]:
+    """``pipeline`` stored and reviewed for ``owner`` by the rules (their findings and sales cycle) and
+    in SQL (the review, not yet run)."""
+    ctx, mine = stored_open(store, pipeline, owner)
+    expected, cycle = review.review(mine, CONFIG, NOW, actions.facts(ctx, owner))
+    return expected, cycle, actions.Review(ctx, owner)
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pipeline=st.lists(leads(), max_size=14), owner=st.sampled_from([None, "ann"]), limit=st.integers(1, 3))
 def test_the_review_in_sql_finds_what_the_rules_find(
     store: Store, pipeline: list[Lead], owner: str | None, limit: int
 ) -> None:
-    stored = fill(store, pipeline)
-    ctx = actions.Context(CONFIG, database(), NOW, _store=store)
-    mine = [lead for lead in stored if lead.status == "open" and owner in (None, lead.owner)]
-    expected, cycle = review.review(mine, CONFIG, NOW, actions.facts(ctx, owner))
-    reviewed = actions.Review(ctx, owner)
+    expected, cycle, reviewed = review_both_ways(store, pipeline, owner)
     assert seen(reviewed.findings()) == seen(expected)
     assert seen(reviewed.findings(limit)) == seen(cut(expected, limit))
     assert reviewed.counts() == render.counted(expected)
@@ -161,19 +174,16 @@ NAMES = ("Lead", 'Zoë "Z" O\'Neil', "李雷\\", "tab\there", "\u2028 line", "�
 def test_review_json_writes_the_rules_findings_byte_for_byte(
     store: Store, pipeline: list[Lead], owner: str | None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    stored = fill(store, pipeline)
-    ctx = actions.Context(CONFIG, database(), NOW, _store=store)
-    mine = [lead for lead in stored if lead.status == "open" and owner in (None, lead.owner)]
-    expected, cycle = review.review(mine, CONFIG, NOW, actions.facts(ctx, owner))
-    reviewed = actions.Review(ctx, owner)
+    expected, cycle, reviewed = review_both_ways(store, pipeline, owner)
     capsys.readouterr()
-    written = render.write_review_json(reviewed.findings(), reviewed.counts(), reviewed.cycle, ctx.now_iso)
+    as_of = reviewed.ctx.now_iso
+    written = render.write_review_json(reviewed.findings(), reviewed.counts(), reviewed.cycle, as_of)
     assert written == len(expected)
     items = ",\n".join(json.dumps(render.finding_json(f), ensure_ascii=False, default=render._number) for f in expected)
     summary = json.dumps(render.counted(expected), ensure_ascii=False)
     figure = json.dumps({"days": cycle.value, "source": cycle.source}, ensure_ascii=False)
     assert capsys.readouterr().out == (
-        f'{{"as_of": "{ctx.now_iso}", "findings": [\n{items}], "summary": {summary}, "sales_cycle": {figure}}}\n'
+        f'{{"as_of": "{as_of}", "findings": [\n{items}], "summary": {summary}, "sales_cycle": {figure}}}\n'
     )
 
 
@@ -207,9 +217,7 @@ def test_a_finding_is_written_as_the_encoder_writes_its_json(finding: Finding) -
 def test_today_in_sql_plans_what_the_rules_plan(
     store: Store, pipeline: list[Lead], owner: str | None, limit: int
 ) -> None:
-    stored = fill(store, pipeline)
-    ctx = actions.Context(CONFIG, database(), NOW, _store=store)
-    mine = [lead for lead in stored if lead.status == "open" and owner in (None, lead.owner)]
+    ctx, mine = stored_open(store, pipeline, owner)
     expected = [(item.lead.id, item.section, item.reason) for item in agenda.plan(mine, CONFIG, NOW)]
     for capacity in (limit, None):
         items, total = actions.today(ctx, owner, capacity)
