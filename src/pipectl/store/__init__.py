@@ -942,7 +942,7 @@ class Store:
         else:
             all_never = (
                 int(self.conn.execute("SELECT count(*) FROM leads").fetchone()[0])
-                - self._count(f"status IN {_CLOSED}", [])
+                - sum(self.closed_counts().values())
                 - self._count("status = 'open' AND last_outbound_at IS NOT NULL", [])
             )
         return (
