@@ -6,6 +6,7 @@ Used by every way a lead comes in (add, edit, won, import), so one rule holds ev
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -221,9 +222,14 @@ def fold_words(text: str) -> str:
     return " ".join(folded.split())
 
 
+@functools.cache
+def _cjk() -> re.Pattern[str]:
+    return re.compile(_CJK)
+
+
 def _is_cjk(text: str) -> bool:
     """Whether ``text`` holds a character of a script written without spaces between words."""
-    return not text.isascii() and re.search(_CJK, text) is not None
+    return not text.isascii() and _cjk().search(text) is not None
 
 
 def search_text(*texts: str | None) -> str:
