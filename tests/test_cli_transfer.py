@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from conftest import NOW, add, assert_error, database, db_path, ok, query, run, snapshot
-from pipectl import config, csvio, dates, transfer
+from pipectl import config, csvio, dates, leads, migrations, transfer
 from pipectl.actions import Context
 from pipectl.store import Store
+from pipectl.store.backend import Backend
 
 pytestmark = pytest.mark.backends
 
@@ -551,6 +552,66 @@ def test_a_large_import_into_a_small_pipeline_leaves_every_index_as_it_was(
     if not strict:
         assert query("SELECT count(*) FROM leads") == [(257,)]
         assert ok("list", "--stage", "prospecting", "--limit", "3", "--json").stdout.count('"id"') == 3
+
+
+def test_a_large_import_builds_afresh_only_the_indexes_its_rows_land_all_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An index placed by a column the rows fill each their own way (creation date, amount) is built
+    # at the end; the others take each new lead's entry beside the last one, kept up as rows go in.
+    built: list[str] = []
+    run_script = Backend.run_script
+
+    def recorded(backend: Backend, script: str) -> None:
+        built.extend(word for word in script.split() if word in migrations.VIEW_INDEXES)
+        run_script(backend, script)
+
+    monkeypatch.setattr(transfer, "PARALLEL_AFTER", 40)
+    add("Existing")
+    before = indexes()
+    monkeypatch.setattr(Backend, "run_script", recorded)
+    plain = "".join(f"Lead {n},lead{n}@example.com\n" for n in range(300))
+    ok("import", str(write(tmp_path / "plain.csv", "Name,Email\n" + plain)))
+    assert built == []
+    ok("undo")
+    dated = "".join(f"Lead {n},lead{n}@example.com,2026-{1 + n % 11:02d}-{1 + n % 28:02d},{n}\n" for n in range(300))
+    ok("import", str(write(tmp_path / "dated.csv", "Name,Email,Created,Amount\n" + dated)))
+    # PostgreSQL keeps them all up: its pipeline is a team's (is_large_import).
+    scattered = ["leads_status_contact", "leads_status_entered", "leads_status_value"]
+    assert sorted(built) == ([] if "://" in database() else scattered)
+    assert indexes() == before
+    assert ok("list", "--stage", "prospecting", "--limit", "2", "--json").stdout.count('"id"') == 2
+
+
+def test_which_indexes_a_bulk_load_builds_afresh_follows_the_columns_its_rows_fill() -> None:
+    assert migrations.scattered(set()) == []
+    assert migrations.scattered({"name", "email", "stage", "status", "owner"}) == []
+    assert migrations.scattered({"value"}) == ["leads_status_value"]
+    assert migrations.scattered({"next_action_due", "created_at"}) == ["leads_status_due", "leads_status_contact"]
+    every = {column for placed in migrations.VIEW_INDEXES.values() for column in placed}
+    # An owner's leads by stage: owners, statuses and stages are a few values, whatever the file.
+    assert migrations.scattered(every) == [name for name in migrations.VIEW_INDEXES if name != "leads_owner_status"]
+
+
+@pytest.mark.parametrize("behind", [0.0, float("inf")])
+def test_the_search_column_is_the_same_whichever_process_computes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, behind: float
+) -> None:
+    # The reading process computes a batch's search column while the writer is behind (0: every batch
+    # after the first), else the writer does (inf: every batch); a lookup finds the leads either way.
+    names = ["Jürgen Müller", "山田 太郎", "Ｚｏë  Ｌｅｅ", "Plain Ascii", "Søren\tKim"]  # noqa: RUF001 (full width)
+    company = "Ｓｏｃｉété"  # noqa: RUF001 (full width)
+    lines = [f'"{names[n % 5]} {n}",lead{n}@example.com,{company if n % 2 else "Acme"} {n}' for n in range(200)]
+    source = write(tmp_path / "names.csv", "Name,Email,Company\n" + "\n".join(lines) + "\n")
+    monkeypatch.setattr(transfer, "PARALLEL_AFTER", 40)
+    monkeypatch.setattr(transfer, "BATCH", 9)
+    monkeypatch.setattr(transfer, "WRITER_BEHIND", behind)
+    ok("import", str(source))
+    stored = query("SELECT name, company, search FROM leads")
+    assert len(stored) == 200
+    assert all(search == leads.search_column(name, company) for name, company, search in stored)
+    assert ok("show", "MÜLLER 195", "--json").stdout.count('"name": "Jürgen Müller 195"') == 1
+    assert ok("show", "山田太郎 196", "--json").stdout.count('"name": "山田 太郎 196"') == 1
 
 
 def test_a_bad_byte_read_by_the_second_process_names_its_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

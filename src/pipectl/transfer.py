@@ -60,6 +60,7 @@ PARALLEL_AFTER = 5_000
 # on Linux; elsewhere a file is read and inserted by one process.
 PARALLEL = sys.platform.startswith("linux")
 PIPE_BYTES = 1 << 20  # lets the reader run a batch or two ahead of the writer
+WRITER_BEHIND = 0.002  # seconds the reader waited to hand a batch over: the writer is behind (_Pipe)
 # The emails of earlier batches, as a Bloom filter of one hash: 4 MiB holding 1,000,000 emails
 # answers "maybe" for 3 % of new ones, and only a "maybe" costs a lookup in the database.
 SEEN_BITS = 1 << 25
@@ -163,25 +164,47 @@ def import_file(
         rejected = csvio.RejectsWriter(rejects, table.header) if rejects is not None else None
         try:
             ctx.store(create=True).use_cache(IMPORT_CACHE_MIB)
+            first = list(itertools.islice(table.rows, PARALLEL_AFTER))
+            # How many rows the file holds, told from the first ones: a large file into a smaller
+            # pipeline is a bulk load.
+            expected = _rows_expected(stream, len(first)) if len(first) == PARALLEL_AFTER else 0
+            rows = _again(first, table.rows)
             with ctx.writing() as store:
-                writer = _Writer(ctx, store, (*plan.row_columns, "search"), options, result, rejected, progress)
-                # Rows with other addresses give the database emails the batcher's filter never saw.
-                fresh = not store.has_emails() and not plan.other_columns
-                batcher = _Batcher(ctx, plan, options, writer, fresh=fresh)
-                if not batcher.feed(table.rows, PARALLEL_AFTER if PARALLEL else None):
-                    with store.view_indexes_built_after(_rows_expected(stream, batcher.read)):
-                        _read_in_parallel(batcher, table.rows, writer)
-                result.rows = batcher.read
-                result.skipped += batcher.skipped
-                result.stage_mapping = plan.stage_mapping
-                result.unknown_stages = plan.unknown_stages_hint()
-                writer.finish(path)
-                if options.dry_run:
-                    raise _DryRun
+                large = expected > 0 and store.is_large_import(expected)
+                with store.view_indexes_built_after(large, _filled(plan)):
+                    writer = _Writer(ctx, store, plan, options, result, rejected, progress)
+                    # Rows with other addresses give the database emails the batcher's filter never saw.
+                    fresh = not store.has_emails() and not plan.other_columns
+                    batcher = _Batcher(ctx, plan, options, writer, fresh=fresh)
+                    if not batcher.feed(rows, PARALLEL_AFTER if PARALLEL else None):
+                        _read_in_parallel(batcher, rows, writer)
+                    result.rows = batcher.read
+                    result.skipped += batcher.skipped
+                    result.stage_mapping = plan.stage_mapping
+                    result.unknown_stages = plan.unknown_stages_hint()
+                    writer.finish(path)
+                    if options.dry_run:
+                        raise _DryRun  # before the indexes left out are built: the rollback puts them back
         except _DryRun:
             pass
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _filled(plan: csvio.Plan) -> set[str]:
+    """The columns a new lead's row takes from the file rather than from the defaults they all share:
+    the plan's fields, and what ``_Batcher.gather`` fills from its creation time."""
+    fields = plan.fields
+    return fields | {"stage_entered_at", "last_touch_at"} if "created_at" in fields else fields
+
+
+def _again(first: list[Any], rest: Iterator[Any]) -> Iterator[Any]:
+    """``first``, then ``rest``: each of ``first`` let go as it is taken (the reading process must not
+    carry them)."""
+    first.reverse()
+    while first:
+        yield first.pop()
+    yield from rest
 
 
 def _rows_expected(stream: IO[bytes], read: int) -> int:
@@ -201,14 +224,15 @@ class _Writer:
         self,
         ctx: Context,
         store: Store,
-        columns: tuple[str, ...],
+        plan: csvio.Plan,
         options: ImportOptions,
         result: ImportResult,
         rejects: csvio.RejectsWriter | None,
         progress: Callable[[int], None] | None,
     ) -> None:
         self.ctx, self.store, self.options, self.result = ctx, store, options, result
-        self.columns = columns  # of the batches' rows (the plan's row_columns, then search)
+        self.columns = (*plan.row_columns, "search")  # of the rows inserted: the batches', then search
+        self.name, self.company = plan.slots["name"], plan.slots.get("company")
         self.rejects, self.tick = rejects, progress
         self.last_id_before = store.last_lead_id()
         self.matched: set[int] = set()  # leads of before the import that a row with a record id found
@@ -226,6 +250,8 @@ class _Writer:
             self.result.skipped += len(dropped)
         self.result.inserted += len(pending)
         if pending:
+            if len(pending[0]) < len(self.columns):  # the reading process left it to this one (_Pipe)
+                _add_search(pending, self.name, self.company)
             self.store.insert_new_leads(self.columns, pending, notes)
 
     def single(
@@ -351,7 +377,6 @@ class _Batcher:
         self.created, self.entered, self.status = slots["created_at"], slots["stage_entered_at"], slots["status"]
         self.closed, self.touches, self.touched = slots["closed_at"], slots["touch_count"], slots["last_touch_at"]
         self.email, self.close_date = slots.get("email"), slots.get("expected_close")
-        self.name, self.company = slots["name"], slots.get("company")
         self.pending: list[list[Any]] = []
         self.notes: list[tuple[int, str, str]] = []
         self.emails: set[str] = set()  # of the rows gathered, not yet sent (one batch: memory stays flat)
@@ -417,9 +442,7 @@ class _Batcher:
         self.sink.single(self.plan.parse(line, cells, self.now), cells, pending, notes)
 
     def gather(self, row: list[Any], note: str | None) -> None:
-        """Add a new lead's row to the batch with what follows from the rest (its ``search`` column
-        last: computed here, in the reading process, not in the writing one), and its note."""
-        row.append(leads.search_column(row[self.name], None if self.company is None else row[self.company]))
+        """Add a new lead's row to the batch with what follows from the rest, and its note."""
         created = row[self.created]
         if row[self.entered] is None:
             row[self.entered] = created
@@ -439,18 +462,37 @@ class _Batcher:
             gathered.clear()
 
 
-class _Pipe:
-    """The batcher's sink in the reading process: each call becomes a message to the writing one."""
+def _add_search(rows: list[list[Any]], name: int, company: int | None) -> None:
+    """End each row of a batch with its ``search`` column (``leads.search_column``)."""
+    search_column = leads.search_column
+    for row in rows:
+        row.append(search_column(row[name], None if company is None else row[company]))
 
-    def __init__(self, out: IO[bytes]) -> None:
+
+class _Pipe:
+    """The batcher's sink in the reading process: each call becomes a message to the writing one.
+
+    Either process may compute a batch's ``search`` column: this one does while the writer is behind
+    (handing it the last batch took waiting), and leaves it to the writer otherwise. Which of the two
+    waits for the other depends on the file and the database (100,000 leads into an empty one: the
+    reader, by a little; 1,000,000: the writer, as each new email lands further from the last), and a
+    batch's search columns cost a tenth of reading it: shared so, neither waits long."""
+
+    def __init__(self, out: IO[bytes], plan: csvio.Plan) -> None:
         self.out = out
+        self.name, self.company = plan.slots["name"], plan.slots.get("company")
+        self.behind = False  # the writer, at the last batch
 
     def send(self, *message: Any) -> None:
         pickle.dump(message, self.out, protocol=pickle.HIGHEST_PROTOCOL)
         self.out.flush()  # the writer may be waiting for it
 
-    def batch(self, *args: Any) -> None:
-        self.send("batch", *args)
+    def batch(self, pending: list[list[Any]], *rest: Any) -> None:
+        if self.behind:
+            _add_search(pending, self.name, self.company)
+        wall, cpu = time.perf_counter(), time.thread_time()
+        self.send("batch", pending, *rest)
+        self.behind = (time.perf_counter() - wall) - (time.thread_time() - cpu) > WRITER_BEHIND
 
     def single(self, *args: Any) -> None:
         self.send("single", *args)
@@ -511,7 +553,7 @@ def _read_and_send(batcher: _Batcher, rows: Iterator[tuple[int, list[str]]], fd:
     code = 0
     try:
         with open(fd, "wb") as out:
-            pipe = _Pipe(out)
+            pipe = _Pipe(out, batcher.plan)
             batcher.sink = pipe
             try:
                 batcher.feed(rows)

@@ -176,6 +176,9 @@ class SQLite(Backend):
     def temporaries_in_memory(self) -> None:
         self.conn.execute("PRAGMA temp_store = MEMORY")
 
+    def sort_threads(self, threads: int) -> None:
+        self.conn.execute(f"PRAGMA threads = {int(threads)}")
+
     def backup(self, target: Path) -> None:
         """SQLite's online backup: consistent while other processes write."""
         create_private(target)
