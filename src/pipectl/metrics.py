@@ -219,19 +219,24 @@ class Ended:
     forward: int = 0
 
 
-def ended(names: list[str], all_visits: Iterable[Visit], periods: Sequence[Period]) -> list[dict[str, Ended]]:
-    """The stays in each stage of ``names`` that ended in each of ``periods`` (in one pass): forward
-    when the lead moved to a later stage or was won."""
+def ended(
+    names: list[str], stays: Iterable[tuple[str, str, str | None, str | None]], periods: Sequence[Period]
+) -> list[dict[str, Ended]]:
+    """The stays (stage, entered, left, where the lead went) in each stage of ``names`` that ended in
+    each of ``periods`` (in one pass): forward when the lead moved to a later stage or was won."""
     result = [{name: Ended() for name in names} for _ in periods]
-    for visit in all_visits:
-        if visit.left is None or visit.stage not in result[0]:
+    rank = {name: number for number, name in enumerate(names)}
+    bounds = [(period.since, period.until, ended_in) for period, ended_in in zip(periods, result, strict=True)]
+    for stage, entered, left, exit in stays:
+        at = rank.get(stage)
+        if left is None or at is None:
             continue
-        for period, ended_in in zip(periods, result, strict=True):
-            if period.since <= visit.left <= period.until:
-                stays = ended_in[visit.stage]
-                stays.days.append(dates.days_between(visit.entered, visit.left))
-                if visit.exit == "won" or (visit.exit in names and names.index(visit.exit) > names.index(visit.stage)):
-                    stays.forward += 1
+        for since, until, ended_in in bounds:
+            if since <= left <= until:
+                stays_in = ended_in[stage]
+                stays_in.days.append(dates.days_between(entered, left))
+                if exit == "won" or rank.get(exit or "", -1) > at:
+                    stays_in.forward += 1
     return result
 
 
@@ -242,7 +247,7 @@ def period_metrics(
     return figures(
         config,
         snapshot(config, leads, all_visits, period.until),
-        ended(config.stage_names, all_visits, [period])[0],
+        ended(config.stage_names, (visit[1:] for visit in all_visits), [period])[0],
         closed_in(leads.values(), period),
     )
 

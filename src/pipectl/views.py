@@ -14,7 +14,7 @@ from pipectl import actions, dates, metrics, review
 from pipectl.actions import Context
 from pipectl.metrics import LeadFacts, Move
 from pipectl.model import Finding, from_hundredths
-from pipectl.store import bulk
+from pipectl.store import StageCount, bulk
 
 
 def report(
@@ -97,21 +97,19 @@ def _standing(ctx: Context, owner: str | None, current: metrics.Period, quota: D
     names, weight = config.stage_names, metrics.weights(config)
     limits = metrics.stale_limits(config, current.until)
     periods = (current, previous)
+    stage_counts: dict[str, StageCount] = {}
+    moments = [current.until, previous.until]
+    ended = metrics.ended(
+        names, store.stays(owner, moments, limits, previous.since, current.until, stage_counts), periods
+    )
     snapshots = [{name: metrics.Total() for name in names} for _ in periods]
     open_now = stale = 0
-
-    def ended_stays() -> Iterator[metrics.Visit]:  # and the stages' counts, into the snapshots
-        nonlocal open_now, stale
-        for row in store.stays(owner, [current.until, previous.until], limits, previous.since, current.until):
-            if row.counted is None:
-                yield metrics.Visit(0, row.stage, row.entered or "", row.left, row.exit)
-            elif row.stage in weight:
-                open_now, stale = open_now + row.counted[0][0], stale + row.stale
-                for totals, (count, value) in zip(snapshots, row.counted, strict=True):
-                    if count:
-                        totals[row.stage].add(value, weight[row.stage], count)
-
-    ended = metrics.ended(names, ended_stays(), periods)
+    for stage, count in stage_counts.items():
+        if stage in weight:
+            open_now, stale = open_now + count.counted[0][0], stale + count.stale
+            for totals, (number, value) in zip(snapshots, count.counted, strict=True):
+                if number:
+                    totals[stage].add(value, weight[stage], number)
     now, before = (
         metrics.figures(config, snapshot, stays, _outcomes(ctx, owner, period))
         for snapshot, stays, period in zip(snapshots, ended, periods, strict=True)

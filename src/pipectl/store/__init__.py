@@ -188,15 +188,12 @@ def lead_to_row(lead: Lead) -> dict[str, Any]:
     return {name: to_column(name, getattr(lead, name)) for name in LEAD_COLUMNS}
 
 
-class Stays(NamedTuple):
-    """A row of ``Store.stays``: a stage's count (``counted``, ``stale``) or a stay that ended."""
+class StageCount(NamedTuple):
+    """A stage's open leads as ``Store.stays`` counts them: how many and their value at each moment
+    (``counted``), and how many at the first had been in it too long (``stale``)."""
 
-    stage: str
-    entered: str | None = None
-    left: str | None = None
-    exit: str | None = None
-    counted: list[tuple[int, Decimal]] | None = None
-    stale: int = 0
+    counted: list[tuple[int, Decimal]]
+    stale: int
 
 
 @dataclass
@@ -1097,13 +1094,20 @@ class Store:
         return sql, [*params, *params, *params]
 
     def stays(
-        self, owner: str | None, moments: Sequence[str], limits: dict[str, str], since: str, until: str
-    ) -> Iterator[Stays]:
+        self,
+        owner: str | None,
+        moments: Sequence[str],
+        limits: dict[str, str],
+        since: str,
+        until: str,
+        counts: dict[str, StageCount],
+    ) -> Iterator[tuple[str, str, str, str]]:
         """What the report reads of the stays of ``owner``'s leads in stages, in one statement (they
-        are rebuilt once): per stage (``counted``), the leads open in it at each of ``moments``, how
-        many and their total value, and how many of those at the first moment entered it before its
-        ``limits`` time (``stale``: in it too long); and each stay that ended from ``since`` to
-        ``until`` (both included): entered, left, where the lead went; streamed, in no set order."""
+        are rebuilt once): each stay that ended from ``since`` to ``until`` (both included), as stage,
+        entered, left, where the lead went (streamed, in no set order, as plain rows: a report reads
+        a hundred thousand of them); and, into ``counts`` as they come, per stage, the leads open in it
+        at each of ``moments``, how many and their total value, and how many of those at the first
+        moment entered it before its ``limits`` time (``stale``: in it too long)."""
         at = "entered <= ? AND (left_at IS NULL OR left_at > ?)"
         limit = " ".join("WHEN ? THEN ?" for _ in limits)
         columns = [f"SUM(CASE WHEN {at} THEN 1 ELSE 0 END), SUM(CASE WHEN {at} THEN value END)" for _ in moments]
@@ -1111,22 +1115,25 @@ class Store:
         empty = ", ".join("NULL" for _ in range(2 * len(moments) + 1))
         sql, params = self._stays(owner)
         rows = self.db.stream(
-            f"{sql} SELECT stage, NULL, NULL, NULL, {', '.join(columns)}, {stale} FROM stays GROUP BY stage"
-            f" UNION ALL SELECT stage, entered, left_at, exit, {empty} FROM stays WHERE left_at >= ? AND left_at <= ?",
+            f"{sql} SELECT stage, entered, left_at, exit, {empty} FROM stays WHERE left_at >= ? AND left_at <= ?"
+            f" UNION ALL SELECT stage, NULL, NULL, NULL, {', '.join(columns)}, {stale} FROM stays WHERE {at}"
+            " GROUP BY stage",
             [
                 *params,
-                *(moment for moment in moments for _ in range(4)),
-                *([moments[0], moments[0], *itertools.chain.from_iterable(limits.items())] if limits else []),
                 since,
                 until,
+                *(moment for moment in moments for _ in range(4)),
+                *([moments[0], moments[0], *itertools.chain.from_iterable(limits.items())] if limits else []),
+                max(moments),  # only the stays open at one of the moments count (a third of them)
+                min(moments),
             ],
         )
         for row in rows:
             if row[1] is None:  # a stage's count (a stay has always entered)
                 counted = [(int(row[4 + 2 * n]), _money(row[5 + 2 * n])) for n in range(len(moments))]
-                yield Stays(row[0], counted=counted, stale=int(row[-1]))
+                counts[row[0]] = StageCount(counted, int(row[-1]))
             else:
-                yield Stays(row[0], row[1], row[2], row[3])
+                yield row[:4]
 
     @staticmethod
     def _closed(status: str, owner: str | None, since: str, until: str, until_included: bool) -> tuple[str, list[Any]]:

@@ -179,7 +179,7 @@ class Backend(ABC):
         """Set ``columns`` of many rows at once: each row is the id, then the new values."""
 
     @abstractmethod
-    def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Sequence[Any]]:
+    def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
         """The rows of a big query, fetched a batch at a time so memory stays flat."""
 
     @abstractmethod

@@ -310,7 +310,7 @@ class Postgres(Backend):
         self.conn.execute(f"UPDATE {table} SET {assignments} FROM updated WHERE {table}.id = updated.id")
         self.conn.execute("DROP TABLE updated")
 
-    def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Sequence[Any]]:
+    def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
         # A server-side cursor: rows come STREAM_ROWS at a time instead of all at once.
         with _translated(), self.conn.raw.cursor(name=f"pipectl_{next(_CURSOR_NAMES)}", withhold=True) as cursor:
             cursor.itersize = STREAM_ROWS

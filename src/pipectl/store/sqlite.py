@@ -158,7 +158,7 @@ class SQLite(Backend):
         assignments = ", ".join(f"{name} = ?" for name in columns)
         self.conn.executemany(f"UPDATE {table} SET {assignments} WHERE id = ?", [(*row[1:], row[0]) for row in rows])
 
-    def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Sequence[Any]]:
+    def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
         # SQLite's cursor already steps through the rows as they are read.
         return iter(self.conn.execute(sql, params))
 
