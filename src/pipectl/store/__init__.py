@@ -136,7 +136,7 @@ def open_backend(database: str, create: bool, currency: str) -> Backend:
 
 # The page cache while a bulk insert builds indexes afresh (``Store.view_indexes_built_after``).
 INDEX_SORT_CACHE_MIB = 4
-INDEX_SORT_THREADS = 0
+INDEX_SORT_THREADS = 1
 
 
 def _money(total: int | Decimal | None) -> Decimal:
