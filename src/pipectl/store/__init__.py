@@ -409,7 +409,7 @@ class Store:
             # SQLite sorts an index's rows in as much memory as the page cache may take: a smaller
             # cache keeps the peak down (building them for 1,000,000 leads: 21 MiB instead of 77), and
             # sorts no slower. A helper thread sorts beside this one (the file's reader is done by
-            # then): 1,000,000 leads, 4.5 s -> 3.6 s.
+            # then): the three indexes of 1,000,000 leads with their own dates and values, 3.7 s -> 2.7 s.
             self.db.use_cache(INDEX_SORT_CACHE_MIB)
             self.db.sort_threads(INDEX_SORT_THREADS)
         for name in deferred:
