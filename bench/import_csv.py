@@ -1,6 +1,7 @@
 """Import speed and memory against the raw floor, on generated CSV files of realistic leads.
 
     python bench/import_csv.py [--rows 100000 1000000] [--runs 3] [--skip-sqlite-utils]
+                               [--pipectl OTHER/venv/bin/pipectl ...]
 
 For each size, a CSV of leads (Unicode names, quoted notes with commas and newlines, amounts with
 thousands separators, ~10% duplicate emails) is imported, side by side in one run, by:
@@ -12,6 +13,10 @@ second process, that of the larger of the two) are printed. With ``--runs``, the
 that many times (so that a noisy machine slows them alike) and the medians are printed, the ratio
 being the median of each run's own. Targets (issue 5, at 1,000,000 rows): pipectl at most 4 x the
 floor, at least 5 x faster than sqlite-utils, max RSS under 80 MiB and the same at 100k and 1M rows.
+
+``--pipectl`` adds another build's command (another checkout installed in its own venv), measured in
+the same turns: "before and after" on one machine at one time, whatever else it is doing. The first
+pipectl is the one beside this Python.
 """
 
 from __future__ import annotations
@@ -77,8 +82,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--runs", type=int, default=1, help="turns each tool takes; medians are printed")
     parser.add_argument("--skip-sqlite-utils", action="store_true", help="it takes ~10 x the others")
+    parser.add_argument("--pipectl", action="append", default=[], help="another build's pipectl command, too")
     args = parser.parse_args()
-    pipectl = str(Path(sys.executable).with_name("pipectl"))
+    builds = [str(Path(sys.executable).with_name("pipectl")), *args.pipectl]
     sqlite_utils = shutil.which("sqlite-utils", path=str(Path(sys.executable).parent)) or "sqlite-utils"
     print(f"{'rows':>10} {'tool':<28} {'wall':>8} {'max RSS':>9} {'x floor':>8}")
     for rows in args.rows:
@@ -91,7 +97,9 @@ def main() -> None:
         if not args.skip_sqlite_utils:
             su_argv = [sqlite_utils, "insert", str(su_db), "t", str(source), "--csv"]
             commands["sqlite-utils insert --csv"] = (su_argv, None)
-        commands["pipectl import"] = ([pipectl, "--db", str(pipectl_db), "import", str(source)], env)
+        for number, pipectl in enumerate(builds):
+            label = "pipectl import" if len(builds) == 1 else f"pipectl import ({number + 1})"
+            commands[label] = ([pipectl, "--db", str(pipectl_db), "import", str(source)], env)
         walls: dict[str, list[float]] = {tool: [] for tool in commands}
         peaks: dict[str, float] = {}
         for _ in range(args.runs):
@@ -107,6 +115,8 @@ def main() -> None:
             ratio = statistics.median(wall / floor for wall, floor in zip(times, floors, strict=True))
             print(f"{rows:>10,} {tool:<28} {statistics.median(times):7.2f}s {memory:>9} {ratio:8.2f}")
         shutil.rmtree(folder, ignore_errors=True)
+    for number, pipectl in enumerate(builds if len(builds) > 1 else []):
+        print(f"({number + 1}) {pipectl}")
 
 
 if __name__ == "__main__":
