@@ -231,8 +231,8 @@ class _Writer:
         progress: Callable[[int], None] | None,
     ) -> None:
         self.ctx, self.store, self.options, self.result = ctx, store, options, result
+        self.plan = plan
         self.columns = (*plan.row_columns, "search")  # of the rows inserted: the batches', then search
-        self.name, self.company = plan.slots["name"], plan.slots.get("company")
         self.rejects, self.tick = rejects, progress
         self.last_id_before = store.last_lead_id()
         self.matched: set[int] = set()  # leads of before the import that a row with a record id found
@@ -251,7 +251,7 @@ class _Writer:
         self.result.inserted += len(pending)
         if pending:
             if len(pending[0]) < len(self.columns):  # the reading process left it to this one (_Pipe)
-                _add_search(pending, self.name, self.company)
+                _add_search(pending, self.plan)
             self.store.insert_new_leads(self.columns, pending, notes)
 
     def single(
@@ -462,9 +462,9 @@ class _Batcher:
             gathered.clear()
 
 
-def _add_search(rows: list[list[Any]], name: int, company: int | None) -> None:
-    """End each row of a batch with its ``search`` column (``leads.search_column``)."""
-    search_column = leads.search_column
+def _add_search(rows: list[list[Any]], plan: csvio.Plan) -> None:
+    """End each row of a batch (``plan``'s row columns) with its ``search`` column (``leads.search_column``)."""
+    search_column, name, company = leads.search_column, plan.slots["name"], plan.slots.get("company")
     for row in rows:
         row.append(search_column(row[name], None if company is None else row[company]))
 
@@ -479,8 +479,7 @@ class _Pipe:
     batch's search columns cost a tenth of reading it: shared so, neither waits long."""
 
     def __init__(self, out: IO[bytes], plan: csvio.Plan) -> None:
-        self.out = out
-        self.name, self.company = plan.slots["name"], plan.slots.get("company")
+        self.out, self.plan = out, plan
         self.behind = False  # the writer, at the last batch
 
     def send(self, *message: Any) -> None:
@@ -489,7 +488,7 @@ class _Pipe:
 
     def batch(self, pending: list[list[Any]], *rest: Any) -> None:
         if self.behind:
-            _add_search(pending, self.name, self.company)
+            _add_search(pending, self.plan)
         wall, cpu = time.perf_counter(), time.thread_time()
         self.send("batch", pending, *rest)
         self.behind = (time.perf_counter() - wall) - (time.thread_time() - cpu) > WRITER_BEHIND
